@@ -1,0 +1,1 @@
+pub use str0m;
