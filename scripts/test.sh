@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Moot's one test command: formatting, lints, Rust tests, the web client's type check, and the
+# browser end-to-end tests (real Chromium, fake camera and microphone) in a private network
+# namespace. Installs what is missing on a fresh Debian machine (rust, cargo, node and npm must
+# be there), and is quick when everything already is.
+#
+#   ./scripts/test.sh           everything, failing fast
+#   ./scripts/test.sh e2e       only the browser tests (builds the server first)
+#   ./scripts/test.sh rust      only fmt, clippy, cargo test
+#
+# Environment: E2E_FILES="tests/e2e/x.test.mjs ..." to run some browser tests only.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+WHAT=${1:-all}
+case "$WHAT" in all | e2e | rust) ;; *)
+  echo "usage: $0 [all|e2e|rust]" >&2
+  exit 2
+  ;;
+esac
+
+START=$SECONDS
+section() {
+  printf '\n\033[1m==== %s  (%ss)\033[0m\n' "$*" "$((SECONDS - START))"
+}
+fail() {
+  printf '\n\033[1;31mFAILED: %s\033[0m\n' "$*" >&2
+  exit 1
+}
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    fail "need root (or sudo) to run: $*"
+  fi
+}
+
+# ---------------------------------------------------------------------------------------------
+section "Setup: system packages"
+missing=()
+command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v ffmpeg >/dev/null || missing+=(ffmpeg)
+command -v ip >/dev/null || [ -x /usr/sbin/ip ] || missing+=(iproute2)
+if [ "$WHAT" != rust ] && [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  as_root apt-get update -q
+  # The first install on a fresh machine can fail once with a dpkg "cannot access archive"
+  # error; a second try goes through.
+  if ! as_root apt-get install -y -q --no-install-recommends "${missing[@]}"; then
+    echo "apt-get install failed once; retrying"
+    sleep 2
+    as_root apt-get install -y -q --no-install-recommends "${missing[@]}" || fail "apt-get install ${missing[*]}"
+  fi
+else
+  echo "chromium, ffmpeg, iproute2: present (or not needed)"
+fi
+PATH=$PATH:/usr/sbin:/sbin
+
+# ---------------------------------------------------------------------------------------------
+section "Setup: npm packages (tests/e2e)"
+(
+  cd tests/e2e
+  export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 # we drive Debian's Chromium, never a downloaded one
+  if [ ! -d node_modules ] || [ ! -f node_modules/.package-lock.json ] ||
+    { [ -f package-lock.json ] && [ package-lock.json -nt node_modules/.package-lock.json ]; }; then
+    if [ -f package-lock.json ]; then
+      npm ci --no-audit --no-fund
+    else
+      npm install --no-audit --no-fund
+    fi
+  else
+    echo "node_modules up to date"
+  fi
+)
+
+if [ "$WHAT" = all ] || [ "$WHAT" = rust ]; then
+  # -------------------------------------------------------------------------------------------
+  section "cargo fmt --check"
+  cargo fmt --all -- --check || fail "cargo fmt: run 'cargo fmt --all'"
+
+  section "cargo clippy (-D warnings)"
+  cargo clippy --workspace --all-targets -- -D warnings || fail "cargo clippy"
+
+  section "cargo test"
+  cargo test --workspace || fail "cargo test"
+fi
+
+if [ "$WHAT" = rust ]; then
+  section "Done: all passed"
+  exit 0
+fi
+
+# ---------------------------------------------------------------------------------------------
+section "cargo build (moot binary)"
+cargo build -p moot-server --bin moot || fail "cargo build -p moot-server --bin moot"
+
+if [ "$WHAT" = all ]; then
+  section "Type check of the web client (tsc --noEmit -p web/jsconfig.json)"
+  if [ -f web/jsconfig.json ]; then
+    tests/e2e/node_modules/.bin/tsc --noEmit -p web/jsconfig.json || fail "tsc on web/"
+  else
+    echo "WARNING: web/jsconfig.json does not exist yet: type check skipped" >&2
+  fi
+fi
+
+# ---------------------------------------------------------------------------------------------
+section "Browser end-to-end tests (Chromium, private network namespace)"
+# Test media is made before entering the namespace (ffmpeg needs nothing from outside, but a
+# failure here is clearer on its own).
+node -e "import('./tests/e2e/lib/media.mjs').then(m => console.log('test media:', m.ensureMedia()))" ||
+  fail "generating test media with ffmpeg"
+
+FILES=${E2E_FILES:-$(echo tests/e2e/*.test.mjs)}
+# shellcheck disable=SC2016 # $FILES is expanded inside the namespace's shell
+INNER='ip link set lo up && exec node --test --test-concurrency=1 --test-reporter=spec $FILES'
+if [ "$(id -u)" = 0 ]; then
+  NS=(unshare -n --)
+else
+  NS=(unshare -r -n --) # an unprivileged user namespace maps us to root inside it
+fi
+FILES=$FILES "${NS[@]}" bash -c "$INNER" || fail "browser end-to-end tests"
+
+section "Done: all passed"
