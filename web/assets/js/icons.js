@@ -1,0 +1,44 @@
+// Line icons drawn here (24×24, stroke = currentColor). Decorative: callers hide them from
+// assistive technology and give every control a text name.
+
+const NS = 'http://www.w3.org/2000/svg';
+
+/**
+ * @param {string[]} paths SVG path data
+ * @returns {SVGElement}
+ */
+function icon(paths) {
+  const svg = document.createElementNS(NS, 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('width', '24');
+  svg.setAttribute('height', '24');
+  svg.setAttribute('fill', 'none');
+  svg.setAttribute('stroke', 'currentColor');
+  svg.setAttribute('stroke-width', '2');
+  svg.setAttribute('stroke-linecap', 'round');
+  svg.setAttribute('stroke-linejoin', 'round');
+  svg.setAttribute('aria-hidden', 'true');
+  svg.setAttribute('focusable', 'false');
+  for (const d of paths) {
+    const p = document.createElementNS(NS, 'path');
+    p.setAttribute('d', d);
+    svg.append(p);
+  }
+  return svg;
+}
+
+const MIC = ['M12 3a3 3 0 0 0-3 3v6a3 3 0 0 0 6 0V6a3 3 0 0 0-3-3z', 'M5 11a7 7 0 0 0 14 0', 'M12 18v3'];
+const CAM = ['M3 7h12v10H3z', 'M15 10l6-3v10l-6-3'];
+const SLASH = 'M3 3l18 18';
+
+/** @param {boolean} on */
+export const micIcon = (on) => icon(on ? MIC : [...MIC, SLASH]);
+/** @param {boolean} on */
+export const cameraIcon = (on) => icon(on ? CAM : [...CAM, SLASH]);
+export const micOffIcon = () => icon([...MIC, SLASH]);
+export const linkIcon = () =>
+  icon(['M10 14a4 4 0 0 0 5.7 0l3-3a4 4 0 0 0-5.7-5.7l-1 1', 'M14 10a4 4 0 0 0-5.7 0l-3 3a4 4 0 0 0 5.7 5.7l1-1']);
+export const leaveIcon = () => icon(['M15 4h4v16h-4', 'M10 8l-4 4 4 4', 'M6 12h10']);
+/** @param {boolean} _on */
+export const peopleIcon = (_on) =>
+  icon(['M9 11a3.5 3.5 0 1 0 0-7 3.5 3.5 0 0 0 0 7z', 'M2.5 20a6.5 6.5 0 0 1 13 0', 'M16 4.5a3.5 3.5 0 0 1 0 6.5', 'M18 14a6 6 0 0 1 3.5 6']);

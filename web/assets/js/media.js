@@ -1,0 +1,175 @@
+// The local camera and microphone. No DOM code here.
+
+/**
+ * What the person wants on: used for the first request and again on rejoin.
+ * @typedef {{audio: boolean, video: boolean}} MediaChoice
+ */
+
+export const VIDEO_CONSTRAINTS = /** @type {MediaTrackConstraints} */ ({ width: 640, height: 480 });
+
+/**
+ * A readable reason for a getUserMedia failure.
+ * @param {unknown} err
+ * @param {string} device "camera" or "microphone"
+ * @returns {string}
+ */
+export function explainMediaError(err, device) {
+  const name = err instanceof Error || err instanceof DOMException ? err.name : '';
+  switch (name) {
+    case 'NotAllowedError':
+    case 'SecurityError':
+      return `No ${device}: permission was refused. You can still join and see and hear the others.`;
+    case 'NotFoundError':
+    case 'OverconstrainedError':
+      return `No ${device} was found. You can still join and see and hear the others.`;
+    case 'NotReadableError':
+    case 'AbortError':
+      return `The ${device} could not be started (is another app using it?). You can still join.`;
+    case 'InsecureContext':
+      return `No ${device}: the browser only allows it on a secure (https) connection. You can still join.`;
+    default:
+      return `No ${device} is available. You can still join and see and hear the others.`;
+  }
+}
+
+/**
+ * The person's own camera and microphone tracks, in one MediaStream.
+ * Events: `change` whenever a track or an on/off state changes.
+ */
+export class LocalMedia extends EventTarget {
+  constructor() {
+    super();
+    this.stream = new MediaStream();
+    /** @type {MediaStreamTrack | null} */
+    this.audioTrack = null;
+    /** @type {MediaStreamTrack | null} */
+    this.videoTrack = null;
+    /** Why there is no microphone, or null when it can be used. */
+    /** @type {string | null} */
+    this.audioProblem = null;
+    /** Why there is no camera, or null when it can be used. */
+    /** @type {string | null} */
+    this.videoProblem = null;
+    this.audioOn = false;
+    this.videoOn = false;
+  }
+
+  /**
+   * Asks for microphone and camera once; if that fails, microphone only; then nothing
+   * (receive-only). With `want.video` false the camera is not opened at all.
+   * @param {MediaChoice} [want]
+   * @returns {Promise<LocalMedia>}
+   */
+  static async acquire(want = { audio: true, video: true }) {
+    const media = new LocalMedia();
+    const devices = navigator.mediaDevices;
+    if (!devices || typeof devices.getUserMedia !== 'function') {
+      const insecure = { name: 'InsecureContext' };
+      media.audioProblem = explainMediaError(Object.assign(new Error(), insecure), 'microphone');
+      media.videoProblem = explainMediaError(Object.assign(new Error(), insecure), 'camera');
+      return media;
+    }
+    /** @type {unknown} */
+    let firstError = null;
+    if (want.video) {
+      try {
+        const s = await devices.getUserMedia({ audio: true, video: VIDEO_CONSTRAINTS });
+        media.#adopt(s);
+      } catch (err) {
+        firstError = err;
+      }
+    }
+    if (!media.audioTrack && !media.videoTrack) {
+      try {
+        const s = await devices.getUserMedia({ audio: true });
+        media.#adopt(s);
+        if (want.video) media.videoProblem = explainMediaError(firstError, 'camera');
+      } catch (err) {
+        media.audioProblem = explainMediaError(err, 'microphone');
+        if (want.video) media.videoProblem = explainMediaError(firstError ?? err, 'camera');
+      }
+    }
+    media.audioOn = media.audioTrack !== null && want.audio;
+    if (media.audioTrack) media.audioTrack.enabled = media.audioOn;
+    media.videoOn = media.videoTrack !== null;
+    return media;
+  }
+
+  /** @param {MediaStream} s */
+  #adopt(s) {
+    for (const track of s.getTracks()) {
+      if (track.kind === 'audio' && !this.audioTrack) {
+        this.audioTrack = track;
+        this.stream.addTrack(track);
+      } else if (track.kind === 'video' && !this.videoTrack) {
+        this.videoTrack = track;
+        this.stream.addTrack(track);
+      } else {
+        track.stop();
+      }
+    }
+  }
+
+  get hasAudio() {
+    return this.audioTrack !== null;
+  }
+
+  /** The camera can be turned on (it was granted, or was never asked for). */
+  get canVideo() {
+    return this.videoProblem === null;
+  }
+
+  /**
+   * Mutes or unmutes the microphone (track.enabled; the track keeps flowing as silence).
+   * @param {boolean} on
+   */
+  setAudio(on) {
+    if (!this.audioTrack) return;
+    this.audioTrack.enabled = on;
+    this.audioOn = on;
+    this.dispatchEvent(new Event('change'));
+  }
+
+  /**
+   * Turns the camera on (opens it again) or off (stops it, so its light goes out).
+   * Returns the new video track or null.
+   * @param {boolean} on
+   * @returns {Promise<MediaStreamTrack | null>}
+   */
+  async setVideo(on) {
+    if (!on) {
+      if (this.videoTrack) {
+        this.videoTrack.stop();
+        this.stream.removeTrack(this.videoTrack);
+        this.videoTrack = null;
+      }
+      this.videoOn = false;
+      this.dispatchEvent(new Event('change'));
+      return null;
+    }
+    if (!this.videoTrack) {
+      const s = await navigator.mediaDevices.getUserMedia({ video: VIDEO_CONSTRAINTS });
+      const track = s.getVideoTracks()[0];
+      if (!track) throw new Error('the browser returned no camera track');
+      this.videoTrack = track;
+      this.stream.addTrack(track);
+    }
+    this.videoOn = true;
+    this.dispatchEvent(new Event('change'));
+    return this.videoTrack;
+  }
+
+  /** Stops every track (lights out). */
+  stop() {
+    for (const t of this.stream.getTracks()) t.stop();
+    this.audioTrack = null;
+    this.videoTrack = null;
+    this.audioOn = false;
+    this.videoOn = false;
+  }
+
+  /** @returns {MediaChoice} */
+  choice() {
+    return { audio: this.audioOn, video: this.videoOn };
+  }
+}

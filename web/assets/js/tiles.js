@@ -1,0 +1,215 @@
+// Participant tiles and the grid that lays them out.
+//
+// DOM contract (used by tests): each tile is
+//   <div role="group" aria-label="NAME" | "NAME (you)" class="tile" data-participant-id="ID"
+//        data-speaking="true|false" data-audio="on|off" data-video="on|off" [data-local="true"]>
+// holding a <video autoplay playsinline muted> only while video is shown, otherwise an avatar
+// (.avatar) with the initial; a .tile-name label; a .tile-muted indicator with the hidden text
+// "microphone off" while the microphone is off; and, for remote participants, one hidden
+// <audio autoplay> element.
+
+import { h } from './dom.js';
+import { micOffIcon } from './icons.js';
+
+/** @typedef {import('./protocol.js').Participant} Participant */
+
+/**
+ * The first letter (grapheme-ish) of a name, upper-cased, for the avatar.
+ * @param {string} name
+ * @returns {string}
+ */
+export function initialOf(name) {
+  const first = [...name.trim()][0] ?? '?';
+  return first.toLocaleUpperCase();
+}
+
+/** A small palette for avatars, picked by id so a person keeps their colour. */
+const AVATAR_HUES = [210, 160, 280, 30, 340, 190, 100, 250];
+
+/** One participant's tile. */
+export class Tile {
+  /**
+   * @param {Participant} participant
+   * @param {boolean} isLocal
+   */
+  constructor(participant, isLocal) {
+    this.id = participant.id;
+    this.isLocal = isLocal;
+    /** @type {Participant} */
+    this.participant = participant;
+    /** @type {MediaStreamTrack | null} */
+    this.videoTrack = null;
+    /** @type {MediaStreamTrack | null} */
+    this.audioTrack = null;
+    /** @type {HTMLVideoElement | null} */
+    this.video = null;
+
+    this.avatar = h('div', { class: 'avatar', 'aria-hidden': 'true' });
+    const digits = Number(participant.id.replace(/\D/g, '')) || 0;
+    this.avatar.style.setProperty('--avatar-hue', String(AVATAR_HUES[digits % AVATAR_HUES.length]));
+    this.nameLabel = h('span', { class: 'tile-name-text' });
+    this.muted = h('span', { class: 'tile-muted' }, micOffIcon(), h('span', { class: 'visually-hidden', text: 'microphone off' }));
+    this.media = h('div', { class: 'tile-media' }, this.avatar);
+    this.el = h(
+      'div',
+      { role: 'group', class: 'tile', 'data-participant-id': participant.id, 'data-speaking': 'false' },
+      this.media,
+      h('div', { class: 'tile-name' }, this.muted, this.nameLabel),
+    );
+    if (isLocal) this.el.dataset.local = 'true';
+    /** @type {HTMLAudioElement | null} */
+    this.audio = null;
+    if (!isLocal) {
+      this.audio = h('audio', { autoplay: true, class: 'tile-audio' });
+      this.el.append(this.audio);
+    }
+    this.update(participant);
+  }
+
+  /**
+   * Applies a new name or media state.
+   * @param {Participant} p
+   */
+  update(p) {
+    this.participant = p;
+    const label = this.isLocal ? `${p.name} (you)` : p.name;
+    this.el.setAttribute('aria-label', label);
+    this.nameLabel.textContent = label;
+    this.avatar.textContent = initialOf(p.name);
+    this.el.dataset.audio = p.audio ? 'on' : 'off';
+    this.muted.hidden = p.audio;
+    if (!p.audio) this.setSpeaking(false);
+    this.#renderVideo();
+  }
+
+  /**
+   * Binds (or unbinds, with null) the camera track shown in this tile.
+   * @param {MediaStreamTrack | null} track
+   */
+  setVideoTrack(track) {
+    if (track === this.videoTrack) return;
+    this.videoTrack = track;
+    if (this.video) {
+      this.video.remove();
+      this.video = null;
+    }
+    this.#renderVideo();
+  }
+
+  /**
+   * Binds (or unbinds) the remote audio track played by this tile's hidden <audio>.
+   * @param {MediaStreamTrack | null} track
+   */
+  setAudioTrack(track) {
+    if (track === this.audioTrack || !this.audio) return;
+    this.audioTrack = track;
+    // Never an empty MediaStream: that would hold up the page's load event.
+    this.audio.srcObject = track ? new MediaStream([track]) : null;
+    if (track) void this.audio.play().catch(() => {});
+  }
+
+  /** Shows the video while the person has the camera on and a track is bound, else the avatar. */
+  #renderVideo() {
+    const show = this.participant.video && this.videoTrack !== null;
+    this.el.dataset.video = show ? 'on' : 'off';
+    if (show && !this.video && this.videoTrack) {
+      const video = h('video', { autoplay: true, playsinline: true, muted: true, class: this.isLocal ? 'mirror' : null });
+      video.muted = true; // the attribute alone does not mute a srcObject stream in every browser
+      video.srcObject = new MediaStream([this.videoTrack]);
+      void video.play().catch(() => {});
+      this.video = video;
+      this.media.prepend(video);
+    } else if (!show && this.video) {
+      this.video.srcObject = null;
+      this.video.remove();
+      this.video = null;
+    }
+    this.avatar.hidden = show;
+  }
+
+  /** @param {boolean} speaking */
+  setSpeaking(speaking) {
+    const on = speaking && this.participant.audio;
+    this.el.dataset.speaking = on ? 'true' : 'false';
+  }
+
+  remove() {
+    if (this.video) this.video.srcObject = null;
+    if (this.audio) this.audio.srcObject = null;
+    this.el.remove();
+  }
+}
+
+/** Smallest and largest tile widths, px; tiles keep a 16:9 frame. */
+const MIN_TILE = 150;
+const GAP = 8;
+
+/** The responsive grid of tiles. */
+export class TileGrid {
+  constructor() {
+    this.el = h('div', { class: 'tile-grid' });
+    /** @type {Map<string, Tile>} */
+    this.tiles = new Map();
+    this.observer = new ResizeObserver(() => this.layout());
+    this.observer.observe(this.el);
+  }
+
+  /**
+   * Adds a tile (or updates the existing one with this id).
+   * @param {Participant} p
+   * @param {boolean} [isLocal]
+   * @returns {Tile}
+   */
+  add(p, isLocal = false) {
+    const existing = this.tiles.get(p.id);
+    if (existing) {
+      existing.update(p);
+      return existing;
+    }
+    const tile = new Tile(p, isLocal);
+    this.tiles.set(p.id, tile);
+    if (isLocal) this.el.prepend(tile.el);
+    else this.el.append(tile.el);
+    this.layout();
+    return tile;
+  }
+
+  /** @param {string} id */
+  get(id) {
+    return this.tiles.get(id);
+  }
+
+  /** @param {string} id */
+  remove(id) {
+    const tile = this.tiles.get(id);
+    if (!tile) return;
+    tile.remove();
+    this.tiles.delete(id);
+    this.layout();
+  }
+
+  /**
+   * Picks the tile width that fits every tile (16:9) into the grid's box, never below a
+   * phone-friendly minimum (the grid then scrolls); CSS grid auto-fit does the placing.
+   */
+  layout() {
+    const n = Math.max(1, this.tiles.size);
+    const width = this.el.clientWidth || window.innerWidth;
+    const height = this.el.clientHeight || window.innerHeight;
+    let best = MIN_TILE;
+    for (let cols = 1; cols <= n; cols++) {
+      const rows = Math.ceil(n / cols);
+      const w = Math.min((width - GAP * (cols - 1)) / cols, ((height - GAP * (rows - 1)) / rows) * (16 / 9));
+      if (w > best) best = w;
+    }
+    best = Math.min(Math.floor(best), Math.max(MIN_TILE, width));
+    this.el.style.setProperty('--tile-width', `${best}px`);
+    this.el.dataset.count = String(this.tiles.size);
+  }
+
+  clear() {
+    for (const tile of this.tiles.values()) tile.remove();
+    this.tiles.clear();
+    this.observer.disconnect();
+  }
+}
