@@ -82,14 +82,16 @@ export function focusQuietly(el) {
 
 /**
  * A toggle button (aria-pressed). Its accessible name stays `label` whatever the state.
- * @param {{label: string, icon: (on: boolean) => SVGElement, pressed: boolean, onclick: (ev: MouseEvent) => void, class?: string}} o
+ * With `pressed: null` the state is not known yet (devices still starting): no aria-pressed.
+ * @param {{label: string, icon: (on: boolean) => SVGElement, pressed: boolean | null, onclick: (ev: MouseEvent) => void, class?: string}} o
  * @returns {HTMLButtonElement}
  */
 export function toggleButton(o) {
-  const btn = h('button', { type: 'button', class: `toggle ${o.class ?? ''}`.trim(), 'aria-pressed': String(o.pressed), onclick: o.onclick });
+  const btn = h('button', { type: 'button', class: `toggle ${o.class ?? ''}`.trim(), onclick: o.onclick });
   const icon = h('span', { class: 'icon', 'aria-hidden': 'true' });
   btn.append(icon, h('span', { class: 'label', text: o.label }));
-  setPressed(btn, o.pressed, o.icon);
+  if (o.pressed === null) icon.append(o.icon(true));
+  else setPressed(btn, o.pressed, o.icon);
   return btn;
 }
 

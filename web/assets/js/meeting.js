@@ -53,8 +53,8 @@ export class Meeting {
 
     this.alerts = h('div', { class: 'alerts' });
     this.panel = new ParticipantsPanel();
-    this.micButton = toggleButton({ label: 'Microphone', icon: micIcon, pressed: this.media.audioOn, onclick: () => this.toggleMic() });
-    this.camButton = toggleButton({ label: 'Camera', icon: cameraIcon, pressed: this.media.videoOn, onclick: () => void this.toggleCamera() });
+    this.micButton = toggleButton({ label: 'Microphone', class: 'device', icon: micIcon, pressed: this.media.audioOn, onclick: () => this.toggleMic() });
+    this.camButton = toggleButton({ label: 'Camera', class: 'device', icon: cameraIcon, pressed: this.media.videoOn, onclick: () => void this.toggleCamera() });
     this.micButton.disabled = !this.media.hasAudio;
     this.camButton.disabled = !this.media.canVideo;
     if (this.media.audioProblem) this.micButton.title = this.media.audioProblem;

@@ -60,12 +60,12 @@ export function renderPrejoin(root, room, onJoin) {
     }
   };
 
-  const micButton = toggleButton({ label: 'Microphone', icon: micIcon, pressed: false, onclick: () => {
+  const micButton = toggleButton({ label: 'Microphone', class: 'device', icon: micIcon, pressed: null, onclick: () => {
     if (!media) return;
     media.setAudio(!media.audioOn);
     setPressed(micButton, media.audioOn, micIcon);
   } });
-  const camButton = toggleButton({ label: 'Camera', icon: cameraIcon, pressed: false, onclick: async () => {
+  const camButton = toggleButton({ label: 'Camera', class: 'device', icon: cameraIcon, pressed: null, onclick: async () => {
     if (!media) return;
     camButton.disabled = true;
     try {

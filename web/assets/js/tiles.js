@@ -45,8 +45,9 @@ export class Tile {
     this.video = null;
 
     this.avatar = h('div', { class: 'avatar', 'aria-hidden': 'true' });
-    const digits = Number(participant.id.replace(/\D/g, '')) || 0;
-    this.avatar.style.setProperty('--avatar-hue', String(AVATAR_HUES[digits % AVATAR_HUES.length]));
+    let hash = 0;
+    for (const c of participant.id) hash = (hash * 31 + c.charCodeAt(0)) >>> 0;
+    this.avatar.style.setProperty('--avatar-hue', String(AVATAR_HUES[hash % AVATAR_HUES.length]));
     this.nameLabel = h('span', { class: 'tile-name-text' });
     this.muted = h('span', { class: 'tile-muted' }, micOffIcon(), h('span', { class: 'visually-hidden', text: 'microphone off' }));
     this.media = h('div', { class: 'tile-media' }, this.avatar);
