@@ -15,11 +15,18 @@ pub enum ClientMessage {
         name: String,
     },
     /// The client's one initial offer (its send-only audio and video transceivers).
-    Offer { sdp: String },
+    Offer {
+        sdp: String,
+    },
     /// The answer to a server offer.
-    Answer { sdp: String },
+    Answer {
+        sdp: String,
+    },
     /// Whether the microphone and camera are on.
-    MediaState { audio: bool, video: bool },
+    MediaState {
+        audio: bool,
+        video: bool,
+    },
     Leave {},
 }
 
@@ -222,8 +229,11 @@ mod tests {
             Err(ErrorCode::UnknownType)
         );
         let bad = decode_client_message(r#"{"type":"offer","sdp":5}"#);
-        assert_eq!(bad.clone().map_err(|e| e.code()), Err(ErrorCode::BadMessage));
-        assert!(bad.unwrap_err().to_string().contains("offer"));
+        assert_eq!(
+            bad.clone().map_err(|e| e.code()),
+            Err(ErrorCode::BadMessage)
+        );
+        assert!(bad.expect_err("bad field").to_string().contains("offer"));
     }
 
     #[test]

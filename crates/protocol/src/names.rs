@@ -147,22 +147,48 @@ mod tests {
     fn room_name_rules() {
         assert_eq!(RoomName::parse(""), Err(NameError::RoomNameLength));
         assert!(RoomName::parse(&"a".repeat(128)).is_ok());
-        assert_eq!(RoomName::parse(&"a".repeat(129)), Err(NameError::RoomNameLength));
-        assert_eq!(RoomName::parse("a b"), Err(NameError::RoomNameCharacter(' ')));
-        assert_eq!(RoomName::parse("../etc"), Err(NameError::RoomNameCharacter('.')));
-        assert_eq!(RoomName::parse("café"), Err(NameError::RoomNameCharacter('é')));
-        assert!(matches!(RoomName::parse("API"), Err(NameError::RoomNameReserved(_))));
+        assert_eq!(
+            RoomName::parse(&"a".repeat(129)),
+            Err(NameError::RoomNameLength)
+        );
+        assert_eq!(
+            RoomName::parse("a b"),
+            Err(NameError::RoomNameCharacter(' '))
+        );
+        assert_eq!(
+            RoomName::parse("../etc"),
+            Err(NameError::RoomNameCharacter('.'))
+        );
+        assert_eq!(
+            RoomName::parse("café"),
+            Err(NameError::RoomNameCharacter('é'))
+        );
+        assert!(matches!(
+            RoomName::parse("API"),
+            Err(NameError::RoomNameReserved(_))
+        ));
     }
 
     #[test]
     fn display_names_trim_and_bound() {
-        assert_eq!(DisplayName::parse("  Zoë 🎉 ").expect("valid").as_str(), "Zoë 🎉");
+        assert_eq!(
+            DisplayName::parse("  Zoë 🎉 ").expect("valid").as_str(),
+            "Zoë 🎉"
+        );
         assert_eq!(DisplayName::parse("   "), Err(NameError::DisplayNameLength));
         assert!(DisplayName::parse(&"界".repeat(64)).is_ok());
-        assert_eq!(DisplayName::parse(&"界".repeat(65)), Err(NameError::DisplayNameLength));
-        assert_eq!(DisplayName::parse("a\u{7}b"), Err(NameError::DisplayNameControl));
         assert_eq!(
-            DisplayName::parse("<img src=x onerror=alert(1)>").expect("text is fine").as_str(),
+            DisplayName::parse(&"界".repeat(65)),
+            Err(NameError::DisplayNameLength)
+        );
+        assert_eq!(
+            DisplayName::parse("a\u{7}b"),
+            Err(NameError::DisplayNameControl)
+        );
+        assert_eq!(
+            DisplayName::parse("<img src=x onerror=alert(1)>")
+                .expect("text is fine")
+                .as_str(),
             "<img src=x onerror=alert(1)>"
         );
     }
@@ -172,7 +198,10 @@ mod tests {
         let id = ParticipantId(42);
         let json = serde_json::to_string(&id).expect("serialises");
         assert_eq!(json, "\"p42\"");
-        assert_eq!(serde_json::from_str::<ParticipantId>(&json).expect("parses"), id);
+        assert_eq!(
+            serde_json::from_str::<ParticipantId>(&json).expect("parses"),
+            id
+        );
         assert!(serde_json::from_str::<ParticipantId>("\"x1\"").is_err());
     }
 }

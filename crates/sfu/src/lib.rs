@@ -1,1 +1,674 @@
-pub use str0m;
+//! Sans-IO selective forwarding unit on str0m.
+//!
+//! The caller owns the UDP socket and the clock: it feeds datagrams (`handle_receive`) and
+//! timeouts (`handle_timeout`), calls the signaling entry points (`add_peer`, `accept_offer`,
+//! `accept_answer`, `remove_peer`), and after each call drains `poll_output` until `None`,
+//! sending every `Transmit` and delivering every `Offer`. Nothing here knows about rooms: a
+//! *group* is just a set of peers that forward to each other.
+//!
+//! Each peer has one str0m `Rtc`, ICE-lite, in frame mode. Every call into an `Rtc` is followed
+//! by draining it until it yields a timeout (str0m freezes otherwise); the `dirty` queue makes
+//! sure a peer written to while forwarding is drained too.
+
+#![forbid(unsafe_code)]
+
+mod demux;
+mod peer;
+
+pub use demux::{is_stun, stun_local_ufrag};
+pub use peer::PeerFault;
+pub use str0m::media::MediaKind;
+pub use str0m::net::Transmit;
+
+use demux::Demux;
+use peer::{Peer, SubState, Subscription};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use str0m::change::{SdpAnswer, SdpOffer};
+use str0m::crypto::CryptoProvider;
+use str0m::media::{Direction, KeyframeRequestKind, MediaData, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, RtcConfig};
+
+/// A peer (one participant's media session). The server uses the participant's number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PeerId(pub u64);
+
+/// Peers in one group forward their media to each other (one room instance).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GroupId(pub u64);
+
+/// One published track: the publishing peer and the mid it sends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TrackKey {
+    pub peer: PeerId,
+    pub mid: Mid,
+}
+
+#[derive(Debug, Clone)]
+pub struct SfuConfig {
+    /// Addresses advertised as ICE host candidates (the UDP socket's public addresses).
+    pub candidates: Vec<SocketAddr>,
+    /// At most one keyframe request per published track in this interval: many subscribers
+    /// asking at once must not make the publisher send a keyframe storm.
+    pub keyframe_request_interval: Duration,
+    /// Seed for ICE credentials. The server passes a fresh random seed; tests a fixed one.
+    pub seed: u64,
+}
+
+/// Errors in signaling input; the peer and everyone else are unaffected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SfuError {
+    #[error("no such media peer")]
+    UnknownPeer,
+    #[error("media peer already exists")]
+    PeerExists,
+    #[error("the SDP could not be parsed: {0}")]
+    BadSdp(String),
+    #[error("the SDP could not be negotiated: {0}")]
+    Negotiation(String),
+    #[error("the initial offer was already accepted")]
+    AlreadyNegotiated,
+    #[error("no offer is outstanding")]
+    NoOfferOutstanding,
+}
+
+/// A remote track as listed in an offer to a peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OfferedTrack {
+    pub mid: String,
+    pub publisher: PeerId,
+    pub kind: MediaKind,
+}
+
+#[derive(Debug)]
+pub enum SfuOutput {
+    /// Send this datagram.
+    Transmit(Transmit),
+    /// Send this offer to the peer's client; it must answer with `accept_answer`.
+    Offer {
+        peer: PeerId,
+        sdp: String,
+        tracks: Vec<OfferedTrack>,
+    },
+    /// The peer's media session ended (ICE lost, str0m error or panic); it has been removed.
+    PeerGone { peer: PeerId, reason: String },
+}
+
+/// Counters for metrics and benchmarks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SfuStats {
+    pub datagrams_in: u64,
+    pub datagrams_out: u64,
+    pub frames_forwarded: u64,
+    pub keyframe_requests_sent: u64,
+}
+
+/// A published track's routing entry.
+struct Track {
+    kind: MediaKind,
+    /// Where this track goes: subscriber peer and the mid it is sent on there.
+    subscribers: Vec<(PeerId, Mid)>,
+    last_keyframe_request: Option<Instant>,
+}
+
+pub struct Sfu {
+    config: SfuConfig,
+    crypto: Arc<CryptoProvider>,
+    rng: StdRng,
+    peers: HashMap<PeerId, Peer>,
+    groups: HashMap<GroupId, Vec<PeerId>>,
+    tracks: HashMap<TrackKey, Track>,
+    demux: Demux,
+    dirty: VecDeque<PeerId>,
+    faulted: Vec<PeerId>,
+    outputs: VecDeque<SfuOutput>,
+    stats: SfuStats,
+}
+
+impl Sfu {
+    pub fn new(config: SfuConfig) -> Self {
+        Self {
+            rng: StdRng::seed_from_u64(config.seed),
+            config,
+            crypto: Arc::new(str0m::crypto::from_feature_flags()),
+            peers: HashMap::new(),
+            groups: HashMap::new(),
+            tracks: HashMap::new(),
+            demux: Demux::default(),
+            dirty: VecDeque::new(),
+            faulted: Vec::new(),
+            outputs: VecDeque::new(),
+            stats: SfuStats::default(),
+        }
+    }
+
+    pub fn stats(&self) -> SfuStats {
+        self.stats
+    }
+
+    pub fn peer_count(&self) -> usize {
+        self.peers.len()
+    }
+
+    pub fn group_count(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// Creates the media session of a peer in a group. The peer then sends its offer.
+    pub fn add_peer(&mut self, now: Instant, id: PeerId, group: GroupId) -> Result<(), SfuError> {
+        if self.peers.contains_key(&id) {
+            return Err(SfuError::PeerExists);
+        }
+        let creds = IceCreds {
+            // The peer id in the ufrag keeps ufrags unique; the random part and the password
+            // keep them unguessable (the password authenticates every STUN check).
+            ufrag: format!("m{}x{}", id.0, self.random_token(6)),
+            pass: self.random_token(24),
+        };
+        let ufrag = creds.ufrag.clone();
+        let mut rtc = RtcConfig::new()
+            .set_crypto_provider(self.crypto.clone())
+            .set_ice_lite(true)
+            .set_local_ice_credentials(creds)
+            .clear_codecs()
+            .enable_opus(true, false)
+            .enable_vp8(true)
+            .enable_vp9(true)
+            .enable_h264(true)
+            .build(now);
+        for addr in &self.config.candidates {
+            match Candidate::host(*addr, "udp") {
+                Ok(candidate) => {
+                    rtc.add_local_candidate(candidate);
+                }
+                Err(e) => tracing::warn!(%addr, "unusable media candidate address: {e}"),
+            }
+        }
+        self.peers.insert(id, Peer::new(group, rtc));
+        self.groups.entry(group).or_default().push(id);
+        self.demux.insert_peer(id, ufrag);
+        Ok(())
+    }
+
+    /// Accepts the client's initial offer and returns the answer. Remote tracks already in
+    /// the group follow in a server offer (see `poll_output`).
+    pub fn accept_offer(
+        &mut self,
+        now: Instant,
+        id: PeerId,
+        sdp: &str,
+    ) -> Result<String, SfuError> {
+        let offer = SdpOffer::from_sdp_string(sdp).map_err(|e| SfuError::BadSdp(e.to_string()))?;
+        let peer = self.peers.get_mut(&id).ok_or(SfuError::UnknownPeer)?;
+        if peer.ready {
+            return Err(SfuError::AlreadyNegotiated);
+        }
+        let answer = match peer.with_rtc(|rtc| rtc.sdp_api().accept_offer(offer)) {
+            Ok(answer) => answer,
+            Err(peer::PeerFault::Rtc(e)) => {
+                // A refused offer is bad input, not a broken session: allow another try.
+                peer.fault = None;
+                return Err(SfuError::Negotiation(e));
+            }
+            Err(fault) => {
+                self.faulted.push(id);
+                self.run(now);
+                return Err(SfuError::Negotiation(format!("{fault:?}")));
+            }
+        };
+        peer.ready = true;
+        let group = peer.group;
+        // Subscribe the newcomer to everything already published in the group.
+        let existing: Vec<(TrackKey, MediaKind)> = self.groups[&group]
+            .iter()
+            .filter(|p| **p != id)
+            .flat_map(|p| {
+                self.peers[p].published.iter().map(|mid| TrackKey {
+                    peer: *p,
+                    mid: *mid,
+                })
+            })
+            .filter_map(|key| self.tracks.get(&key).map(|t| (key, t.kind)))
+            .collect();
+        let peer = self.peers.get_mut(&id).expect("looked up above");
+        for (source, kind) in existing {
+            peer.subscriptions.push(Subscription {
+                source,
+                kind,
+                state: SubState::ToOpen,
+                source_gone: false,
+            });
+        }
+        self.mark_dirty(id);
+        self.run(now);
+        Ok(answer.to_sdp_string())
+    }
+
+    /// Applies the client's answer to the last server offer.
+    pub fn accept_answer(&mut self, now: Instant, id: PeerId, sdp: &str) -> Result<(), SfuError> {
+        let answer =
+            SdpAnswer::from_sdp_string(sdp).map_err(|e| SfuError::BadSdp(e.to_string()))?;
+        let peer = self.peers.get_mut(&id).ok_or(SfuError::UnknownPeer)?;
+        let pending = peer.pending.take().ok_or(SfuError::NoOfferOutstanding)?;
+        if let Err(fault) = peer.with_rtc(|rtc| rtc.sdp_api().accept_answer(pending, answer)) {
+            // The pending offer is consumed either way; the session cannot be trusted.
+            self.faulted.push(id);
+            self.run(now);
+            return Err(SfuError::Negotiation(format!("{fault:?}")));
+        }
+        let mut opened = Vec::new();
+        for sub in &mut peer.subscriptions {
+            match sub.state {
+                SubState::Negotiating(mid) if sub.source_gone => sub.state = SubState::ToStop(mid),
+                SubState::Negotiating(mid) => {
+                    sub.state = SubState::Open(mid);
+                    opened.push((sub.source, mid));
+                }
+                _ => {}
+            }
+        }
+        peer.subscriptions
+            .retain(|s| !matches!(s.state, SubState::NegotiatingStop(_)));
+        for (source, mid) in opened {
+            if let Some(track) = self.tracks.get_mut(&source) {
+                track.subscribers.push((id, mid));
+            }
+            // The new subscriber can decode nothing before a keyframe.
+            self.request_keyframe(now, source, KeyframeRequestKind::Pli);
+        }
+        self.mark_dirty(id);
+        self.run(now);
+        Ok(())
+    }
+
+    /// Removes a peer: its media stops being forwarded at once and the others renegotiate.
+    pub fn remove_peer(&mut self, now: Instant, id: PeerId) {
+        self.detach(id);
+        self.run(now);
+    }
+
+    /// Feeds one received datagram. `destination` is the local address it arrived on, as
+    /// advertised in the candidates.
+    pub fn handle_receive(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        destination: SocketAddr,
+        datagram: &[u8],
+    ) {
+        self.stats.datagrams_in += 1;
+        let Some(id) = self.demux.route(source, datagram) else {
+            return;
+        };
+        let Ok(receive) = Receive::new(Protocol::Udp, source, destination, datagram) else {
+            return;
+        };
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
+        if peer
+            .with_rtc(|rtc| rtc.handle_input(Input::Receive(now, receive)))
+            .is_err()
+        {
+            self.faulted.push(id);
+        }
+        self.mark_dirty(id);
+        self.run(now);
+    }
+
+    /// Drives every peer whose timer is due.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let due: Vec<PeerId> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.next_timeout.is_none_or(|t| t <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due {
+            if let Some(peer) = self.peers.get_mut(&id) {
+                if peer
+                    .with_rtc(|rtc| rtc.handle_input(Input::Timeout(now)))
+                    .is_err()
+                {
+                    self.faulted.push(id);
+                }
+                self.mark_dirty(id);
+            }
+        }
+        self.run(now);
+    }
+
+    /// When `handle_timeout` should next be called.
+    pub fn next_timeout(&self) -> Option<Instant> {
+        self.peers.values().filter_map(|p| p.next_timeout).min()
+    }
+
+    pub fn poll_output(&mut self) -> Option<SfuOutput> {
+        self.outputs.pop_front()
+    }
+
+    fn random_token(&mut self, len: usize) -> String {
+        const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+        (0..len)
+            .map(|_| ALPHABET[self.rng.gen_range(0..ALPHABET.len())] as char)
+            .collect()
+    }
+
+    fn mark_dirty(&mut self, id: PeerId) {
+        if let Some(peer) = self.peers.get_mut(&id) {
+            if !peer.queued {
+                peer.queued = true;
+                self.dirty.push_back(id);
+            }
+        }
+    }
+
+    /// Drains every dirty peer (forwarding can dirty more), then removes faulted peers.
+    fn run(&mut self, now: Instant) {
+        loop {
+            while let Some(id) = self.dirty.pop_front() {
+                if let Some(peer) = self.peers.get_mut(&id) {
+                    peer.queued = false;
+                    self.drain(now, id);
+                }
+            }
+            if self.faulted.is_empty() {
+                break;
+            }
+            for id in std::mem::take(&mut self.faulted) {
+                let Some(peer) = self.peers.get(&id) else {
+                    continue;
+                };
+                let reason = match &peer.fault {
+                    Some(PeerFault::Panicked) => "internal media error".to_owned(),
+                    Some(PeerFault::Rtc(e)) => format!("media error: {e}"),
+                    None => "media connection lost".to_owned(),
+                };
+                tracing::info!(peer = id.0, %reason, "media peer gone");
+                self.detach(id);
+                self.outputs
+                    .push_back(SfuOutput::PeerGone { peer: id, reason });
+            }
+        }
+    }
+
+    /// Polls one peer until str0m yields a timeout, acting on its events.
+    fn drain(&mut self, now: Instant, id: PeerId) {
+        loop {
+            self.negotiate_if_wanted(id);
+            let Some(peer) = self.peers.get_mut(&id) else {
+                return;
+            };
+            match peer.with_rtc(|rtc| rtc.poll_output()) {
+                Ok(Output::Timeout(t)) => {
+                    peer.next_timeout = Some(t);
+                    return;
+                }
+                Ok(Output::Transmit(t)) => {
+                    self.stats.datagrams_out += 1;
+                    self.outputs.push_back(SfuOutput::Transmit(t));
+                }
+                Ok(Output::Event(event)) => self.on_event(now, id, event),
+                Err(_) => {
+                    self.faulted.push(id);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn on_event(&mut self, now: Instant, id: PeerId, event: Event) {
+        match event {
+            Event::MediaAdded(added) if added.direction.is_receiving() => {
+                self.publish(id, added.mid, added.kind);
+            }
+            Event::MediaData(data) => self.forward(now, id, data),
+            Event::KeyframeRequest(req) => {
+                let source = self.peers[&id]
+                    .subscription_on_mid(req.mid)
+                    .map(|s| s.source);
+                if let Some(source) = source {
+                    self.request_keyframe(now, source, req.kind);
+                }
+            }
+            Event::IceConnectionStateChange(IceConnectionState::Disconnected) | Event::Closed => {
+                self.faulted.push(id);
+            }
+            Event::Connected => tracing::debug!(peer = id.0, "media connected"),
+            _ => {}
+        }
+    }
+
+    /// A client started sending on `mid`: everyone else in its group subscribes.
+    fn publish(&mut self, id: PeerId, mid: Mid, kind: MediaKind) {
+        let key = TrackKey { peer: id, mid };
+        if self.tracks.contains_key(&key) {
+            return;
+        }
+        self.tracks.insert(
+            key,
+            Track {
+                kind,
+                subscribers: Vec::new(),
+                last_keyframe_request: None,
+            },
+        );
+        let group = self.peers[&id].group;
+        self.peers
+            .get_mut(&id)
+            .expect("publisher exists")
+            .published
+            .push(mid);
+        let others: Vec<PeerId> = self.groups[&group]
+            .iter()
+            .copied()
+            .filter(|p| *p != id)
+            .collect();
+        for other in others {
+            let peer = self.peers.get_mut(&other).expect("group members exist");
+            if peer.ready {
+                peer.subscriptions.push(Subscription {
+                    source: key,
+                    kind,
+                    state: SubState::ToOpen,
+                    source_gone: false,
+                });
+                self.mark_dirty(other);
+            }
+            // A peer not yet ready subscribes to everything when its offer is accepted.
+        }
+    }
+
+    fn forward(&mut self, now: Instant, id: PeerId, data: MediaData) {
+        let key = TrackKey {
+            peer: id,
+            mid: data.mid,
+        };
+        if !data.contiguous {
+            // Frames were lost beyond what NACK recovered: subscribers need a fresh keyframe.
+            self.request_keyframe(now, key, KeyframeRequestKind::Fir);
+        }
+        let Some(track) = self.tracks.get(&key) else {
+            return;
+        };
+        for &(sub_id, sub_mid) in &track.subscribers {
+            let Some(sub) = self.peers.get_mut(&sub_id) else {
+                continue;
+            };
+            let written = sub.with_rtc(|rtc| {
+                let Some(mut writer) = rtc.writer(sub_mid) else {
+                    return Ok(false);
+                };
+                let Some(pt) = writer.match_params(data.params) else {
+                    return Ok(false);
+                };
+                if let Some(level) = data.ext_vals.audio_level {
+                    writer =
+                        writer.audio_level(level, data.ext_vals.voice_activity.unwrap_or(false));
+                }
+                writer.write(pt, data.network_time, data.time, data.data.clone())?;
+                Ok(true)
+            });
+            match written {
+                Ok(true) => self.stats.frames_forwarded += 1,
+                Ok(false) => {}
+                Err(_) => self.faulted.push(sub_id),
+            }
+            if !sub.queued {
+                sub.queued = true;
+                self.dirty.push_back(sub_id);
+            }
+        }
+    }
+
+    fn request_keyframe(&mut self, now: Instant, source: TrackKey, kind: KeyframeRequestKind) {
+        let Some(track) = self.tracks.get_mut(&source) else {
+            return;
+        };
+        if track.kind != MediaKind::Video {
+            return;
+        }
+        if track.last_keyframe_request.is_some_and(|t| {
+            now.saturating_duration_since(t) < self.config.keyframe_request_interval
+        }) {
+            return;
+        }
+        track.last_keyframe_request = Some(now);
+        let Some(peer) = self.peers.get_mut(&source.peer) else {
+            return;
+        };
+        let sent = peer.with_rtc(|rtc| {
+            if let Some(mut writer) = rtc.writer(source.mid) {
+                // NotReceivingDirection etc. only mean "not possible now"; not a fault.
+                let _ = writer.request_keyframe(None, kind);
+            }
+            Ok(())
+        });
+        if sent.is_err() {
+            self.faulted.push(source.peer);
+        }
+        self.stats.keyframe_requests_sent += 1;
+        self.mark_dirty(source.peer);
+    }
+
+    /// Makes an offer for pending track changes, if the peer may renegotiate now.
+    fn negotiate_if_wanted(&mut self, id: PeerId) {
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
+        if !peer.wants_negotiation() {
+            return;
+        }
+        let mut subs = std::mem::take(&mut peer.subscriptions);
+        let applied = peer.with_rtc(|rtc| {
+            let mut api = rtc.sdp_api();
+            for sub in &mut subs {
+                match sub.state {
+                    SubState::ToOpen => {
+                        let stream = format!("p{}", sub.source.peer.0);
+                        let mid =
+                            api.add_media(sub.kind, Direction::SendOnly, Some(stream), None, None);
+                        sub.state = SubState::Negotiating(mid);
+                    }
+                    SubState::ToStop(mid) => {
+                        api.stop_media(mid);
+                        sub.state = SubState::NegotiatingStop(mid);
+                    }
+                    _ => {}
+                }
+            }
+            Ok(api.apply())
+        });
+        peer.subscriptions = subs;
+        match applied {
+            Ok(Some((offer, pending))) => {
+                peer.pending = Some(pending);
+                let tracks = peer
+                    .subscriptions
+                    .iter()
+                    .filter_map(|s| match s.state {
+                        SubState::Negotiating(mid) | SubState::Open(mid) if !s.source_gone => {
+                            Some(OfferedTrack {
+                                mid: mid.to_string(),
+                                publisher: s.source.peer,
+                                kind: s.kind,
+                            })
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                self.outputs.push_back(SfuOutput::Offer {
+                    peer: id,
+                    sdp: offer.to_sdp_string(),
+                    tracks,
+                });
+            }
+            Ok(None) => {}
+            Err(_) => self.faulted.push(id),
+        }
+    }
+
+    /// Takes a peer out of every table and tells its subscribers' sessions to stop its tracks.
+    fn detach(&mut self, id: PeerId) {
+        let Some(peer) = self.peers.remove(&id) else {
+            return;
+        };
+        self.demux.remove_peer(id);
+        if let Some(members) = self.groups.get_mut(&peer.group) {
+            members.retain(|p| *p != id);
+            if members.is_empty() {
+                self.groups.remove(&peer.group);
+            }
+        }
+        // Stop receiving from this peer.
+        for sub in &peer.subscriptions {
+            if let SubState::Open(mid) = sub.state {
+                if let Some(track) = self.tracks.get_mut(&sub.source) {
+                    track.subscribers.retain(|s| *s != (id, mid));
+                }
+            }
+        }
+        // Stop sending this peer's tracks to anyone.
+        for mid in &peer.published {
+            let key = TrackKey {
+                peer: id,
+                mid: *mid,
+            };
+            self.tracks.remove(&key);
+        }
+        let members: Vec<PeerId> = self.groups.get(&peer.group).cloned().unwrap_or_default();
+        for other in members {
+            let Some(other_peer) = self.peers.get_mut(&other) else {
+                continue;
+            };
+            let mut changed = false;
+            other_peer.subscriptions.retain_mut(|sub| {
+                if sub.source.peer != id {
+                    return true;
+                }
+                changed = true;
+                match sub.state {
+                    SubState::ToOpen => false,
+                    SubState::Open(mid) => {
+                        sub.state = SubState::ToStop(mid);
+                        true
+                    }
+                    SubState::Negotiating(_) => {
+                        sub.source_gone = true;
+                        true
+                    }
+                    _ => true,
+                }
+            });
+            if changed {
+                self.mark_dirty(other);
+            }
+        }
+    }
+}

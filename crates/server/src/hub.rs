@@ -1,0 +1,140 @@
+//! The hub wires the sans-IO rooms to live connections and to the media task.
+//!
+//! Rooms live behind one mutex: every room input is short (no I/O under the lock) and its
+//! outputs are dispatched right away, in order, to per-session bounded queues and to the media
+//! task's command queue. Ordering matters: `Joined` reaches the media task before the client
+//! can possibly send its offer (it only does so after `welcome`).
+
+use crate::media::{MediaCommand, MediaHandle};
+use moot_protocol::{DisplayName, ErrorCode, ParticipantId, RoomName, ServerMessage};
+use moot_room::{Input, Output, Rooms, RoomsConfig};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+use tokio::sync::mpsc;
+
+/// How many messages may wait for a slow client before it is disconnected.
+pub const SESSION_QUEUE: usize = 512;
+
+/// What a session's writer receives.
+#[derive(Debug)]
+pub enum Outbound {
+    Message(ServerMessage),
+    /// Send this (fatal) message, then close the connection.
+    Close(ServerMessage),
+}
+
+pub struct Hub {
+    rooms: Mutex<Rooms>,
+    sessions: Mutex<HashMap<ParticipantId, mpsc::Sender<Outbound>>>,
+    next_id: AtomicU64,
+    media: MediaHandle,
+}
+
+impl Hub {
+    pub fn new(config: RoomsConfig, media: MediaHandle) -> Self {
+        Self {
+            rooms: Mutex::new(Rooms::new(config)),
+            sessions: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+            media,
+        }
+    }
+
+    pub fn media(&self) -> &MediaHandle {
+        &self.media
+    }
+
+    /// A fresh participant id and the queue its session writer reads.
+    pub fn register(&self) -> (ParticipantId, mpsc::Receiver<Outbound>) {
+        let id = ParticipantId(self.next_id.fetch_add(1, Ordering::Relaxed));
+        let (tx, rx) = mpsc::channel(SESSION_QUEUE);
+        lock(&self.sessions).insert(id, tx);
+        (id, rx)
+    }
+
+    pub fn join(&self, id: ParticipantId, room: RoomName, name: DisplayName) {
+        self.room_input(Input::Join { id, room, name });
+    }
+
+    pub fn media_state(&self, id: ParticipantId, audio: bool, video: bool) {
+        self.room_input(Input::MediaState { id, audio, video });
+    }
+
+    /// The session ended (leave, close, timeout, removal): forget it everywhere.
+    pub fn leave(&self, id: ParticipantId) {
+        lock(&self.sessions).remove(&id);
+        self.room_input(Input::Leave { id });
+        // Also covers a session that never got into a room but may have a media peer.
+        self.media.send(MediaCommand::RemovePeer { id });
+    }
+
+    /// Queues a message for one session; a session whose queue is full is too slow and is
+    /// closed rather than letting memory grow without bound.
+    pub fn deliver(&self, to: ParticipantId, outbound: Outbound) {
+        let sender = lock(&self.sessions).get(&to).cloned();
+        let Some(sender) = sender else {
+            return;
+        };
+        if let Err(mpsc::error::TrySendError::Full(_)) = sender.try_send(outbound) {
+            tracing::info!(participant = %to, "client too slow to read; disconnecting");
+            lock(&self.sessions).remove(&to);
+        }
+    }
+
+    pub fn room_counts(&self) -> (usize, usize) {
+        let rooms = lock(&self.rooms);
+        (rooms.room_count(), rooms.participant_count())
+    }
+
+    fn room_input(&self, input: Input) {
+        let mut rooms = lock(&self.rooms);
+        if let Err(e) = rooms.handle(Instant::now(), input) {
+            // Only reachable through our own sequencing (e.g. leave after a refused join).
+            tracing::debug!("room input ignored: {e}");
+        }
+        while let Some(output) = rooms.poll_output() {
+            self.dispatch(output);
+        }
+    }
+
+    fn dispatch(&self, output: Output) {
+        match output {
+            Output::Send { to, message } => self.deliver(to, Outbound::Message(message)),
+            Output::Joined { id, instance } => self.media.send(MediaCommand::AddPeer {
+                id,
+                group: instance.0,
+            }),
+            Output::Refused { id, code, message } => {
+                self.deliver(id, Outbound::Close(ServerMessage::fatal(code, message)));
+            }
+            Output::Left { id, .. } => self.media.send(MediaCommand::RemovePeer { id }),
+            Output::RoomCreated { instance, .. } => {
+                tracing::debug!(instance = instance.0, "room created");
+            }
+            Output::RoomDestroyed { instance, .. } => {
+                tracing::debug!(instance = instance.0, "room destroyed");
+            }
+        }
+    }
+
+    /// The media task lost this participant's session: end their signaling too.
+    pub fn media_failed(&self, id: ParticipantId, reason: &str) {
+        self.deliver(
+            id,
+            Outbound::Close(ServerMessage::fatal(
+                ErrorCode::ServerError,
+                format!("the media connection ended ({reason}); please rejoin"),
+            )),
+        );
+    }
+}
+
+/// Locks a mutex, recovering from poisoning: the protected maps stay consistent because no
+/// code path panics halfway through an update.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -1,0 +1,186 @@
+//! The media task: owns the one UDP socket and the sans-IO SFU, and feeds one into the other.
+//!
+//! Commands from signaling sessions arrive on a channel; answers and offers go back through
+//! the hub to the participant's session queue, in the order the SFU produced them.
+
+use crate::hub::{Hub, Outbound};
+use moot_protocol::{ErrorCode, ParticipantId, ServerMessage, TrackInfo, TrackKind};
+use moot_sfu::{GroupId, MediaKind, PeerId, Sfu, SfuConfig, SfuError, SfuOutput, SfuStats};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+#[derive(Debug)]
+pub enum MediaCommand {
+    AddPeer { id: ParticipantId, group: u64 },
+    RemovePeer { id: ParticipantId },
+    Offer { id: ParticipantId, sdp: String },
+    Answer { id: ParticipantId, sdp: String },
+}
+
+#[derive(Clone)]
+pub struct MediaHandle {
+    commands: mpsc::UnboundedSender<MediaCommand>,
+    stats: Arc<Mutex<SfuStats>>,
+}
+
+impl MediaHandle {
+    pub fn new() -> (Self, mpsc::UnboundedReceiver<MediaCommand>) {
+        let (commands, rx) = mpsc::unbounded_channel();
+        let stats = Arc::new(Mutex::new(SfuStats::default()));
+        (Self { commands, stats }, rx)
+    }
+
+    pub fn send(&self, command: MediaCommand) {
+        // Fails only after the media task ended, i.e. during shutdown: nothing left to do.
+        let _ = self.commands.send(command);
+    }
+
+    pub fn stats_cell(&self) -> Arc<Mutex<SfuStats>> {
+        self.stats.clone()
+    }
+
+    /// Counters as of the media task's last loop turn.
+    pub fn stats(&self) -> SfuStats {
+        *self.stats.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn peer(id: ParticipantId) -> PeerId {
+    PeerId(id.0)
+}
+
+/// Runs until the command channel closes (every handle dropped) or `shutdown` fires.
+pub async fn run(
+    socket: UdpSocket,
+    candidates: Vec<SocketAddr>,
+    mut commands: mpsc::UnboundedReceiver<MediaCommand>,
+    hub: Arc<Hub>,
+    stats: Arc<Mutex<SfuStats>>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let local = match socket.local_addr() {
+        Ok(addr) => addr,
+        Err(e) => {
+            tracing::error!("media socket has no local address: {e}");
+            return;
+        }
+    };
+    // str0m matches a datagram's destination against its local candidates; with a socket
+    // bound to one address that is the address itself; bound to all interfaces we cannot
+    // see the destination without IP_PKTINFO, so use the first advertised candidate.
+    let destination = if local.ip().is_unspecified() {
+        candidates.first().copied().unwrap_or(local)
+    } else {
+        local
+    };
+    let mut sfu = Sfu::new(SfuConfig {
+        candidates,
+        keyframe_request_interval: Duration::from_millis(500),
+        seed: rand::random(),
+    });
+    let mut buf = vec![0u8; 2048];
+    loop {
+        flush(&mut sfu, &socket, &hub).await;
+        if let Ok(mut shared) = stats.lock() {
+            *shared = sfu.stats();
+        }
+        let deadline = sfu
+            .next_timeout()
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
+        tokio::select! {
+            received = socket.recv_from(&mut buf) => match received {
+                Ok((len, source)) => {
+                    sfu.handle_receive(Instant::now(), source, destination, &buf[..len]);
+                }
+                // ICMP errors from departed clients surface here on Linux; not fatal.
+                Err(e) => tracing::debug!("media recv error: {e}"),
+            },
+            command = commands.recv() => match command {
+                Some(command) => handle_command(&mut sfu, &hub, command),
+                None => return,
+            },
+            _ = tokio::time::sleep_until(deadline.into()) => sfu.handle_timeout(Instant::now()),
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+fn handle_command(sfu: &mut Sfu, hub: &Hub, command: MediaCommand) {
+    let now = Instant::now();
+    match command {
+        MediaCommand::AddPeer { id, group } => {
+            if let Err(e) = sfu.add_peer(now, peer(id), GroupId(group)) {
+                tracing::warn!(participant = %id, "cannot add media peer: {e}");
+                hub.media_failed(id, "could not set up media");
+            }
+        }
+        MediaCommand::RemovePeer { id } => sfu.remove_peer(now, peer(id)),
+        MediaCommand::Offer { id, sdp } => match sfu.accept_offer(now, peer(id), &sdp) {
+            Ok(answer) => hub.deliver(id, Outbound::Message(ServerMessage::Answer { sdp: answer })),
+            Err(e) => hub.deliver(id, Outbound::Message(sdp_error(&e, "offer"))),
+        },
+        MediaCommand::Answer { id, sdp } => {
+            if let Err(e) = sfu.accept_answer(now, peer(id), &sdp) {
+                hub.deliver(id, Outbound::Message(sdp_error(&e, "answer")));
+            }
+        }
+    }
+}
+
+fn sdp_error(error: &SfuError, what: &str) -> ServerMessage {
+    match error {
+        SfuError::AlreadyNegotiated => ServerMessage::error(
+            ErrorCode::OutOfOrder,
+            "only one offer is accepted; answer the server's offers instead",
+        ),
+        SfuError::NoOfferOutstanding => ServerMessage::error(
+            ErrorCode::OutOfOrder,
+            "answer received but no offer from the server is outstanding",
+        ),
+        SfuError::UnknownPeer => ServerMessage::error(
+            ErrorCode::OutOfOrder,
+            format!("{what} received before joining a room"),
+        ),
+        other => ServerMessage::error(ErrorCode::BadSdp, format!("bad {what}: {other}")),
+    }
+}
+
+/// Sends every pending datagram and delivers every signaling output.
+async fn flush(sfu: &mut Sfu, socket: &UdpSocket, hub: &Hub) {
+    while let Some(output) = sfu.poll_output() {
+        match output {
+            SfuOutput::Transmit(t) => {
+                if let Err(e) = socket.try_send_to(&t.contents, t.destination) {
+                    if e.kind() == std::io::ErrorKind::WouldBlock {
+                        let _ = socket.send_to(&t.contents, t.destination).await;
+                    } else {
+                        tracing::debug!("media send error: {e}");
+                    }
+                }
+            }
+            SfuOutput::Offer { peer, sdp, tracks } => {
+                let tracks = tracks
+                    .into_iter()
+                    .map(|t| TrackInfo {
+                        mid: t.mid,
+                        participant: ParticipantId(t.publisher.0),
+                        kind: match t.kind {
+                            MediaKind::Audio => TrackKind::Audio,
+                            MediaKind::Video => TrackKind::Video,
+                        },
+                    })
+                    .collect();
+                hub.deliver(
+                    ParticipantId(peer.0),
+                    Outbound::Message(ServerMessage::Offer { sdp, tracks }),
+                );
+            }
+            SfuOutput::PeerGone { peer, reason } => {
+                hub.media_failed(ParticipantId(peer.0), &reason)
+            }
+        }
+    }
+}

@@ -1,0 +1,246 @@
+//! One participant's signaling WebSocket: the protocol state machine of docs/protocol.md.
+//!
+//! Every bad input gets an `error` naming the problem and changes nothing else. A client
+//! that goes silent (no message and no Pong for `DEAD_AFTER`) or cannot keep up with its
+//! queue is removed, so a dead tab never haunts a room.
+
+use crate::hub::{Hub, Outbound};
+use crate::media::MediaCommand;
+use axum::extract::ws::{Message, WebSocket};
+use futures_util::{SinkExt, StreamExt};
+use moot_protocol::{
+    decode_client_message, ClientMessage, DisplayName, ErrorCode, ParticipantId, RoomName,
+    ServerMessage, MAX_MESSAGE_BYTES, PROTOCOL_VERSION,
+};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub const PING_INTERVAL: Duration = Duration::from_secs(5);
+pub const DEAD_AFTER: Duration = Duration::from_secs(15);
+/// Sustained message rate and burst allowed per connection.
+const RATE_PER_SECOND: f64 = 50.0;
+const RATE_BURST: f64 = 100.0;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    AwaitHello,
+    Joined,
+}
+
+enum Next {
+    Continue,
+    /// Send this message (if any), then close.
+    Close(Option<ServerMessage>),
+}
+
+pub async fn run(socket: WebSocket, hub: Arc<Hub>) {
+    let (id, mut outbound) = hub.register();
+    let (mut sink, mut stream) = socket.split();
+    let mut phase = Phase::AwaitHello;
+    let mut last_heard = Instant::now();
+    let mut bucket = TokenBucket::new(Instant::now());
+    let mut ping = tokio::time::interval(PING_INTERVAL);
+    ping.tick().await; // the first tick is immediate
+    loop {
+        let next = tokio::select! {
+            frame = stream.next() => {
+                let Some(Ok(frame)) = frame else { break };
+                last_heard = Instant::now();
+                on_frame(frame, id, &mut phase, &mut bucket, &hub)
+            }
+            out = outbound.recv() => match out {
+                Some(Outbound::Message(msg)) => Next::from_send(sink.send(text(&msg)).await),
+                Some(Outbound::Close(msg)) => Next::Close(Some(msg)),
+                // The hub dropped our queue: we were too slow or were removed.
+                None => Next::Close(None),
+            },
+            _ = ping.tick() => {
+                if last_heard.elapsed() > DEAD_AFTER {
+                    tracing::info!(participant = %id, "no sign of life; removing");
+                    Next::Close(None)
+                } else {
+                    Next::from_send(sink.send(Message::Ping(Default::default())).await)
+                }
+            }
+        };
+        match next {
+            Next::Continue => {}
+            Next::Close(last) => {
+                if let Some(msg) = last {
+                    let _ = sink.send(text(&msg)).await;
+                }
+                let _ = sink.close().await;
+                break;
+            }
+        }
+    }
+    hub.leave(id);
+}
+
+impl Next {
+    fn from_send<E>(result: Result<(), E>) -> Self {
+        match result {
+            Ok(()) => Next::Continue,
+            Err(_) => Next::Close(None),
+        }
+    }
+}
+
+fn text(msg: &ServerMessage) -> Message {
+    Message::Text(msg.to_json().into())
+}
+
+fn on_frame(
+    frame: Message,
+    id: ParticipantId,
+    phase: &mut Phase,
+    bucket: &mut TokenBucket,
+    hub: &Hub,
+) -> Next {
+    let reply = |msg: ServerMessage| {
+        hub.deliver(id, Outbound::Message(msg));
+        Next::Continue
+    };
+    let text = match frame {
+        Message::Text(text) => text,
+        Message::Binary(_) => {
+            return reply(ServerMessage::error(
+                ErrorCode::BadFrame,
+                "binary frames are not part of the protocol; send JSON text",
+            ))
+        }
+        Message::Ping(_) | Message::Pong(_) => return Next::Continue,
+        Message::Close(_) => return Next::Close(None),
+    };
+    if text.len() > MAX_MESSAGE_BYTES {
+        return reply(ServerMessage::error(
+            ErrorCode::TooLarge,
+            format!(
+                "message of {} bytes is over the limit of {MAX_MESSAGE_BYTES} bytes",
+                text.len()
+            ),
+        ));
+    }
+    if !bucket.take(Instant::now()) {
+        return reply(ServerMessage::error(
+            ErrorCode::RateLimited,
+            "too many messages; slow down",
+        ));
+    }
+    let message = match decode_client_message(text.as_str()) {
+        Ok(message) => message,
+        Err(e) => return reply(ServerMessage::error(e.code(), e.to_string())),
+    };
+    match (*phase, message) {
+        (
+            Phase::AwaitHello,
+            ClientMessage::Hello {
+                version,
+                room,
+                name,
+            },
+        ) => {
+            if version != PROTOCOL_VERSION {
+                return Next::Close(Some(ServerMessage::fatal(
+                    ErrorCode::VersionMismatch,
+                    format!("this server speaks protocol version {PROTOCOL_VERSION}, not {version}; reload the page"),
+                )));
+            }
+            let room = match RoomName::parse(&room) {
+                Ok(room) => room,
+                Err(e) => {
+                    return Next::Close(Some(ServerMessage::fatal(
+                        ErrorCode::BadRoomName,
+                        e.to_string(),
+                    )))
+                }
+            };
+            let name = match DisplayName::parse(&name) {
+                Ok(name) => name,
+                Err(e) => {
+                    return Next::Close(Some(ServerMessage::fatal(
+                        ErrorCode::BadDisplayName,
+                        e.to_string(),
+                    )))
+                }
+            };
+            *phase = Phase::Joined;
+            hub.join(id, room, name);
+            Next::Continue
+        }
+        (Phase::AwaitHello, other) => Next::Close(Some(ServerMessage::fatal(
+            ErrorCode::OutOfOrder,
+            format!("the first message must be hello, not {}", kind(&other)),
+        ))),
+        (Phase::Joined, ClientMessage::Hello { .. }) => reply(ServerMessage::error(
+            ErrorCode::OutOfOrder,
+            "hello was already received",
+        )),
+        (Phase::Joined, ClientMessage::Offer { sdp }) => {
+            hub.media().send(MediaCommand::Offer { id, sdp });
+            Next::Continue
+        }
+        (Phase::Joined, ClientMessage::Answer { sdp }) => {
+            hub.media().send(MediaCommand::Answer { id, sdp });
+            Next::Continue
+        }
+        (Phase::Joined, ClientMessage::MediaState { audio, video }) => {
+            hub.media_state(id, audio, video);
+            Next::Continue
+        }
+        (Phase::Joined, ClientMessage::Leave {}) => Next::Close(None),
+    }
+}
+
+fn kind(message: &ClientMessage) -> &'static str {
+    match message {
+        ClientMessage::Hello { .. } => "hello",
+        ClientMessage::Offer { .. } => "offer",
+        ClientMessage::Answer { .. } => "answer",
+        ClientMessage::MediaState { .. } => "media_state",
+        ClientMessage::Leave {} => "leave",
+    }
+}
+
+/// A token bucket: `RATE_PER_SECOND` sustained, `RATE_BURST` at once.
+struct TokenBucket {
+    tokens: f64,
+    last: Instant,
+}
+
+impl TokenBucket {
+    fn new(now: Instant) -> Self {
+        Self {
+            tokens: RATE_BURST,
+            last: now,
+        }
+    }
+
+    fn take(&mut self, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + elapsed * RATE_PER_SECOND).min(RATE_BURST);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_allows_burst_then_refills() {
+        let start = Instant::now();
+        let mut bucket = TokenBucket::new(start);
+        for _ in 0..100 {
+            assert!(bucket.take(start));
+        }
+        assert!(!bucket.take(start));
+        assert!(bucket.take(start + Duration::from_millis(100)));
+    }
+}

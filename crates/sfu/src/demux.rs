@@ -1,0 +1,127 @@
+//! Which peer does a datagram belong to? By ICE ufrag for STUN, then by source address.
+//!
+//! Every peer's server-side ufrag is chosen by us and unique, so a STUN binding request
+//! (whose USERNAME is "server_ufrag:client_ufrag") names its peer directly. Once a peer's
+//! connectivity check from an address succeeds, that address maps to the peer; DTLS, RTP and
+//! RTCP are then routed by a hash-map lookup, never by scanning peers (str0m's `accepts()`
+//! scan breaks when client ports are reused and costs O(peers) per packet).
+
+use crate::PeerId;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+const STUN_HEADER_LEN: usize = 20;
+const STUN_MAGIC_COOKIE: [u8; 4] = [0x21, 0x12, 0xA4, 0x42];
+const STUN_ATTR_USERNAME: u16 = 0x0006;
+
+/// True when the datagram looks like STUN (RFC 7983 demultiplexing: first byte 0..=3).
+pub fn is_stun(datagram: &[u8]) -> bool {
+    datagram.len() >= STUN_HEADER_LEN && datagram[0] < 2 && datagram[4..8] == STUN_MAGIC_COOKIE
+}
+
+/// The server-side ufrag named by a STUN message's USERNAME attribute, if any.
+pub fn stun_local_ufrag(datagram: &[u8]) -> Option<&str> {
+    if !is_stun(datagram) {
+        return None;
+    }
+    let declared = u16::from_be_bytes([datagram[2], datagram[3]]) as usize;
+    let end = (STUN_HEADER_LEN + declared).min(datagram.len());
+    let mut at = STUN_HEADER_LEN;
+    while at + 4 <= end {
+        let kind = u16::from_be_bytes([datagram[at], datagram[at + 1]]);
+        let len = u16::from_be_bytes([datagram[at + 2], datagram[at + 3]]) as usize;
+        let value = datagram.get(at + 4..at + 4 + len)?;
+        if kind == STUN_ATTR_USERNAME {
+            let username = std::str::from_utf8(value).ok()?;
+            return username.split(':').next();
+        }
+        // Attributes are padded to a multiple of 4 bytes.
+        at += 4 + len.div_ceil(4) * 4;
+    }
+    None
+}
+
+/// Routing tables from ufrag and from remote address to peer.
+#[derive(Debug, Default)]
+pub struct Demux {
+    by_ufrag: HashMap<String, PeerId>,
+    by_addr: HashMap<SocketAddr, PeerId>,
+    /// Reverse index so removing a peer is O(its addresses), not O(all addresses).
+    addrs_of: HashMap<PeerId, Vec<SocketAddr>>,
+}
+
+impl Demux {
+    pub fn insert_peer(&mut self, peer: PeerId, ufrag: String) {
+        self.by_ufrag.insert(ufrag, peer);
+        self.addrs_of.entry(peer).or_default();
+    }
+
+    pub fn remove_peer(&mut self, peer: PeerId) {
+        self.by_ufrag.retain(|_, p| *p != peer);
+        for addr in self.addrs_of.remove(&peer).unwrap_or_default() {
+            if self.by_addr.get(&addr) == Some(&peer) {
+                self.by_addr.remove(&addr);
+            }
+        }
+    }
+
+    /// Finds the peer for a datagram; a STUN message with a known ufrag also (re)binds its
+    /// source address to that peer, which is how a reused port moves to its new owner.
+    pub fn route(&mut self, source: SocketAddr, datagram: &[u8]) -> Option<PeerId> {
+        if let Some(ufrag) = stun_local_ufrag(datagram) {
+            let peer = *self.by_ufrag.get(ufrag)?;
+            if self.by_addr.insert(source, peer) != Some(peer) {
+                self.addrs_of.entry(peer).or_default().push(source);
+            }
+            return Some(peer);
+        }
+        self.by_addr.get(&source).copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stun_with_username(username: &str) -> Vec<u8> {
+        let mut attr = Vec::new();
+        attr.extend_from_slice(&STUN_ATTR_USERNAME.to_be_bytes());
+        attr.extend_from_slice(&(username.len() as u16).to_be_bytes());
+        attr.extend_from_slice(username.as_bytes());
+        while attr.len() % 4 != 0 {
+            attr.push(0);
+        }
+        let mut msg = vec![0x00, 0x01];
+        msg.extend_from_slice(&(attr.len() as u16).to_be_bytes());
+        msg.extend_from_slice(&STUN_MAGIC_COOKIE);
+        msg.extend_from_slice(&[7; 12]);
+        msg.extend_from_slice(&attr);
+        msg
+    }
+
+    #[test]
+    fn parses_the_server_ufrag() {
+        let msg = stun_with_username("srvabc:cli1");
+        assert_eq!(stun_local_ufrag(&msg), Some("srvabc"));
+        assert_eq!(stun_local_ufrag(&msg[..10]), None);
+        assert_eq!(stun_local_ufrag(&[0x80; 40]), None);
+    }
+
+    #[test]
+    fn a_reused_port_moves_to_the_peer_that_proves_its_ufrag() {
+        let mut demux = Demux::default();
+        let (a, b) = (PeerId(1), PeerId(2));
+        demux.insert_peer(a, "ua".into());
+        demux.insert_peer(b, "ub".into());
+        let addr: SocketAddr = "127.0.0.1:5000".parse().expect("literal");
+        assert_eq!(demux.route(addr, &[0x80, 0x60, 0, 0]), None);
+        assert_eq!(demux.route(addr, &stun_with_username("ua:x")), Some(a));
+        assert_eq!(demux.route(addr, &[0x80, 0x60, 0, 0]), Some(a));
+        // Peer a leaves; its port is reused by peer b.
+        demux.remove_peer(a);
+        assert_eq!(demux.route(addr, &[0x80, 0x60, 0, 0]), None);
+        assert_eq!(demux.route(addr, &stun_with_username("ub:y")), Some(b));
+        assert_eq!(demux.route(addr, &[0x80, 0x60, 0, 0]), Some(b));
+        assert_eq!(demux.route(addr, &stun_with_username("unknown:z")), None);
+    }
+}
