@@ -2,8 +2,8 @@
 
 const POLL_MS = 100;
 /** RMS level above which someone counts as speaking, and below which they stop (hysteresis). */
-const START_LEVEL = 0.02;
-const STOP_LEVEL = 0.01;
+const START_LEVEL = 0.006;
+const STOP_LEVEL = 0.003;
 /** Keeps the ring on through the short pauses between words. */
 const HOLD_MS = 600;
 

@@ -141,7 +141,7 @@ export class Tile {
   }
 }
 
-/** Smallest and largest tile widths, px; tiles keep a 16:9 frame. */
+/** Smallest tile width before the grid scrolls, px; tiles keep a 16:9 frame. */
 const MIN_TILE = 150;
 const GAP = 8;
 
@@ -195,16 +195,23 @@ export class TileGrid {
    */
   layout() {
     const n = Math.max(1, this.tiles.size);
-    const width = this.el.clientWidth || window.innerWidth;
-    const height = this.el.clientHeight || window.innerHeight;
-    let best = MIN_TILE;
+    const width = (this.el.clientWidth || window.innerWidth) - 1;
+    const height = (this.el.clientHeight || window.innerHeight) - 1;
+    let best = 0;
     for (let cols = 1; cols <= n; cols++) {
       const rows = Math.ceil(n / cols);
       const w = Math.min((width - GAP * (cols - 1)) / cols, ((height - GAP * (rows - 1)) / rows) * (16 / 9));
       if (w > best) best = w;
     }
-    best = Math.min(Math.floor(best), Math.max(MIN_TILE, width));
-    this.el.style.setProperty('--tile-width', `${best}px`);
+    if (best < MIN_TILE) {
+      // Too many to fit (a phone, or many people): as many columns of at least MIN_TILE as the
+      // width allows, and the grid scrolls.
+      const cols = Math.max(1, Math.floor((width + GAP) / (MIN_TILE + GAP)));
+      best = (width - GAP * (cols - 1)) / cols;
+    }
+    const w = Math.max(1, Math.floor(best));
+    this.el.style.setProperty('--tile-width', `${w}px`);
+    this.el.style.setProperty('--tile-height', `${Math.floor((w * 9) / 16)}px`);
     this.el.dataset.count = String(this.tiles.size);
   }
 
