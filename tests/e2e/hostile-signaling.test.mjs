@@ -34,6 +34,22 @@ test('hostile signaling gets documented errors and harms no one', { timeout: 180
     await waitForVideoFrames(tile(alice, 'Bob'), 'Alice sees Bob (before)');
     await waitForVideoFrames(tile(bob, 'Alice'), 'Bob sees Alice (before)');
 
+    // A well-formed answer SDP from a real browser, so that where only the *order* is wrong,
+    // nothing else is.
+    const realAnswer = await alice.evaluate(async () => {
+      const a = new RTCPeerConnection();
+      const b = new RTCPeerConnection();
+      a.addTransceiver('audio', { direction: 'sendonly' });
+      a.addTransceiver('video', { direction: 'sendonly' });
+      await a.setLocalDescription();
+      await b.setRemoteDescription(/** @type {RTCSessionDescription} */ (a.localDescription));
+      await b.setLocalDescription();
+      const sdp = /** @type {RTCSessionDescription} */ (b.localDescription).sdp;
+      a.close();
+      b.close();
+      return sdp;
+    });
+
     const url = wsUrl(s.server.url);
     const clients = [];
     const client = async (label) => {
@@ -46,7 +62,7 @@ test('hostile signaling gets documented errors and harms no one', { timeout: 180
 
     // Before hello: anything but hello is out of order, and fatal.
     const early = await client('early answer');
-    await expectError(early, 'an answer before hello', { type: 'answer', sdp: 'v=0\r\n' }, 'out_of_order', true);
+    await expectError(early, 'an answer before hello', { type: 'answer', sdp: realAnswer }, 'out_of_order', true);
 
     const v99 = await client('version 99');
     await expectError(v99, 'hello with version 99', { type: 'hello', version: 99, room, name: 'Mallory' }, 'version_mismatch', true);
@@ -81,7 +97,7 @@ test('hostile signaling gets documented errors and harms no one', { timeout: 180
     await expectError(m, 'a 300 KiB message', big, 'too_large', false);
     await expectError(m, 'media_state with a string field', { type: 'media_state', audio: 'yes', video: true }, 'bad_message', false);
     await expectError(m, 'an offer without sdp', { type: 'offer' }, 'bad_message', false);
-    await expectError(m, 'an answer with no offer outstanding', { type: 'answer', sdp: 'v=0\r\n' }, 'out_of_order', false);
+    await expectError(m, 'an answer with no offer outstanding', { type: 'answer', sdp: realAnswer }, 'out_of_order', false);
     await expectError(m, 'a second hello', { type: 'hello', version: 1, room, name: 'Mallory' }, 'out_of_order', false);
     await expectError(m, 'an offer whose SDP is garbage', { type: 'offer', sdp: 'this is not SDP' }, 'bad_sdp', false);
     // Still a member in good standing: a valid message gets no error.

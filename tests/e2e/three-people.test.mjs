@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { withScenario } from './lib/browser.mjs';
-import { expectFullMedia, joinMeeting, randomRoom, tile } from './lib/meeting.mjs';
+import { expectFullMedia, joinMeeting, randomRoom, tile, waitFor, waitForSilence, waitForTone } from './lib/meeting.mjs';
 
 test('three people meet, see and hear each other, and one leaves', { timeout: 180_000 }, async () => {
   await withScenario('three-people', async (s) => {
@@ -25,12 +25,28 @@ test('three people meet, see and hear each other, and one leaves', { timeout: 18
       for (const other of names.filter((n) => n !== viewer)) {
         const got = await expectFullMedia(page, other, viewer);
         const last = got.tone.samples.at(-1);
+        const rms = got.tone.samples.map((x) => x.rms).join(' ');
         console.log(
           `${viewer} <- ${other}: video ${got.frames.width}x${got.frames.height}, ` +
-            `colours ${JSON.stringify(got.colours.colours)}, tone ${last.peakHz} Hz rms ${last.rms}`,
+            `colours ${JSON.stringify(got.colours.colours)}, tone ${last.peakHz} Hz rms ${rms}`,
         );
       }
     }
+
+    // Routing: everyone sends the same picture and tone, so check that each tile carries its
+    // own person's media by silencing one of them. Bob turns his microphone off: his tile goes
+    // silent for Alice and Carol while they still hear each other.
+    const bobMic = pages.Bob.getByRole('toolbar', { name: 'Meeting controls' }).getByRole('button', { name: 'Microphone', exact: true });
+    assert.equal(await bobMic.getAttribute('aria-pressed'), 'true', "Bob's Microphone toggle starts on");
+    await bobMic.click();
+    await waitFor("Bob's Microphone toggle to be off", () => bobMic.getAttribute('aria-pressed'), (v) => v === 'false');
+    const silent = await waitForSilence(tile(pages.Alice, 'Bob'), 'Alice hears nothing from Bob');
+    console.log(`Alice <- Bob, microphone off: ${JSON.stringify(silent)}`);
+    await waitForSilence(tile(pages.Carol, 'Bob'), 'Carol hears nothing from Bob');
+    await waitForTone(tile(pages.Alice, 'Carol'), 'Alice still hears Carol');
+    await waitForTone(tile(pages.Carol, 'Alice'), 'Carol still hears Alice');
+    await bobMic.click();
+    await waitForTone(tile(pages.Alice, 'Bob'), 'Alice hears Bob again');
 
     // Carol leaves.
     const carol = pages.Carol;

@@ -294,3 +294,25 @@ export async function expectFullMedia(page, fromName, viewer) {
   const tone = await waitForTone(t, `${viewer} hears ${fromName}`);
   return { frames, colours, tone };
 }
+
+/** RMS under which a tile's audio counts as silent. */
+export const SILENCE_RMS = 0.001;
+
+/**
+ * Waits until a tile plays no sound: no audio bound to it, or only silence.
+ */
+export async function waitForSilence(t, what, timeout = WAIT_MS) {
+  return waitFor(
+    `${what}: silence (RMS < ${SILENCE_RMS}) or no audio`,
+    async () => {
+      try {
+        return await listen(t, 1_000);
+      } catch (e) {
+        if (/holds no <audio>/.test(e.message)) return { none: e.message };
+        throw e;
+      }
+    },
+    (r) => !!r.none || !!r.error || (!!r.samples && r.samples.every((x) => x.rms < SILENCE_RMS)),
+    { timeout, interval: 100 },
+  );
+}
