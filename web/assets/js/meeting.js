@@ -91,6 +91,9 @@ export class Meeting {
       ),
     );
     focusQuietly(this.heading);
+    for (const problem of [this.media.audioProblem, this.media.videoProblem]) {
+      if (problem) this.alerts.append(h('p', { class: 'device-note', text: problem }));
+    }
     window.addEventListener('pagehide', this.onPageHide);
     this.client.onMessage((msg) => {
       this.queue = this.queue.then(() => this.#handle(msg)).catch((err) => this.#showError(`Something went wrong: ${errorText(err)}`));
