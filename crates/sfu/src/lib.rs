@@ -126,6 +126,8 @@ pub struct Sfu {
     tracks: HashMap<TrackKey, Track>,
     demux: Demux,
     dirty: VecDeque<PeerId>,
+    /// Keyframe requests held back by the throttle, sent when it allows (due time).
+    deferred_keyframes: Vec<(TrackKey, Instant)>,
     faulted: Vec<PeerId>,
     outputs: VecDeque<SfuOutput>,
     stats: SfuStats,
@@ -142,6 +144,7 @@ impl Sfu {
             tracks: HashMap::new(),
             demux: Demux::default(),
             dirty: VecDeque::new(),
+            deferred_keyframes: Vec::new(),
             faulted: Vec::new(),
             outputs: VecDeque::new(),
             stats: SfuStats::default(),
@@ -324,6 +327,15 @@ impl Sfu {
 
     /// Drives every peer whose timer is due.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.deferred_keyframes.iter().any(|(_, due)| *due <= now) {
+            let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.deferred_keyframes)
+                .into_iter()
+                .partition(|(_, due)| *due <= now);
+            self.deferred_keyframes = later;
+            for (key, _) in due {
+                self.request_keyframe(now, key, KeyframeRequestKind::Pli);
+            }
+        }
         let due: Vec<PeerId> = self
             .peers
             .iter()
@@ -346,7 +358,12 @@ impl Sfu {
 
     /// When `handle_timeout` should next be called.
     pub fn next_timeout(&self) -> Option<Instant> {
-        self.peers.values().filter_map(|p| p.next_timeout).min()
+        let deferred = self.deferred_keyframes.iter().map(|(_, due)| *due);
+        self.peers
+            .values()
+            .filter_map(|p| p.next_timeout)
+            .chain(deferred)
+            .min()
     }
 
     pub fn poll_output(&mut self) -> Option<SfuOutput> {
@@ -534,10 +551,19 @@ impl Sfu {
         if track.kind != MediaKind::Video {
             return;
         }
-        if track.last_keyframe_request.is_some_and(|t| {
-            now.saturating_duration_since(t) < self.config.keyframe_request_interval
-        }) {
-            return;
+        if let Some(last) = track.last_keyframe_request {
+            let due = last + self.config.keyframe_request_interval;
+            if now < due {
+                // Throttled, not dropped: the subscriber asking now still needs its keyframe.
+                if !self
+                    .deferred_keyframes
+                    .iter()
+                    .any(|(key, _)| *key == source)
+                {
+                    self.deferred_keyframes.push((source, due));
+                }
+                return;
+            }
         }
         track.last_keyframe_request = Some(now);
         let Some(peer) = self.peers.get_mut(&source.peer) else {

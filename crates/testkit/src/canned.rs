@@ -1,0 +1,44 @@
+//! Canned media: payloads that are valid enough for an SFU to route, without an encoder.
+
+/// One 20 ms Opus packet. A TOC byte (config 15: SILK-only wideband 20 ms, mono, one frame)
+/// followed by filler; the SFU never decodes audio.
+pub fn opus_frame(seq: u64) -> Vec<u8> {
+    let mut frame = vec![0x78u8];
+    frame.extend((0..80).map(|i| (seq as u8).wrapping_add(i)));
+    frame
+}
+
+/// A VP8 frame of about `size` bytes. Keyframes carry the 3-byte frame tag with the P bit
+/// clear, the start code 9d 01 2a and a 640x480 size; interframes set the P bit.
+pub fn vp8_frame(keyframe: bool, size: usize) -> Vec<u8> {
+    let first_partition: u32 = 16;
+    // Frame tag: bit 0 = P (0 for key), bits 1-3 version 0, bit 4 show_frame, 19 bits size.
+    let tag: u32 = u32::from(!keyframe) | (1 << 4) | (first_partition << 5);
+    let mut frame = vec![tag as u8, (tag >> 8) as u8, (tag >> 16) as u8];
+    if keyframe {
+        frame.extend_from_slice(&[0x9d, 0x01, 0x2a]);
+        frame.extend_from_slice(&640u16.to_le_bytes());
+        frame.extend_from_slice(&480u16.to_le_bytes());
+    }
+    frame.resize(size.max(frame.len()), 0x5a);
+    frame
+}
+
+/// Whether a VP8 payload is a keyframe (P bit clear).
+pub fn vp8_is_keyframe(frame: &[u8]) -> bool {
+    frame.first().is_some_and(|b| b & 1 == 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vp8_frames_have_the_right_tag() {
+        let key = vp8_frame(true, 900);
+        assert_eq!(key.len(), 900);
+        assert!(vp8_is_keyframe(&key));
+        assert_eq!(&key[3..6], &[0x9d, 0x01, 0x2a]);
+        assert!(!vp8_is_keyframe(&vp8_frame(false, 900)));
+    }
+}

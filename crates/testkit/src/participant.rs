@@ -1,0 +1,426 @@
+//! A simulated participant: real signaling over a WebSocket, real WebRTC via str0m.
+
+use crate::canned;
+use anyhow::{bail, Context};
+use futures_util::{SinkExt, StreamExt};
+use moot_protocol::{ErrorCode, Participant, ParticipantId, ServerMessage, TrackKind};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::format::Codec;
+use str0m::media::{Direction, MediaKind, MediaTime, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, Input, Output, Rtc};
+use tokio::net::UdpSocket;
+use tokio::sync::oneshot;
+use tokio_tungstenite::tungstenite::Message;
+
+const AUDIO_INTERVAL: Duration = Duration::from_millis(20);
+const VIDEO_INTERVAL: Duration = Duration::from_millis(33);
+/// A keyframe every 3 s even unasked, as browsers do after loss recovery fails.
+const KEYFRAME_INTERVAL: u64 = 90;
+
+#[derive(Debug, Clone, Copy)]
+pub struct SimOptions {
+    pub audio: bool,
+    pub video: bool,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        Self {
+            audio: true,
+            video: true,
+        }
+    }
+}
+
+/// What arrived from one remote track.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Received {
+    pub frames: u64,
+    pub bytes: u64,
+    pub keyframes: u64,
+    pub last: Option<Instant>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    received: HashMap<(ParticipantId, TrackKind), Received>,
+    participants: HashMap<ParticipantId, Participant>,
+    errors: Vec<(ErrorCode, String)>,
+    keyframe_requests: u64,
+    connected: bool,
+    ended: Option<String>,
+}
+
+pub struct SimParticipant {
+    pub id: ParticipantId,
+    shared: Arc<Mutex<Shared>>,
+    leave: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+impl SimParticipant {
+    /// Joins `room` on the server at `ws_url` and starts publishing.
+    pub async fn join(
+        ws_url: &str,
+        room: &str,
+        name: &str,
+        options: SimOptions,
+    ) -> anyhow::Result<Self> {
+        let (mut ws, _) = tokio_tungstenite::connect_async(ws_url)
+            .await
+            .context("connecting the signaling WebSocket")?;
+        send(
+            &mut ws,
+            &serde_json::json!({"type": "hello", "version": 1, "room": room, "name": name}),
+        )
+        .await?;
+        let (me, others) = match next_message(&mut ws).await? {
+            ServerMessage::Welcome {
+                you, participants, ..
+            } => (you, participants),
+            other => bail!("expected welcome, got {other:?}"),
+        };
+        let socket = UdpSocket::bind("127.0.0.1:0").await?;
+        let local = socket.local_addr()?;
+        let now = Instant::now();
+        let mut rtc = Rtc::builder()
+            .clear_codecs()
+            .enable_opus(true, false)
+            .enable_vp8(true)
+            .build(now);
+        rtc.add_local_candidate(Candidate::host(local, "udp")?);
+        let mut api = rtc.sdp_api();
+        let audio_mid = api.add_media(
+            MediaKind::Audio,
+            Direction::SendOnly,
+            Some("sim".into()),
+            None,
+            None,
+        );
+        let video_mid = api.add_media(
+            MediaKind::Video,
+            Direction::SendOnly,
+            Some("sim".into()),
+            None,
+            None,
+        );
+        let (offer, pending) = api
+            .apply()
+            .context("a fresh Rtc always has changes to offer")?;
+        send(
+            &mut ws,
+            &serde_json::json!({"type": "offer", "sdp": offer.to_sdp_string()}),
+        )
+        .await?;
+        send(&mut ws, &serde_json::json!({"type": "media_state", "audio": options.audio, "video": options.video})).await?;
+
+        let mut shared = Shared::default();
+        for p in others {
+            shared.participants.insert(p.id, p);
+        }
+        let shared = Arc::new(Mutex::new(shared));
+        let (leave_tx, leave_rx) = oneshot::channel();
+        let client = Client {
+            rtc,
+            socket,
+            local,
+            ws,
+            pending: Some(pending),
+            audio_mid: options.audio.then_some(audio_mid),
+            video_mid: options.video.then_some(video_mid),
+            remote_mids: HashMap::new(),
+            shared: shared.clone(),
+            frame_no: 0,
+            force_keyframe: true,
+        };
+        let task = tokio::spawn(client.run(leave_rx));
+        Ok(Self {
+            id: me.id,
+            shared,
+            leave: Some(leave_tx),
+            task,
+        })
+    }
+
+    /// What arrived so far from `from`'s track of `kind`.
+    pub fn received(&self, from: ParticipantId, kind: TrackKind) -> Received {
+        lock(&self.shared)
+            .received
+            .get(&(from, kind))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    pub fn knows(&self, other: ParticipantId) -> bool {
+        lock(&self.shared).participants.contains_key(&other)
+    }
+
+    pub fn errors(&self) -> Vec<(ErrorCode, String)> {
+        lock(&self.shared).errors.clone()
+    }
+
+    pub fn keyframe_requests(&self) -> u64 {
+        lock(&self.shared).keyframe_requests
+    }
+
+    pub fn is_connected(&self) -> bool {
+        lock(&self.shared).connected
+    }
+
+    /// Why the session ended, if it has.
+    pub fn ended(&self) -> Option<String> {
+        lock(&self.shared).ended.clone()
+    }
+
+    /// Leaves politely (sends `leave`) and waits for the session to end.
+    pub async fn leave(mut self) {
+        if let Some(leave) = self.leave.take() {
+            let _ = leave.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+
+    /// Vanishes without a word, like a crashed tab: the server must notice by itself.
+    pub fn vanish(self) {
+        self.task.abort();
+    }
+
+    /// Polls `condition` every 50 ms until it holds or `timeout` passes.
+    pub async fn wait_until(&self, timeout: Duration, condition: impl Fn(&Self) -> bool) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if condition(self) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        condition(self)
+    }
+}
+
+fn lock(shared: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
+    shared.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+async fn send(ws: &mut Ws, value: &serde_json::Value) -> anyhow::Result<()> {
+    ws.send(Message::Text(value.to_string().into())).await?;
+    Ok(())
+}
+
+async fn next_message(ws: &mut Ws) -> anyhow::Result<ServerMessage> {
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(text))) => return Ok(serde_json::from_str(text.as_str())?),
+            Some(Ok(Message::Close(frame))) => bail!("server closed the connection: {frame:?}"),
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => return Err(e.into()),
+            None => bail!("server closed the connection"),
+        }
+    }
+}
+
+struct Client {
+    rtc: Rtc,
+    socket: UdpSocket,
+    local: SocketAddr,
+    ws: Ws,
+    pending: Option<SdpPendingOffer>,
+    audio_mid: Option<Mid>,
+    video_mid: Option<Mid>,
+    /// Which remote participant and kind each receiving mid carries (from server offers).
+    remote_mids: HashMap<Mid, (ParticipantId, TrackKind)>,
+    shared: Arc<Mutex<Shared>>,
+    frame_no: u64,
+    force_keyframe: bool,
+}
+
+impl Client {
+    async fn run(mut self, mut leave: oneshot::Receiver<()>) {
+        let result = self.event_loop(&mut leave).await;
+        let reason = match result {
+            Ok(()) => "left".to_owned(),
+            Err(e) => e.to_string(),
+        };
+        lock(&self.shared).ended = Some(reason);
+    }
+
+    async fn event_loop(&mut self, leave: &mut oneshot::Receiver<()>) -> anyhow::Result<()> {
+        let start = tokio::time::Instant::now();
+        let mut audio_tick = tokio::time::interval_at(start, AUDIO_INTERVAL);
+        let mut video_tick = tokio::time::interval_at(start, VIDEO_INTERVAL);
+        let mut buf = vec![0u8; 2048];
+        let mut audio_no = 0u64;
+        loop {
+            let timeout = self.drain().await?;
+            tokio::select! {
+                _ = &mut *leave => {
+                    send(&mut self.ws, &serde_json::json!({"type": "leave"})).await?;
+                    let _ = self.ws.close(None).await;
+                    return Ok(());
+                }
+                message = next_message(&mut self.ws) => self.on_signal(message?).await?,
+                received = self.socket.recv_from(&mut buf) => {
+                    let (len, source) = received?;
+                    if let Ok(receive) = Receive::new(Protocol::Udp, source, self.local, &buf[..len]) {
+                        self.rtc.handle_input(Input::Receive(Instant::now(), receive))?;
+                    }
+                }
+                _ = tokio::time::sleep_until(timeout.into()) => {
+                    self.rtc.handle_input(Input::Timeout(Instant::now()))?;
+                }
+                _ = audio_tick.tick() => {
+                    audio_no += 1;
+                    self.write_audio(audio_no)?;
+                }
+                _ = video_tick.tick() => self.write_video()?,
+            }
+        }
+    }
+
+    fn connected(&self) -> bool {
+        lock(&self.shared).connected
+    }
+
+    fn write_audio(&mut self, n: u64) -> anyhow::Result<()> {
+        let Some(mid) = self.audio_mid.filter(|_| self.connected()) else {
+            return Ok(());
+        };
+        write(
+            &mut self.rtc,
+            mid,
+            Codec::Opus,
+            MediaTime::new(n * 960, str0m::media::Frequency::FORTY_EIGHT_KHZ),
+            canned::opus_frame(n),
+        )
+    }
+
+    fn write_video(&mut self) -> anyhow::Result<()> {
+        let Some(mid) = self.video_mid.filter(|_| self.connected()) else {
+            return Ok(());
+        };
+        self.frame_no += 1;
+        let key = self.force_keyframe || self.frame_no % KEYFRAME_INTERVAL == 0;
+        self.force_keyframe = false;
+        let frame = canned::vp8_frame(key, if key { 3000 } else { 900 });
+        write(
+            &mut self.rtc,
+            mid,
+            Codec::Vp8,
+            MediaTime::from_90khz(self.frame_no * 3000),
+            frame,
+        )
+    }
+
+    async fn on_signal(&mut self, message: ServerMessage) -> anyhow::Result<()> {
+        match message {
+            ServerMessage::Answer { sdp } => {
+                let pending = self.pending.take().context("answer without our offer")?;
+                self.rtc
+                    .sdp_api()
+                    .accept_answer(pending, SdpAnswer::from_sdp_string(&sdp)?)?;
+            }
+            ServerMessage::Offer { sdp, tracks } => {
+                let answer = self
+                    .rtc
+                    .sdp_api()
+                    .accept_offer(SdpOffer::from_sdp_string(&sdp)?)?;
+                self.remote_mids = tracks
+                    .into_iter()
+                    .map(|t| (Mid::from(t.mid.as_str()), (t.participant, t.kind)))
+                    .collect();
+                send(
+                    &mut self.ws,
+                    &serde_json::json!({"type": "answer", "sdp": answer.to_sdp_string()}),
+                )
+                .await?;
+            }
+            ServerMessage::ParticipantJoined { participant }
+            | ServerMessage::ParticipantUpdated { participant } => {
+                lock(&self.shared)
+                    .participants
+                    .insert(participant.id, participant);
+            }
+            ServerMessage::ParticipantLeft { id } => {
+                lock(&self.shared).participants.remove(&id);
+            }
+            ServerMessage::Error {
+                code,
+                message,
+                fatal,
+            } => {
+                lock(&self.shared).errors.push((code, message.clone()));
+                if fatal {
+                    bail!("fatal error from server: {message}");
+                }
+            }
+            ServerMessage::Welcome { .. } => bail!("second welcome"),
+        }
+        Ok(())
+    }
+
+    /// Drains str0m until it yields a timeout, which is returned.
+    async fn drain(&mut self) -> anyhow::Result<Instant> {
+        loop {
+            match self.rtc.poll_output()? {
+                Output::Timeout(t) => return Ok(t),
+                Output::Transmit(t) => {
+                    let _ = self.socket.send_to(&t.contents, t.destination).await;
+                }
+                Output::Event(event) => self.on_event(event),
+            }
+        }
+    }
+
+    fn on_event(&mut self, event: Event) {
+        match event {
+            Event::Connected => lock(&self.shared).connected = true,
+            Event::MediaData(data) => {
+                let Some(&(from, kind)) = self.remote_mids.get(&data.mid) else {
+                    return;
+                };
+                let mut shared = lock(&self.shared);
+                let entry = shared.received.entry((from, kind)).or_default();
+                entry.frames += 1;
+                entry.bytes += data.data.len() as u64;
+                if kind == TrackKind::Video && canned::vp8_is_keyframe(&data.data) {
+                    entry.keyframes += 1;
+                }
+                entry.last = Some(Instant::now());
+            }
+            Event::KeyframeRequest(req) if Some(req.mid) == self.video_mid => {
+                self.force_keyframe = true;
+                lock(&self.shared).keyframe_requests += 1;
+            }
+            _ => {}
+        }
+    }
+}
+
+fn write(
+    rtc: &mut Rtc,
+    mid: Mid,
+    codec: Codec,
+    time: MediaTime,
+    data: Vec<u8>,
+) -> anyhow::Result<()> {
+    let Some(writer) = rtc.writer(mid) else {
+        return Ok(());
+    };
+    let Some(pt) = writer
+        .payload_params()
+        .find(|p| p.spec().codec == codec)
+        .map(|p| p.pt())
+    else {
+        return Ok(());
+    };
+    writer.write(pt, Instant::now(), time, data)?;
+    Ok(())
+}
