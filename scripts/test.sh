@@ -21,11 +21,12 @@ case "$WHAT" in all | e2e | rust) ;; *)
 esac
 
 START=$SECONDS
+if [ -t 1 ]; then BOLD=$'\033[1m' RED=$'\033[1;31m' OFF=$'\033[0m'; else BOLD='' RED='' OFF=''; fi
 section() {
-  printf '\n\033[1m==== %s  (%ss)\033[0m\n' "$*" "$((SECONDS - START))"
+  printf '\n%s==== %s  (%ss)%s\n' "$BOLD" "$*" "$((SECONDS - START))" "$OFF"
 }
 fail() {
-  printf '\n\033[1;31mFAILED: %s\033[0m\n' "$*" >&2
+  printf '\n%sFAILED: %s (after %ss)%s\n' "$RED" "$*" "$((SECONDS - START))" "$OFF" >&2
   exit 1
 }
 

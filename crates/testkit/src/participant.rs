@@ -307,7 +307,7 @@ impl Client {
             return Ok(());
         };
         self.frame_no += 1;
-        let key = self.force_keyframe || self.frame_no % KEYFRAME_INTERVAL == 0;
+        let key = self.force_keyframe || self.frame_no.is_multiple_of(KEYFRAME_INTERVAL);
         self.force_keyframe = false;
         let frame = canned::vp8_frame(key, if key { 3000 } else { 900 });
         write(
