@@ -48,10 +48,10 @@ if [ "$WHAT" != rust ] && [ ${#missing[@]} -gt 0 ]; then
   as_root apt-get update -q
   # The first install on a fresh machine can fail once with a dpkg "cannot access archive"
   # error; a second try goes through.
-  if ! as_root apt-get install -y -q --no-install-recommends "${missing[@]}"; then
+  if ! as_root apt-get install -y -q "${missing[@]}"; then
     echo "apt-get install failed once; retrying"
     sleep 2
-    as_root apt-get install -y -q --no-install-recommends "${missing[@]}" || fail "apt-get install ${missing[*]}"
+    as_root apt-get install -y -q "${missing[@]}" || fail "apt-get install ${missing[*]}"
   fi
 else
   echo "chromium, ffmpeg, iproute2: present (or not needed)"
