@@ -3,10 +3,10 @@
 //! Anyone who knows a room's name can walk in, so a short or common name is a risk the creator
 //! should be warned about. This is a deliberately simple estimate, specified exactly in
 //! docs/protocol.md ("Guessable room names") because the browser has a twin
-//! (`web/js/guessable.js`) that must give the same numbers: keep the two in step.
+//! (`web/assets/js/guessable.js`) that must give the same numbers: keep the two in step.
 
 /// Letter runs that count as one guess each (6 bits) instead of per letter. Same list, same
-/// order, as `web/js/guessable.js`.
+/// order, as `web/assets/js/guessable.js`.
 #[rustfmt::skip]
 pub const COMMON_WORDS: &[&str] = &[
     "meeting", "meet", "meetings", "test", "testing", "tests", "room", "rooms", "call", "calls",
