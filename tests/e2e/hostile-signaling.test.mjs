@@ -106,6 +106,20 @@ test('hostile signaling gets documented errors and harms no one', { timeout: 180
     assert.ok(!m.queue.some((x) => x.type === 'error'), `a valid media_state after the garbage gets no error: ${m.summary()}`);
     assert.equal(m.closed, null, 'Mallory is still connected after non-fatal errors');
 
+    // A flood: 150 valid messages at once, over the burst of 100. Some get rate_limited, none
+    // is fatal.
+    m.queue.length = 0;
+    for (let i = 0; i < 150; i++) m.send({ type: 'media_state', audio: false, video: i % 2 === 0 });
+    const limited = await m.nextError('a flood of 150 messages');
+    assert.equal(limited.code, 'rate_limited', `a flood gets rate_limited (got ${JSON.stringify(limited)})`);
+    assert.equal(limited.fatal, false, 'rate_limited is not fatal');
+    await new Promise((r) => setTimeout(r, 3_000)); // let the bucket refill
+    assert.equal(m.closed, null, 'Mallory is still connected after being rate limited');
+    assert.ok(
+      m.queue.every((x) => x.type !== 'error' || x.code === 'rate_limited'),
+      `only rate_limited errors for the flood: ${m.summary()}`,
+    );
+
     // Mallory shows up as an ordinary participant, then goes.
     await tile(alice, 'Mallory').waitFor({ state: 'visible' });
     m.send({ type: 'leave' });
