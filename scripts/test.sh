@@ -103,6 +103,11 @@ if [ "$WHAT" = all ]; then
   else
     echo "WARNING: web/jsconfig.json does not exist yet: type check skipped" >&2
   fi
+
+  if [ -d web/tests ]; then
+    section "Web client unit tests (node --test web/tests/)"
+    node --test --test-reporter=spec web/tests/ || fail "web client unit tests"
+  fi
 fi
 
 # ---------------------------------------------------------------------------------------------
