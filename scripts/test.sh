@@ -119,12 +119,15 @@ node -e "import('./tests/e2e/lib/media.mjs').then(m => console.log('test media:'
 
 FILES=${E2E_FILES:-$(echo tests/e2e/*.test.mjs)}
 # shellcheck disable=SC2016 # $FILES is expanded inside the namespace's shell
-INNER='ip link set lo up && exec node --test --test-concurrency=1 --test-reporter=spec $FILES'
+# --test-force-exit: a test that timed out must not leave the run hanging on open handles.
+INNER='ip link set lo up && exec node --test --test-concurrency=1 --test-force-exit --test-reporter=spec $FILES'
 if [ "$(id -u)" = 0 ]; then
   NS=(unshare -n --)
 else
   NS=(unshare -r -n --) # an unprivileged user namespace maps us to root inside it
 fi
-FILES=$FILES "${NS[@]}" bash -c "$INNER" || fail "browser end-to-end tests"
+# A bound on the whole run (it takes about a minute), so a hang cannot eat CI's time.
+FILES=$FILES timeout --kill-after=30 ${E2E_TIMEOUT:-900} "${NS[@]}" bash -c "$INNER" ||
+  fail "browser end-to-end tests (failure output above; screenshots in tests/e2e/results/)"
 
 section "Done: all passed"

@@ -37,6 +37,16 @@ export async function startServer(opts = {}) {
     env: { ...process.env, ...(opts.env ?? {}) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // Never leave a server behind, even when the test runner exits early (a test timed out).
+  const killOnExit = () => {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  };
+  process.on('exit', killOnExit);
+  child.once('exit', () => process.off('exit', killOnExit));
   let log = '';
   const append = (prefix) => (chunk) => {
     const text = chunk.toString();
