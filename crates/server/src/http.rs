@@ -25,6 +25,7 @@ pub fn router(hub: Arc<Hub>) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/healthz", get(|| async { "ok\n" }))
+        .route("/metrics", get(metrics))
         .route("/api/ws", get(websocket))
         .route("/assets/{*path}", get(asset))
         .route("/{room}", get(room_page))
@@ -57,6 +58,22 @@ async fn websocket(ws: WebSocketUpgrade, State(hub): State<Arc<Hub>>) -> Respons
     // anything bigger is cut off by the WebSocket layer (close code 1009).
     ws.max_message_size(4 * MAX_MESSAGE_BYTES)
         .on_upgrade(move |socket| crate::session::run(socket, hub))
+}
+
+/// Prometheus text format. Counts only: no room names, no addresses.
+async fn metrics(State(hub): State<Arc<Hub>>) -> Response {
+    let (rooms, participants) = hub.room_counts();
+    let media = hub.media().stats();
+    let body = format!(
+        "# HELP moot_rooms Rooms in memory.\n# TYPE moot_rooms gauge\nmoot_rooms {rooms}\n\
+         # HELP moot_participants Participants in rooms.\n# TYPE moot_participants gauge\nmoot_participants {participants}\n\
+         # HELP moot_media_datagrams_received_total UDP datagrams received on the media port.\n# TYPE moot_media_datagrams_received_total counter\nmoot_media_datagrams_received_total {}\n\
+         # HELP moot_media_datagrams_sent_total UDP datagrams sent from the media port.\n# TYPE moot_media_datagrams_sent_total counter\nmoot_media_datagrams_sent_total {}\n\
+         # HELP moot_media_frames_forwarded_total Media frames written to subscribers.\n# TYPE moot_media_frames_forwarded_total counter\nmoot_media_frames_forwarded_total {}\n\
+         # HELP moot_media_keyframe_requests_total Keyframe requests sent to publishers.\n# TYPE moot_media_keyframe_requests_total counter\nmoot_media_keyframe_requests_total {}\n",
+        media.datagrams_in, media.datagrams_out, media.frames_forwarded, media.keyframe_requests_sent,
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 
 async fn index() -> Response {
