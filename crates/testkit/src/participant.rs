@@ -26,6 +26,10 @@ const KEYFRAME_INTERVAL: u64 = 90;
 pub struct SimOptions {
     pub audio: bool,
     pub video: bool,
+    /// Fraction of outgoing RTP datagrams dropped before they leave (simulated uplink loss).
+    pub send_loss: f64,
+    /// Fraction of incoming RTP datagrams dropped on arrival (simulated downlink loss).
+    pub receive_loss: f64,
 }
 
 impl Default for SimOptions {
@@ -33,7 +37,36 @@ impl Default for SimOptions {
         Self {
             audio: true,
             video: true,
+            send_loss: 0.0,
+            receive_loss: 0.0,
         }
+    }
+}
+
+/// Deterministic loss: a small xorshift generator, so a failing run can be reproduced.
+struct Loss {
+    fraction: f64,
+    state: u64,
+}
+
+impl Loss {
+    fn new(fraction: f64, seed: u64) -> Self {
+        Self {
+            fraction,
+            state: seed | 1,
+        }
+    }
+
+    /// Whether to drop this datagram. Only RTP/RTCP (first byte 128..=191) is ever dropped:
+    /// losing ICE or DTLS would test connection setup, not NACK/RTX.
+    fn drops(&mut self, datagram: &[u8]) -> bool {
+        if self.fraction <= 0.0 || !matches!(datagram.first(), Some(128..=191)) {
+            return false;
+        }
+        self.state ^= self.state << 13;
+        self.state ^= self.state >> 7;
+        self.state ^= self.state << 17;
+        (self.state % 10_000) as f64 / 10_000.0 < self.fraction
     }
 }
 
@@ -41,6 +74,8 @@ impl Default for SimOptions {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Received {
     pub frames: u64,
+    /// Frames str0m flagged as following a gap that NACK/RTX did not repair.
+    pub gaps: u64,
     pub bytes: u64,
     pub keyframes: u64,
     pub last: Option<Instant>,
@@ -140,6 +175,8 @@ impl SimParticipant {
             shared: shared.clone(),
             frame_no: 0,
             force_keyframe: true,
+            send_loss: Loss::new(options.send_loss, me.id.0 * 7919),
+            receive_loss: Loss::new(options.receive_loss, me.id.0 * 104_729),
         };
         let task = tokio::spawn(client.run(leave_rx));
         Ok(Self {
@@ -240,6 +277,8 @@ struct Client {
     shared: Arc<Mutex<Shared>>,
     frame_no: u64,
     force_keyframe: bool,
+    send_loss: Loss,
+    receive_loss: Loss,
 }
 
 impl Client {
@@ -269,6 +308,9 @@ impl Client {
                 message = next_message(&mut self.ws) => self.on_signal(message?).await?,
                 received = self.socket.recv_from(&mut buf) => {
                     let (len, source) = received?;
+                    if self.receive_loss.drops(&buf[..len]) {
+                        continue;
+                    }
                     if let Ok(receive) = Receive::new(Protocol::Udp, source, self.local, &buf[..len]) {
                         self.rtc.handle_input(Input::Receive(Instant::now(), receive))?;
                     }
@@ -372,6 +414,9 @@ impl Client {
             match self.rtc.poll_output()? {
                 Output::Timeout(t) => return Ok(t),
                 Output::Transmit(t) => {
+                    if self.send_loss.drops(&t.contents) {
+                        continue;
+                    }
                     let _ = self.socket.send_to(&t.contents, t.destination).await;
                 }
                 Output::Event(event) => self.on_event(event),
@@ -389,6 +434,9 @@ impl Client {
                 let mut shared = lock(&self.shared);
                 let entry = shared.received.entry((from, kind)).or_default();
                 entry.frames += 1;
+                if !data.contiguous {
+                    entry.gaps += 1;
+                }
                 entry.bytes += data.data.len() as u64;
                 if kind == TrackKind::Video && canned::vp8_is_keyframe(&data.data) {
                     entry.keyframes += 1;
