@@ -90,8 +90,8 @@ async fn rooms_are_isolated_and_audio_only_works() {
         "room-a",
         "B",
         SimOptions {
-            audio: true,
             video: false,
+            ..SimOptions::default()
         },
     )
     .await
