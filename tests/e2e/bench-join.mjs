@@ -2,6 +2,7 @@
 //
 //   node tests/e2e/bench-join.mjs            (after `cargo build -p moot-server --bin moot`)
 //   unshare -n -- bash -c 'ip link set lo up && node tests/e2e/bench-join.mjs'   (isolated)
+//   MOOT_BIN=target/release/moot RUNS=9 ...                                      (options)
 //
 // Measures, on loopback, with Debian's Chromium and the fake camera:
 //  - join to first frame: from the click on "Join meeting" of a second participant (the first
@@ -17,7 +18,7 @@
 import http from 'node:http';
 import { launchBrowser } from './lib/browser.mjs';
 import { joinMeeting, randomRoom, sleep, tile, waitForVideoFrames } from './lib/meeting.mjs';
-import { rssKiB, startServer } from './lib/server.mjs';
+import { MOOT_BIN, rssKiB, startServer } from './lib/server.mjs';
 
 const RUNS = Number(process.env.RUNS ?? 5);
 
@@ -184,7 +185,8 @@ async function main() {
     ];
     const w0 = Math.max(...rows.map((r) => r[0].length));
     const w1 = Math.max(...rows.map((r) => r[1].length));
-    console.log(`\n${'measure'.padEnd(w0)}  ${'value'.padStart(w1)}  note`);
+    console.log(`\nserver: ${MOOT_BIN} (MOOT_BIN overrides; a release build measures lower)`);
+    console.log(`${'measure'.padEnd(w0)}  ${'value'.padStart(w1)}  note`);
     console.log(`${'-'.repeat(w0)}  ${'-'.repeat(w1)}  ----`);
     for (const [a, b, c] of rows) console.log(`${a.padEnd(w0)}  ${b.padStart(w1)}  ${c}`);
   } catch (e) {
