@@ -7,8 +7,8 @@ mod messages;
 mod names;
 
 pub use messages::{
-    decode_client_message, ClientMessage, DecodeError, ErrorCode, Participant, ServerMessage,
-    TrackInfo, TrackKind,
+    decode_client_message, ClientMessage, DecodeError, ErrorCode, LeaveReason, LobbyEntry,
+    Participant, RoomSettings, ServerMessage, TrackInfo, TrackKind,
 };
 pub use names::{DisplayName, NameError, ParticipantId, RoomName};
 

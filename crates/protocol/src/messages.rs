@@ -13,6 +13,17 @@ pub enum ClientMessage {
         version: u32,
         room: String,
         name: String,
+        /// A random id the browser keeps, so a removal can be enforced as a ban.
+        #[serde(default)]
+        identity: Option<String>,
+        #[serde(default)]
+        password: Option<String>,
+        /// Proves the holder created the room: moderator again, past lock/password/lobby.
+        #[serde(default)]
+        host_key: Option<String>,
+        /// A short note shown to moderators while waiting in the lobby.
+        #[serde(default)]
+        knock: Option<String>,
     },
     /// The client's one initial offer (its send-only audio and video transceivers).
     Offer {
@@ -28,9 +39,92 @@ pub enum ClientMessage {
         video: bool,
     },
     Leave {},
+    RaiseHand {
+        raised: bool,
+    },
+    SetLobby {
+        enabled: bool,
+    },
+    SetPassword {
+        password: String,
+    },
+    RemovePassword {},
+    SetLock {
+        locked: bool,
+    },
+    SetAllowUnmute {
+        allowed: bool,
+    },
+    Admit {
+        id: ParticipantId,
+    },
+    Reject {
+        id: ParticipantId,
+    },
+    Remove {
+        id: ParticipantId,
+    },
+    Mute {
+        id: ParticipantId,
+        kind: TrackKind,
+    },
+    MuteAll {
+        kind: TrackKind,
+    },
+    AllowUnmute {
+        id: ParticipantId,
+    },
+    MakeModerator {
+        id: ParticipantId,
+    },
 }
 
-const CLIENT_MESSAGE_TYPES: [&str; 5] = ["hello", "offer", "answer", "media_state", "leave"];
+const CLIENT_MESSAGE_TYPES: [&str; 18] = [
+    "hello",
+    "offer",
+    "answer",
+    "media_state",
+    "leave",
+    "raise_hand",
+    "set_lobby",
+    "set_password",
+    "remove_password",
+    "set_lock",
+    "set_allow_unmute",
+    "admit",
+    "reject",
+    "remove",
+    "mute",
+    "mute_all",
+    "allow_unmute",
+    "make_moderator",
+];
+
+impl ClientMessage {
+    /// The wire name of the message type, for error messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Hello { .. } => "hello",
+            Self::Offer { .. } => "offer",
+            Self::Answer { .. } => "answer",
+            Self::MediaState { .. } => "media_state",
+            Self::Leave {} => "leave",
+            Self::RaiseHand { .. } => "raise_hand",
+            Self::SetLobby { .. } => "set_lobby",
+            Self::SetPassword { .. } => "set_password",
+            Self::RemovePassword {} => "remove_password",
+            Self::SetLock { .. } => "set_lock",
+            Self::SetAllowUnmute { .. } => "set_allow_unmute",
+            Self::Admit { .. } => "admit",
+            Self::Reject { .. } => "reject",
+            Self::Remove { .. } => "remove",
+            Self::Mute { .. } => "mute",
+            Self::MuteAll { .. } => "mute_all",
+            Self::AllowUnmute { .. } => "allow_unmute",
+            Self::MakeModerator { .. } => "make_moderator",
+        }
+    }
+}
 
 /// Why a client's text could not be decoded; each maps to one protocol error code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -85,6 +179,39 @@ pub struct Participant {
     pub audio: bool,
     /// Camera on.
     pub video: bool,
+    pub moderator: bool,
+    pub hand_raised: bool,
+    /// A moderator muted this person's audio and it has not been allowed again; the server
+    /// drops their audio meanwhile.
+    pub audio_blocked: bool,
+    /// Same for video.
+    pub video_blocked: bool,
+}
+
+/// Room settings everyone in the room may see. `password` only says whether one is set.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomSettings {
+    pub lobby: bool,
+    pub locked: bool,
+    pub password: bool,
+    pub allow_unmute: bool,
+}
+
+/// Someone waiting in the lobby, as moderators see them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LobbyEntry {
+    pub id: ParticipantId,
+    pub name: DisplayName,
+    pub knock: Option<String>,
+}
+
+/// Why someone left the room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaveReason {
+    Left,
+    Removed,
+    Disconnected,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -111,6 +238,20 @@ pub enum ServerMessage {
         you: Participant,
         room: RoomName,
         participants: Vec<Participant>,
+        settings: RoomSettings,
+        /// Only to the room's creator.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        host_key: Option<String>,
+    },
+    Waiting {},
+    Lobby {
+        waiting: Vec<LobbyEntry>,
+    },
+    Settings {
+        settings: RoomSettings,
+    },
+    Muted {
+        kind: TrackKind,
     },
     Answer {
         sdp: String,
@@ -124,6 +265,7 @@ pub enum ServerMessage {
     },
     ParticipantLeft {
         id: ParticipantId,
+        reason: LeaveReason,
     },
     ParticipantUpdated {
         participant: Participant,
@@ -184,6 +326,16 @@ pub enum ErrorCode {
     RateLimited,
     RoomFull,
     ServerError,
+    NotAllowed,
+    UnknownParticipant,
+    BadPassword,
+    PasswordRequired,
+    WrongPassword,
+    TooManyAttempts,
+    RoomLocked,
+    Declined,
+    Removed,
+    GuessableRoomName,
 }
 
 #[cfg(test)]
@@ -198,7 +350,11 @@ mod tests {
             Ok(ClientMessage::Hello {
                 version: 1,
                 room: "r".into(),
-                name: "A".into()
+                name: "A".into(),
+                identity: None,
+                password: None,
+                host_key: None,
+                knock: None,
             })
         );
         assert_eq!(
@@ -212,6 +368,30 @@ mod tests {
                 video: false
             })
         );
+    }
+
+    #[test]
+    fn decodes_moderator_actions() {
+        assert_eq!(
+            decode_client_message(r#"{"type":"mute","id":"p3","kind":"audio"}"#),
+            Ok(ClientMessage::Mute {
+                id: ParticipantId(3),
+                kind: TrackKind::Audio
+            })
+        );
+        assert_eq!(
+            decode_client_message(r#"{"type":"remove_password"}"#),
+            Ok(ClientMessage::RemovePassword {})
+        );
+        for kind in CLIENT_MESSAGE_TYPES {
+            // Every listed type is known: a bare one is a bad message, never an unknown type.
+            let decoded = decode_client_message(&format!(r#"{{"type":"{kind}","x":1}}"#));
+            assert_eq!(
+                decoded.map_err(|e| e.code()),
+                Err(ErrorCode::BadMessage),
+                "{kind}"
+            );
+        }
     }
 
     #[test]
@@ -240,8 +420,12 @@ mod tests {
     fn server_messages_have_documented_shape() {
         let msg = ServerMessage::ParticipantLeft {
             id: ParticipantId(7),
+            reason: LeaveReason::Removed,
         };
-        assert_eq!(msg.to_json(), r#"{"type":"participant_left","id":"p7"}"#);
+        assert_eq!(
+            msg.to_json(),
+            r#"{"type":"participant_left","id":"p7","reason":"removed"}"#
+        );
         let err = ServerMessage::error(ErrorCode::OutOfOrder, "x");
         assert_eq!(
             err.to_json(),
