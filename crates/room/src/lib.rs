@@ -1,34 +1,50 @@
 //! Meeting rooms as a sans-IO state machine.
 //!
-//! This crate decides who is in which room and who must be told what; it never touches a
-//! socket, a clock or a random number generator. The server feeds it [`Input`]s (with the
-//! current time, so that later features such as lobby timeouts stay testable) and drains
+//! This crate decides who is in which room, who may enter, who may moderate and who must be
+//! told what; it never touches a socket, a clock or a random number generator. The server feeds
+//! it [`Input`]s (with the current time, which the password throttle needs) and drains
 //! [`Output`]s after every input. Keeping the rules here, away from I/O, is what lets every one
 //! of them be unit tested deterministically.
 //!
-//! Layout, chosen so later features slot in without reshaping it:
-//! - `rooms.rs`: the registry of live rooms keyed by canonical [`RoomName`], and the index of
-//!   which participant is where. Room-wide policy that needs the config (capacity, later bans or
-//!   passwords) is checked there.
-//! - `room.rs`: one room: its participants in join order and the notifications it sends.
-//!   Per-room state (moderators, lock, lobby, chat history) belongs there.
+//! Layout:
+//! - `rooms.rs`: the registry of live rooms keyed by canonical [`RoomName`], the index of who is
+//!   where (in a room or waiting in its lobby), and the join flow.
+//! - `admission.rs`: the entry rules of docs/protocol.md ("Entering a room: who gets in"):
+//!   ban > host key > lock > password > lobby, the password hash and the failure throttle.
+//! - `moderation.rs`: the moderator actions.
+//! - `room.rs`: one room: members in join order, lobby, settings, and the notifications it sends.
 //! - `guessable.rs`: the room name strength estimate shared with the browser.
+//!
+//! Security notes: passwords are kept only as Argon2id PHC strings, never logged (no `Debug`
+//! output contains them) and never output. Client addresses are used only by the throttle and
+//! forgotten 15 minutes after their last failed password.
 
 #![forbid(unsafe_code)]
 
+mod admission;
 pub mod guessable;
+mod moderation;
 mod room;
 mod rooms;
 
+pub use admission::{
+    ADDRESS_FREE_FAILURES, FAILURE_WINDOW, FIRST_WAIT, MAX_WAIT, ROOM_FREE_FAILURES,
+};
 pub use rooms::Rooms;
 
-use moot_protocol::{DisplayName, ErrorCode, ParticipantId, RoomName, ServerMessage};
+use moot_protocol::{
+    DisplayName, ErrorCode, LeaveReason, ParticipantId, RoomName, ServerMessage, TrackKind,
+};
+use std::net::IpAddr;
 
-/// Limits for all rooms of one server.
+/// Limits and policy for all rooms of one server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoomsConfig {
-    /// A join is refused with `room_full` once this many people are in the room.
+    /// A join is refused with `room_full` once this many people are in the room; the lobby of a
+    /// room holds at most this many people too.
     pub max_participants_per_room: usize,
+    /// Refuse to create rooms whose names are guessable ([`guessable::is_guessable`]).
+    pub require_unguessable_names: bool,
 }
 
 impl Default for RoomsConfig {
@@ -36,17 +52,117 @@ impl Default for RoomsConfig {
         // The protocol documents 100 as the default limit (docs/protocol.md, "Errors").
         Self {
             max_participants_per_room: 100,
+            require_unguessable_names: false,
         }
     }
 }
 
-/// Distinguishes successive lives of a room with the same name: when a room empties and is
-/// re-created later it gets a new instance id. Numbered from 1 in creation order.
-///
-/// The server keys media routing by instance rather than by name, so that nothing from a
-/// destroyed room (a late packet, a stale track) can leak into a new room of the same name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RoomInstanceId(pub u64);
+/// What a `hello` brings besides the room and display name. The server passes the client's
+/// fields as received; this crate normalises them (see each field).
+#[derive(Clone, PartialEq, Eq)]
+pub struct JoinRequest {
+    /// The browser's random identity, used to enforce bans. One that is not 16–64 characters
+    /// of `A–Z a–z 0–9 - _` is treated as absent.
+    pub identity: Option<String>,
+    pub password: Option<String>,
+    pub host_key: Option<String>,
+    /// A note to the moderators while waiting in the lobby: control characters removed,
+    /// trimmed, cut to 200 characters; empty means none.
+    pub knock: Option<String>,
+    /// The client's address, for password throttling only: never output, and forgotten
+    /// 15 minutes after its last failed password.
+    pub client: IpAddr,
+    /// A fresh random secret from the server; becomes the room's host key if this join
+    /// creates the room, and is otherwise ignored.
+    pub new_host_key: String,
+}
+
+impl JoinRequest {
+    /// A request with nothing but the client address and a new host key.
+    pub fn new(client: IpAddr, new_host_key: impl Into<String>) -> Self {
+        Self {
+            identity: None,
+            password: None,
+            host_key: None,
+            knock: None,
+            client,
+            new_host_key: new_host_key.into(),
+        }
+    }
+}
+
+/// Secrets stay out of logs: the password and host keys are shown only as present or absent.
+impl std::fmt::Debug for JoinRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JoinRequest")
+            .field("identity", &self.identity.as_ref().map(|_| "…"))
+            .field("password", &self.password.as_ref().map(|_| "…"))
+            .field("host_key", &self.host_key.as_ref().map(|_| "…"))
+            .field("knock", &self.knock)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A moderator action, one per protocol message of that name.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Action {
+    SetLobby(bool),
+    /// `salt` must be fresh random bytes from the server.
+    SetPassword {
+        password: String,
+        salt: [u8; 16],
+    },
+    RemovePassword,
+    SetLock(bool),
+    SetAllowUnmute(bool),
+    Admit(ParticipantId),
+    Reject(ParticipantId),
+    Remove(ParticipantId),
+    Mute(ParticipantId, TrackKind),
+    MuteAll(TrackKind),
+    AllowUnmute(ParticipantId),
+    MakeModerator(ParticipantId),
+}
+
+impl Action {
+    /// The protocol message this action comes from, for error messages.
+    pub fn wire_name(&self) -> &'static str {
+        match self {
+            Self::SetLobby(_) => "set_lobby",
+            Self::SetPassword { .. } => "set_password",
+            Self::RemovePassword => "remove_password",
+            Self::SetLock(_) => "set_lock",
+            Self::SetAllowUnmute(_) => "set_allow_unmute",
+            Self::Admit(_) => "admit",
+            Self::Reject(_) => "reject",
+            Self::Remove(_) => "remove",
+            Self::Mute(..) => "mute",
+            Self::MuteAll(_) => "mute_all",
+            Self::AllowUnmute(_) => "allow_unmute",
+            Self::MakeModerator(_) => "make_moderator",
+        }
+    }
+}
+
+/// The password never appears in debug output.
+impl std::fmt::Debug for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::SetPassword { .. } => f.write_str("SetPassword { .. }"),
+            Self::SetLobby(on) => write!(f, "SetLobby({on})"),
+            Self::RemovePassword => f.write_str("RemovePassword"),
+            Self::SetLock(on) => write!(f, "SetLock({on})"),
+            Self::SetAllowUnmute(on) => write!(f, "SetAllowUnmute({on})"),
+            Self::Admit(id) => write!(f, "Admit({id})"),
+            Self::Reject(id) => write!(f, "Reject({id})"),
+            Self::Remove(id) => write!(f, "Remove({id})"),
+            Self::Mute(id, kind) => write!(f, "Mute({id}, {kind:?})"),
+            Self::MuteAll(kind) => write!(f, "MuteAll({kind:?})"),
+            Self::AllowUnmute(id) => write!(f, "AllowUnmute({id})"),
+            Self::MakeModerator(id) => write!(f, "MakeModerator({id})"),
+        }
+    }
+}
 
 /// Something that happened to a participant, as reported by the server.
 ///
@@ -59,19 +175,29 @@ pub enum Input {
         id: ParticipantId,
         room: RoomName,
         name: DisplayName,
+        request: JoinRequest,
     },
-    /// The participant sent `leave`, closed its socket or timed out.
-    Leave { id: ParticipantId },
+    /// The participant sent `leave`, closed its socket or timed out. Also for someone waiting
+    /// in a lobby: they just vanish from the lobby list.
+    Leave {
+        id: ParticipantId,
+        reason: LeaveReason,
+    },
     /// The participant's microphone or camera was turned on or off.
     MediaState {
         id: ParticipantId,
         audio: bool,
         video: bool,
     },
+    /// `raise_hand`.
+    RaiseHand { id: ParticipantId, raised: bool },
+    /// A moderator action from `id` (who may turn out not to be a moderator).
+    Moderate { id: ParticipantId, action: Action },
 }
 
 /// Something the server must do. Drain with [`Rooms::poll_output`] after every input, in order:
-/// the order is meaningful (e.g. `Left` comes before anyone is told, so media stops first).
+/// the order is meaningful (e.g. `Left` comes before anyone is told, so media stops first;
+/// `Permissions` comes before anyone is told about a mute).
 ///
 /// Not `#[non_exhaustive]` on purpose, for the same reason as [`Input`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,33 +207,55 @@ pub enum Output {
         to: ParticipantId,
         message: ServerMessage,
     },
-    /// `id` is now in room instance `instance`: the server connects its media there.
+    /// `id` is now in room instance `instance` (after admission if there was a lobby): the
+    /// server connects its media there. It may send both audio and video until a
+    /// `Permissions` output says otherwise.
     Joined {
         id: ParticipantId,
         instance: RoomInstanceId,
     },
-    /// The join was refused (e.g. room full); the server sends the error and closes.
+    /// Fatal for that session: the server sends `ServerMessage::fatal(code, message)` and
+    /// closes it. Used for every refusal (room_full, room_locked, password_required,
+    /// wrong_password, too_many_attempts, guessable_room_name, removed, declined). Afterwards
+    /// this crate has forgotten `id`: a later `Leave` for it is `RoomError::UnknownParticipant`.
     Refused {
         id: ParticipantId,
         code: ErrorCode,
         message: String,
     },
-    /// `id` left `instance` (its media must stop being forwarded at once).
+    /// `id` is out of `instance` (left, disconnected or removed): its media must stop being
+    /// forwarded at once.
     Left {
         id: ParticipantId,
         instance: RoomInstanceId,
+    },
+    /// Which media the SFU may forward from `id` (false while a moderator mute is in force).
+    /// Emitted whenever it changes for someone in the room.
+    Permissions {
+        id: ParticipantId,
+        audio: bool,
+        video: bool,
     },
     /// The first participant is about to enter a new room (comes before its `Joined`).
     RoomCreated {
         instance: RoomInstanceId,
         room: RoomName,
     },
-    /// Every trace of the room (participants, settings, later chat) is gone from memory.
+    /// Every trace of the room (participants, settings, password hash, bans) is gone from
+    /// memory.
     RoomDestroyed {
         instance: RoomInstanceId,
         room: RoomName,
     },
 }
+
+/// Distinguishes successive lives of a room with the same name: when a room empties and is
+/// re-created later it gets a new instance id. Numbered from 1 in creation order.
+///
+/// The server keys media routing by instance rather than by name, so that nothing from a
+/// destroyed room (a late packet, a stale track) can leak into a new room of the same name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RoomInstanceId(pub u64);
 
 /// Bad input from the server: an input that does not fit the current state. Such an input
 /// changes nothing and produces no output; it points at a bug in the caller, not at a client
@@ -117,6 +265,6 @@ pub enum Output {
 pub enum RoomError {
     #[error("participant {0} is not in any room")]
     UnknownParticipant(ParticipantId),
-    #[error("participant {id} is already in room {room}")]
+    #[error("participant {id} is already in (or waiting for) room {room}")]
     AlreadyJoined { id: ParticipantId, room: RoomName },
 }

@@ -17,6 +17,10 @@ fn person(n: u64) -> Participant {
         name: DisplayName::parse(&format!("Person {n}")).expect("valid display name"),
         audio: false,
         video: false,
+        moderator: false,
+        hand_raised: false,
+        audio_blocked: false,
+        video_blocked: false,
     }
 }
 
@@ -71,6 +75,8 @@ fn welcome(you: Participant, name: &str, participants: Vec<Participant>) -> Serv
         you,
         room: room(name),
         participants,
+        settings: moot_protocol::RoomSettings::default(),
+        host_key: None,
     }
 }
 
@@ -160,7 +166,10 @@ fn leaving_stops_media_first_then_tells_only_the_others() {
         join(&mut rooms, n, "alpha");
     }
     let out = leave(&mut rooms, 2);
-    let left = ServerMessage::ParticipantLeft { id: pid(2) };
+    let left = ServerMessage::ParticipantLeft {
+        id: pid(2),
+        reason: moot_protocol::LeaveReason::Left,
+    };
     assert_eq!(
         out,
         [
@@ -442,7 +451,7 @@ fn two_rooms_never_hear_about_each_other() {
                 }
                 ServerMessage::ParticipantJoined { participant }
                 | ServerMessage::ParticipantUpdated { participant } => participant.id,
-                ServerMessage::ParticipantLeft { id } => *id,
+                ServerMessage::ParticipantLeft { id, .. } => *id,
                 other => panic!("unexpected message {other:?}"),
             };
             assert_eq!(

@@ -1,0 +1,3 @@
+//! Unit tests of the entry helpers and the throttle arithmetic.
+
+use super::*;
