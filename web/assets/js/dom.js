@@ -104,3 +104,24 @@ export function setPressed(btn, pressed, icon) {
   btn.setAttribute('aria-pressed', String(pressed));
   btn.querySelector('.icon')?.replaceChildren(icon(pressed));
 }
+
+/**
+ * A switch (role=switch, aria-checked). Its accessible name stays `label` whatever the state.
+ * @param {{label: string, checked: boolean, onchange: (checked: boolean) => void, id?: string}} o
+ * @returns {HTMLButtonElement}
+ */
+export function switchButton(o) {
+  const btn = h('button', { type: 'button', role: 'switch', class: 'switch', id: o.id ?? null });
+  btn.append(h('span', { class: 'switch-label', text: o.label }), h('span', { class: 'switch-track', 'aria-hidden': 'true' }, h('span', { class: 'switch-thumb' })));
+  setChecked(btn, o.checked);
+  btn.addEventListener('click', () => o.onchange(btn.getAttribute('aria-checked') !== 'true'));
+  return btn;
+}
+
+/**
+ * @param {HTMLElement} el
+ * @param {boolean} checked
+ */
+export function setChecked(el, checked) {
+  el.setAttribute('aria-checked', String(checked));
+}

@@ -42,3 +42,7 @@ export const leaveIcon = () => icon(['M15 4h4v16h-4', 'M10 8l-4 4 4 4', 'M6 12h1
 /** @param {boolean} _on */
 export const peopleIcon = (_on) =>
   icon(['M9 11a3.5 3.5 0 1 0 0-7 3.5 3.5 0 0 0 0 7z', 'M2.5 20a6.5 6.5 0 0 1 13 0', 'M16 4.5a3.5 3.5 0 0 1 0 6.5', 'M18 14a6 6 0 0 1 3.5 6']);
+/** @param {boolean} _on */
+export const handIcon = (_on) =>
+  icon(['M8 12V5.5a1.5 1.5 0 0 1 3 0V11', 'M11 10V4a1.5 1.5 0 0 1 3 0v6', 'M14 10V5.5a1.5 1.5 0 0 1 3 0V14', 'M8 11.5a1.5 1.5 0 0 0-3 0V14a7 7 0 0 0 7 7h1a5 5 0 0 0 4-2']);
+export const shieldIcon = () => icon(['M12 3l7 3v5c0 4.5-3 8.5-7 10-4-1.5-7-5.5-7-10V6z']);

@@ -1,20 +1,34 @@
 // The meeting view: signaling + media session + tiles + toolbar.
 
 import { h, showView, announce, toggleButton, setPressed, focusQuietly } from './dom.js';
-import { micIcon, cameraIcon, linkIcon, leaveIcon, peopleIcon } from './icons.js';
-import { SignalingClient, signalingUrl } from './protocol.js';
+import { micIcon, cameraIcon, linkIcon, leaveIcon, peopleIcon, handIcon, shieldIcon } from './icons.js';
+import { SignalingClient, signalingUrl, DEFAULT_SETTINGS, ENTRY_ERRORS } from './protocol.js';
 import { MediaSession } from './session.js';
 import { SpeakingDetector } from './speaking.js';
 import { TileGrid } from './tiles.js';
 import { ParticipantsPanel } from './participants.js';
+import { SecurityDialog } from './security.js';
+import { InviteDialog } from './invite.js';
+import { confirmDialog } from './dialog.js';
 
 /** @typedef {import('./protocol.js').Participant} Participant */
 /** @typedef {import('./protocol.js').ServerMessage} ServerMessage */
+/** @typedef {import('./protocol.js').RoomSettings} RoomSettings */
+/** @typedef {import('./protocol.js').LobbyEntry} LobbyEntry */
+/** @typedef {import('./protocol.js').TrackKind} TrackKind */
+/** @typedef {import('./protocol.js').HelloExtras} HelloExtras */
 /** @typedef {import('./media.js').LocalMedia} LocalMedia */
 /** @typedef {import('./media.js').MediaChoice} MediaChoice */
 
 /**
+ * Before `welcome` the pre-join page is still shown: `onWaiting` (in the lobby) and
+ * `onRefused` (an entry refusal such as `password_required`, or no connection; the devices are
+ * kept for the next try) report there. `onHostKey` keeps (or, with null, forgets) this room's
+ * host key.
  * @typedef {{
+ *   onWaiting: () => void,
+ *   onRefused: (code: string, message: string) => void,
+ *   onHostKey: (key: string | null) => void,
  *   onLeft: (choice: MediaChoice) => void,
  *   onRejoin: (choice: MediaChoice) => void,
  *   onFatal: (code: string, message: string, choice: MediaChoice) => void,
@@ -24,7 +38,7 @@ import { ParticipantsPanel } from './participants.js';
 export class Meeting {
   /**
    * @param {HTMLElement} root
-   * @param {{room: string, name: string, media: LocalMedia}} opts
+   * @param {{room: string, name: string, media: LocalMedia, hello?: HelloExtras, hostKey?: string | null}} opts
    * @param {MeetingCallbacks} callbacks
    */
   constructor(root, opts, callbacks) {
@@ -35,7 +49,18 @@ export class Meeting {
     this.callbacks = callbacks;
     /** Media choices to restore on rejoin (the tracks themselves are stopped on leave). */
     this.choice = this.media.choice();
-    this.client = new SignalingClient({ url: signalingUrl(location), room: this.room, name: this.name });
+    this.client = new SignalingClient({ url: signalingUrl(location), room: this.room, name: this.name, hello: opts.hello });
+    /** The room's host key held by this browser (shown in Invite), if any. */
+    this.hostKey = opts.hostKey ?? null;
+    this.sentHostKey = !!opts.hello?.host_key;
+    /** Set by `welcome`: until then the pre-join page is shown. */
+    this.welcomed = false;
+    /** @type {RoomSettings} */
+    this.settings = { ...DEFAULT_SETTINGS };
+    /** @type {LobbyEntry[]} */
+    this.lobby = [];
+    /** Media kinds turned on while a moderator's mute holds: a `not_allowed` turns them off again. */
+    this.pendingUnmute = { audio: false, video: false };
     /** @type {MediaSession | null} */
     this.session = null;
     this.speaking = new SpeakingDetector();
@@ -52,7 +77,23 @@ export class Meeting {
     this.onPageHide = () => this.client.leave();
 
     this.alerts = h('div', { class: 'alerts' });
-    this.panel = new ParticipantsPanel();
+    this.panel = new ParticipantsPanel({
+      mute: (p, kind) => this.client.mute(p.id, kind),
+      allowUnmute: (p) => this.client.allowUnmute(p.id),
+      remove: (p) => void this.#confirmRemove(p),
+      makeModerator: (p) => this.client.makeModerator(p.id),
+      muteAll: (kind) => this.client.muteAll(kind),
+      admit: (e) => this.client.admit(e.id),
+      reject: (e) => this.client.reject(e.id),
+    });
+    this.security = new SecurityDialog({
+      setLobby: (on) => this.client.setLobby(on),
+      setPassword: (pw) => this.client.setPassword(pw),
+      removePassword: () => this.client.removePassword(),
+      setLock: (on) => this.client.setLock(on),
+      setAllowUnmute: (on) => this.client.setAllowUnmute(on),
+    });
+    this.inviteDialog = new InviteDialog(this.room);
     this.micButton = toggleButton({ label: 'Microphone', class: 'device', icon: micIcon, pressed: this.media.audioOn, onclick: () => this.toggleMic() });
     this.camButton = toggleButton({ label: 'Camera', class: 'device', icon: cameraIcon, pressed: this.media.videoOn, onclick: () => void this.toggleCamera() });
     this.micButton.disabled = !this.media.hasAudio;
@@ -60,14 +101,17 @@ export class Meeting {
     if (this.media.audioProblem) this.micButton.title = this.media.audioProblem;
     if (this.media.videoProblem) this.camButton.title = this.media.videoProblem;
     this.peopleButton = toggleButton({ label: 'Participants', icon: peopleIcon, pressed: false, onclick: () => this.togglePanel() });
-    this.inviteArea = h('div', { class: 'invite-fallback', hidden: true });
+    this.handButton = toggleButton({ label: 'Raise hand', icon: handIcon, pressed: false, onclick: () => this.toggleHand() });
+    this.securityButton = h('button', { type: 'button', class: 'tool', 'aria-haspopup': 'dialog', onclick: () => this.security.open() }, h('span', { class: 'icon', 'aria-hidden': 'true' }, shieldIcon()), h('span', { class: 'label', text: 'Security' }));
     this.toolbar = h(
       'div',
       { role: 'toolbar', 'aria-label': 'Meeting controls', class: 'toolbar' },
       this.micButton,
       this.camButton,
+      this.handButton,
       this.peopleButton,
-      h('button', { type: 'button', class: 'tool', onclick: () => void this.invite() }, h('span', { class: 'icon', 'aria-hidden': 'true' }, linkIcon()), h('span', { class: 'label', text: 'Invite' })),
+      this.securityButton,
+      h('button', { type: 'button', class: 'tool', 'aria-haspopup': 'dialog', onclick: () => this.invite() }, h('span', { class: 'icon', 'aria-hidden': 'true' }, linkIcon()), h('span', { class: 'label', text: 'Invite' })),
       h('button', { type: 'button', class: 'tool danger', onclick: () => this.leave() }, h('span', { class: 'icon', 'aria-hidden': 'true' }, leaveIcon()), h('span', { class: 'label', text: 'Leave meeting' })),
     );
     this.toolbar.addEventListener('keydown', (ev) => this.#toolbarKeys(ev));
@@ -75,25 +119,8 @@ export class Meeting {
     this.status = h('p', { class: 'meeting-status', text: 'Connecting…' });
   }
 
-  /** Shows the view and connects. */
+  /** Connects; the meeting view replaces the pre-join page once the server lets us in. */
   start() {
-    showView(
-      this.root,
-      `${this.room} · Moot`,
-      h(
-        'div',
-        { class: 'meeting' },
-        h('header', { class: 'meeting-header' }, h('span', { class: 'brand', text: 'Moot' }), this.heading, this.status),
-        this.alerts,
-        h('div', { class: 'meeting-body' }, h('section', { class: 'stage', 'aria-label': 'Participants’ video' }, this.grid.el), this.panel.el),
-        this.inviteArea,
-        this.toolbar,
-      ),
-    );
-    focusQuietly(this.heading);
-    for (const problem of [this.media.audioProblem, this.media.videoProblem]) {
-      if (problem) this.alerts.append(h('p', { class: 'device-note', text: problem }));
-    }
     window.addEventListener('pagehide', this.onPageHide);
     this.client.onMessage((msg) => {
       this.queue = this.queue.then(() => this.#handle(msg)).catch((err) => this.#showError(`Something went wrong: ${errorText(err)}`));
@@ -104,17 +131,62 @@ export class Meeting {
     this.client.addEventListener('close', (ev) => {
       const info = /** @type {CustomEvent<import('./protocol.js').CloseInfo>} */ (ev).detail;
       if (info.expected || this.ended) return;
+      if (!this.welcomed) {
+        this.#end(true);
+        this.callbacks.onRefused('connection', info.opened ? 'The connection to the server was lost before you got in. Try again.' : 'Could not connect to the server.');
+        return;
+      }
       this.#connectionLost(info.opened ? 'Connection lost.' : 'Could not connect to the server.');
     });
     this.client.connect();
+  }
+
+  /** Stops waiting in the lobby (the devices stay on for the pre-join page). */
+  cancel() {
+    if (this.ended) return;
+    this.client.leave();
+    this.#end(true);
+  }
+
+  /** Shows the meeting view (on `welcome`). */
+  #render() {
+    setPressed(this.micButton, this.media.audioOn, micIcon);
+    setPressed(this.camButton, this.media.videoOn, cameraIcon);
+    this.micButton.disabled = !this.media.hasAudio;
+    this.camButton.disabled = !this.media.canVideo;
+    showView(
+      this.root,
+      `${this.room} · Moot`,
+      h(
+        'div',
+        { class: 'meeting' },
+        h('header', { class: 'meeting-header' }, h('span', { class: 'brand', text: 'Moot' }), this.heading, this.status),
+        this.alerts,
+        h('div', { class: 'meeting-body' }, h('section', { class: 'stage', 'aria-label': 'Participants’ video' }, this.grid.el), this.panel.el),
+        this.toolbar,
+      ),
+    );
+    focusQuietly(this.heading);
+    for (const problem of [this.media.audioProblem, this.media.videoProblem]) {
+      if (problem) this.alerts.append(h('p', { class: 'device-note', text: problem }));
+    }
   }
 
   /** @param {ServerMessage} msg */
   async #handle(msg) {
     if (this.ended) return;
     switch (msg.type) {
+      case 'waiting':
+        if (!this.welcomed) this.callbacks.onWaiting();
+        return;
       case 'welcome':
-        return this.#welcome(msg.you, msg.participants);
+        return this.#welcome(msg);
+      case 'lobby':
+        return this.#lobbyChanged(msg.waiting);
+      case 'settings':
+        return this.#settingsChanged(msg.settings);
+      case 'muted':
+        return this.#mutedByModerator(msg.kind);
       case 'answer':
         await this.session?.acceptAnswer(msg.sdp);
         return;
@@ -138,27 +210,22 @@ export class Meeting {
         this.speaking.unwatch(msg.id);
         this.grid.remove(msg.id);
         this.panel.remove(msg.id);
-        announce(`${p.name} left`);
+        announce(msg.reason === 'removed' ? `${p.name} was removed` : msg.reason === 'disconnected' ? `${p.name} lost the connection` : `${p.name} left`);
         this.#updateStatus();
         return;
       }
-      case 'participant_updated': {
-        const p = msg.participant;
-        if (p.id === this.me?.id) {
-          this.me = { ...this.me, name: p.name };
-          this.#refreshMe();
-          return;
-        }
-        if (!this.others.has(p.id)) return;
-        this.others.set(p.id, p);
-        this.grid.get(p.id)?.update(p);
-        this.panel.upsert(p, false);
-        return;
-      }
+      case 'participant_updated':
+        return this.#participantUpdated(msg.participant);
       case 'error':
         if (msg.fatal) {
-          this.#end();
-          this.callbacks.onFatal(msg.code, msg.message, this.choice);
+          const entry = !this.welcomed && /** @type {readonly string[]} */ (ENTRY_ERRORS).includes(msg.code);
+          this.#end(entry);
+          if (entry) this.callbacks.onRefused(msg.code, msg.message);
+          else this.callbacks.onFatal(msg.code, msg.message, this.choice);
+        } else if (msg.code === 'not_allowed' && (this.pendingUnmute.audio || this.pendingUnmute.video)) {
+          await this.#unmuteRefused();
+        } else if (this.security.isOpen) {
+          this.security.showError(msg.message);
         } else {
           this.#showError(msg.message);
         }
@@ -166,12 +233,145 @@ export class Meeting {
     }
   }
 
-  /**
-   * @param {Participant} you
-   * @param {Participant[]} participants
-   */
-  async #welcome(you, participants) {
+  /** @param {Participant} p */
+  #participantUpdated(p) {
+    if (p.id === this.me?.id) {
+      const was = this.me;
+      this.me = { ...this.me, name: p.name, moderator: p.moderator, hand_raised: p.hand_raised, audio_blocked: p.audio_blocked, video_blocked: p.video_blocked };
+      if (!p.audio_blocked) this.pendingUnmute.audio = false;
+      if (!p.video_blocked) this.pendingUnmute.video = false;
+      setPressed(this.handButton, p.hand_raised, handIcon);
+      if (was.moderator !== p.moderator) {
+        this.#roleChanged();
+        announce(p.moderator ? 'You are now a moderator' : 'You are no longer a moderator');
+      }
+      if ((was.audio_blocked && !p.audio_blocked) || (was.video_blocked && !p.video_blocked)) {
+        announce('A moderator allowed you to turn your microphone and camera back on');
+        this.#toast('You may turn your microphone and camera back on');
+      }
+      this.#refreshMe();
+      return;
+    }
+    const before = this.others.get(p.id);
+    if (!before) return;
+    this.others.set(p.id, p);
+    this.grid.get(p.id)?.update(p);
+    this.panel.upsert(p, false);
+    if (!before.moderator && p.moderator) announce(`${p.name} is now a moderator`);
+    if (!before.hand_raised && p.hand_raised) announce(`${p.name} raised their hand`);
+  }
+
+  /** The moderator controls follow my role. */
+  #roleChanged() {
+    const mod = !!this.me?.moderator;
+    this.panel.setModerator(mod);
+    this.security.update(this.settings, mod);
+    if (!mod) this.panel.setLobby([]);
+  }
+
+  /** @param {LobbyEntry[]} waiting */
+  #lobbyChanged(waiting) {
+    const known = new Set(this.lobby.map((e) => e.id));
+    this.lobby = waiting;
+    if (!this.me?.moderator) return;
+    this.panel.setLobby(waiting);
+    const fresh = waiting.filter((e) => !known.has(e.id));
+    for (const e of fresh) announce(`${e.name} is waiting in the lobby`);
+    if (fresh.length > 0) {
+      this.#toast(fresh.length === 1 ? `${fresh[0].name} is waiting in the lobby` : `${fresh.length} people are waiting in the lobby`);
+      if (!this.panel.shown) this.togglePanel();
+    }
+  }
+
+  /** @param {RoomSettings} next */
+  #settingsChanged(next) {
+    const prev = this.settings;
+    this.settings = next;
+    this.security.update(next, !!this.me?.moderator);
+    /** @type {string[]} */
+    const said = [];
+    if (prev.lobby !== next.lobby) said.push(next.lobby ? 'The lobby is on: newcomers wait to be let in' : 'The lobby is off');
+    if (prev.locked !== next.locked) said.push(next.locked ? 'The meeting is locked' : 'The meeting is unlocked');
+    if (prev.password !== next.password) said.push(next.password ? 'A meeting password is set' : 'The meeting password was removed');
+    if (prev.allow_unmute !== next.allow_unmute) said.push(next.allow_unmute ? 'Participants may unmute themselves' : 'Participants muted by a moderator may not unmute themselves');
+    for (const t of said) {
+      announce(t);
+      if (this.security.isOpen) this.security.say(t);
+    }
+  }
+
+  /** @param {TrackKind} kind */
+  async #mutedByModerator(kind) {
+    if (!this.me) return;
+    if (kind === 'audio') {
+      this.me = { ...this.me, audio_blocked: true };
+      this.pendingUnmute.audio = false;
+      if (this.media.audioOn) {
+        this.media.setAudio(false);
+        setPressed(this.micButton, false, micIcon);
+        this.#mediaChanged();
+      }
+      announce('A moderator muted your microphone');
+      this.#toast('A moderator muted your microphone');
+    } else {
+      this.me = { ...this.me, video_blocked: true };
+      this.pendingUnmute.video = false;
+      if (this.media.videoOn) await this.#setCamera(false);
+      announce('A moderator stopped your video');
+      this.#toast('A moderator stopped your video');
+    }
+  }
+
+  /** The server refused to let me turn media back on: put the toggles back off. */
+  async #unmuteRefused() {
+    const { audio, video } = this.pendingUnmute;
+    this.pendingUnmute = { audio: false, video: false };
+    if (audio && this.media.audioOn) {
+      this.media.setAudio(false);
+      setPressed(this.micButton, false, micIcon);
+    }
+    if (video && this.media.videoOn) {
+      await this.session?.replaceVideoTrack(null);
+      await this.media.setVideo(false);
+      setPressed(this.camButton, false, cameraIcon);
+    }
+    this.choice = this.media.choice();
+    this.#refreshMe();
+    const what = audio && video ? 'microphone and camera' : audio ? 'microphone' : 'camera';
+    this.#showError(`A moderator turned your ${what} off and has not allowed you to turn it back on. You can raise your hand to ask to speak.`);
+    announce('You can raise your hand to ask to speak');
+  }
+
+  /** @param {Participant} p */
+  async #confirmRemove(p) {
+    const yes = await confirmDialog({
+      title: `Remove ${p.name}?`,
+      text: `${p.name} leaves the meeting at once and cannot come back into it from the same browser.`,
+      confirm: 'Remove',
+      danger: true,
+    });
+    if (yes && this.others.has(p.id)) this.client.remove(p.id);
+  }
+
+  /** @param {import('./protocol.js').WelcomeMessage} msg */
+  async #welcome(msg) {
+    const { you, participants } = msg;
+    this.welcomed = true;
+    this.choice = this.media.choice();
+    this.settings = msg.settings;
+    if (msg.host_key) {
+      this.hostKey = msg.host_key;
+      this.callbacks.onHostKey(msg.host_key);
+    } else if (this.sentHostKey && !you.moderator) {
+      // The key was for an earlier meeting under this name: it is worth nothing now.
+      this.hostKey = null;
+      this.callbacks.onHostKey(null);
+    }
+    this.#render();
     this.me = { ...you, audio: this.media.audioOn, video: this.media.videoOn };
+    this.panel.setModerator(you.moderator);
+    this.security.update(this.settings, you.moderator);
+    setPressed(this.handButton, you.hand_raised, handIcon);
     const mine = this.grid.add(this.me, true);
     this.panel.upsert(this.me, true);
     mine.setVideoTrack(this.media.videoTrack);
@@ -229,16 +429,26 @@ export class Meeting {
   toggleMic() {
     if (!this.media.hasAudio) return;
     this.speaking.resume();
-    this.media.setAudio(!this.media.audioOn);
+    const on = !this.media.audioOn;
+    // Asking is all the client does: the server decides (and drops the audio meanwhile).
+    if (on && this.me?.audio_blocked) this.pendingUnmute.audio = true;
+    this.media.setAudio(on);
     setPressed(this.micButton, this.media.audioOn, micIcon);
     this.#mediaChanged();
   }
 
   async toggleCamera() {
     this.speaking.resume();
+    const on = !this.media.videoOn;
+    if (on && this.me?.video_blocked) this.pendingUnmute.video = true;
+    await this.#setCamera(on);
+  }
+
+  /** @param {boolean} on */
+  async #setCamera(on) {
     this.camButton.disabled = true;
     try {
-      if (this.media.videoOn) {
+      if (!on) {
         await this.session?.replaceVideoTrack(null);
         await this.media.setVideo(false);
       } else {
@@ -248,10 +458,17 @@ export class Meeting {
     } catch (err) {
       this.#showError(`The camera could not be turned on: ${errorText(err)}`);
     } finally {
-      this.camButton.disabled = false;
+      this.camButton.disabled = !this.media.canVideo;
     }
     setPressed(this.camButton, this.media.videoOn, cameraIcon);
     this.#mediaChanged();
+  }
+
+  toggleHand() {
+    if (!this.me) return;
+    const raised = this.handButton.getAttribute('aria-pressed') !== 'true';
+    setPressed(this.handButton, raised, handIcon);
+    this.client.raiseHand(raised);
   }
 
   #mediaChanged() {
@@ -265,27 +482,9 @@ export class Meeting {
     setPressed(this.peopleButton, open, peopleIcon);
   }
 
-  /** Copies the meeting link; without clipboard access, shows it selected in a textbox. */
-  async invite() {
-    const link = `${location.origin}/${this.room}`;
-    try {
-      if (!navigator.clipboard) throw new Error('no clipboard');
-      await navigator.clipboard.writeText(link);
-      this.inviteArea.hidden = true;
-      announce('Meeting link copied');
-      this.#toast('Meeting link copied');
-    } catch {
-      const box = h('input', { type: 'text', readonly: true, value: link, 'aria-label': 'Meeting link', class: 'invite-link' });
-      this.inviteArea.replaceChildren(
-        h('label', { class: 'invite-label', text: 'Copy this link and send it to the people you invite:' }),
-        box,
-        h('button', { type: 'button', text: 'Close', onclick: () => { this.inviteArea.hidden = true; } }),
-      );
-      this.inviteArea.hidden = false;
-      box.focus();
-      box.select();
-      announce('Meeting link selected: press Control+C to copy it');
-    }
+  /** Opens the Invite dialog (with the host link for the holder of the host key). */
+  invite() {
+    this.inviteDialog.open(this.hostKey);
   }
 
   /** @param {string} text */
@@ -324,15 +523,20 @@ export class Meeting {
     this.callbacks.onLeft(this.choice);
   }
 
-  /** Releases the socket, the peer connection, the tracks and the audio graph (idempotent). */
-  #end() {
+  /**
+   * Releases the socket, the peer connection, the tracks and the audio graph (idempotent).
+   * @param {boolean} [keepMedia] keep the camera and microphone (back to the pre-join page)
+   */
+  #end(keepMedia = false) {
     if (this.ended) return;
     this.ended = true;
     window.removeEventListener('pagehide', this.onPageHide);
     this.client.close();
     this.session?.close();
     this.speaking.close();
-    this.media.stop();
+    this.security.destroy();
+    this.inviteDialog.destroy();
+    if (!keepMedia) this.media.stop();
     for (const tile of this.grid.tiles.values()) {
       tile.setVideoTrack(null);
       tile.setAudioTrack(null);

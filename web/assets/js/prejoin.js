@@ -28,11 +28,36 @@ function rememberName(name) {
 }
 
 /**
+ * What the person typed besides their name: a room password (only once the server asked for
+ * one) and an optional message for the moderators of a lobby.
+ * @typedef {{password: string | null, knock: string}} EntryDetails
+ */
+
+/**
+ * What the app tells the pre-join page while entering: waiting in the lobby, or refused.
+ * @typedef {{
+ *   waiting: (onLeave: () => void) => void,
+ *   refused: (code: string, message: string) => void,
+ * }} PrejoinControl
+ */
+
+/** Shown for the entry refusals; `null` shows the server's own message. */
+const REFUSALS = /** @type {Record<string, string | null>} */ ({
+  room_locked: 'This meeting is locked: nobody new can join until a moderator unlocks it. You can try again later.',
+  declined: 'A moderator declined to let you in.',
+  wrong_password: null,
+  too_many_attempts: null,
+  connection: null,
+});
+
+/**
  * @param {HTMLElement} root
  * @param {string} room
- * @param {(name: string, media: LocalMedia) => void} onJoin
+ * @param {(name: string, media: LocalMedia, entry: EntryDetails) => void} onJoin
+ * @param {{media?: LocalMedia | null, askPassword?: boolean}} [opts] media already acquired (a rejoin)
+ * @returns {PrejoinControl}
  */
-export function renderPrejoin(root, room, onJoin) {
+export function renderPrejoin(root, room, onJoin, opts = {}) {
   const preview = h('video', { class: 'preview-video mirror', autoplay: true, playsinline: true, muted: true, 'aria-label': 'Your camera preview' });
   preview.muted = true;
   const avatar = h('div', { class: 'avatar', 'aria-hidden': 'true', text: initialOf(rememberedName() || '?') });
@@ -93,6 +118,26 @@ export function renderPrejoin(root, room, onJoin) {
   const nameError = h('p', { id: 'name-error', class: 'error-slot' });
   const joinButton = h('button', { type: 'submit', class: 'primary', text: 'Join meeting' });
 
+  // The room password: asked for only once the server said the room has one.
+  const passwordInput = h('input', { id: 'join-password', type: 'password', name: 'password', autocomplete: 'off', maxlength: '128', 'aria-describedby': 'password-hint' });
+  const passwordHint = h('p', { id: 'password-hint', class: 'hint', text: 'This meeting has a password. Ask the person who invited you.' });
+  const passwordBox = h('div', { class: 'password-box', hidden: !opts.askPassword }, h('label', { for: 'join-password', text: 'Password' }), passwordInput, passwordHint);
+  passwordInput.addEventListener('input', () => joinError.replaceChildren());
+
+  // A short message shown to the moderators if the meeting has a lobby.
+  const knockInput = h('input', { id: 'knock', type: 'text', name: 'knock', maxlength: '200', autocomplete: 'off', 'aria-describedby': 'knock-hint' });
+  const knockBox = h(
+    'div',
+    { class: 'knock-box' },
+    h('label', { for: 'knock', text: 'Message to the moderator' }),
+    knockInput,
+    h('p', { id: 'knock-hint', class: 'hint', text: 'Optional. Shown to the moderators if the meeting makes newcomers wait in a lobby.' }),
+  );
+
+  const joinError = h('div', { id: 'join-error', class: 'error-slot' });
+  const joinStatus = h('p', { id: 'join-status', role: 'status', class: 'join-status' });
+  const leaveLobbyButton = h('button', { type: 'button', class: 'secondary', text: 'Leave lobby', hidden: true });
+
   const form = h(
     'form',
     { class: 'card prejoin-form', novalidate: true },
@@ -100,7 +145,12 @@ export function renderPrejoin(root, room, onJoin) {
     nameInput,
     h('p', { id: 'name-hint', class: 'hint', text: 'A pseudonym is fine. It is remembered in this browser only.' }),
     nameError,
+    passwordBox,
+    knockBox,
+    joinError,
     joinButton,
+    joinStatus,
+    leaveLobbyButton,
   );
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
@@ -112,10 +162,17 @@ export function renderPrejoin(root, room, onJoin) {
       return;
     }
     if (!media) return; // still asking for devices; the button is disabled meanwhile
+    if (!passwordBox.hidden && passwordInput.value === '') {
+      joinError.replaceChildren(h('span', { role: 'alert', text: 'Enter the meeting’s password.' }));
+      passwordInput.focus();
+      return;
+    }
     const name = nameInput.value.trim();
     rememberName(name);
-    preview.srcObject = null;
-    onJoin(name, media);
+    joinError.replaceChildren();
+    joinStatus.textContent = 'Joining…';
+    joinButton.disabled = true;
+    onJoin(name, media, { password: passwordBox.hidden ? null : passwordInput.value, knock: knockInput.value.trim() });
   });
 
   const heading = h('h1', { class: 'room-heading', text: room });
@@ -140,7 +197,8 @@ export function renderPrejoin(root, room, onJoin) {
   focusQuietly(heading);
   joinButton.disabled = true;
 
-  void LocalMedia.acquire().then((m) => {
+  /** @param {LocalMedia} m */
+  const ready = (m) => {
     media = m;
     mediaStatus.textContent = '';
     mediaStatus.hidden = true;
@@ -158,5 +216,47 @@ export function renderPrejoin(root, room, onJoin) {
     }
     joinButton.disabled = false;
     showPreview();
-  });
+  };
+  if (opts.media) ready(opts.media);
+  else void LocalMedia.acquire().then(ready);
+
+  /** Back to a form that can be sent again. */
+  const reset = () => {
+    joinStatus.textContent = '';
+    leaveLobbyButton.hidden = true;
+    joinButton.hidden = false;
+    joinButton.disabled = media === null;
+    knockBox.hidden = false;
+  };
+
+  return {
+    waiting(onLeave) {
+      joinError.replaceChildren();
+      joinButton.hidden = true;
+      knockBox.hidden = true;
+      joinStatus.textContent = 'Waiting for a moderator to let you in…';
+      leaveLobbyButton.hidden = false;
+      leaveLobbyButton.onclick = () => {
+        onLeave();
+        reset();
+        joinButton.focus();
+      };
+    },
+    refused(code, message) {
+      reset();
+      if (code === 'password_required' || code === 'wrong_password' || (code === 'too_many_attempts' && !passwordBox.hidden)) {
+        const first = passwordBox.hidden;
+        passwordBox.hidden = false;
+        if (code === 'wrong_password') passwordInput.select();
+        if (first || code === 'wrong_password') passwordInput.focus();
+      }
+      if (code === 'password_required') {
+        // Not an error: the room has a password, and the field is there now.
+        joinStatus.textContent = 'This meeting has a password: enter it, then join.';
+        return;
+      }
+      const text = REFUSALS[code] ?? message;
+      joinError.replaceChildren(h('span', { role: 'alert', text }));
+    },
+  };
 }

@@ -3,20 +3,33 @@
 
 export const PROTOCOL_VERSION = 1;
 
-/** @typedef {{id: string, name: string, audio: boolean, video: boolean}} Participant */
+/**
+ * Someone in the room. `moderator`, `hand_raised`, `audio_blocked` and `video_blocked` default
+ * to false when an older server leaves them out.
+ * @typedef {{id: string, name: string, audio: boolean, video: boolean, moderator: boolean,
+ *   hand_raised: boolean, audio_blocked: boolean, video_blocked: boolean}} Participant
+ */
 /** @typedef {'audio' | 'video'} TrackKind */
 /** @typedef {{mid: string, participant: string, kind: TrackKind}} TrackInfo */
+/** @typedef {{lobby: boolean, locked: boolean, password: boolean, allow_unmute: boolean}} RoomSettings */
+/** @typedef {{id: string, name: string, knock: string | null}} LobbyEntry */
+/** @typedef {'left' | 'removed' | 'disconnected'} LeaveReason */
 
-/** @typedef {{type: 'welcome', version: number, you: Participant, room: string, participants: Participant[]}} WelcomeMessage */
+/** @typedef {{type: 'welcome', version: number, you: Participant, room: string, participants: Participant[], settings: RoomSettings, host_key: string | null}} WelcomeMessage */
+/** @typedef {{type: 'waiting'}} WaitingMessage */
+/** @typedef {{type: 'lobby', waiting: LobbyEntry[]}} LobbyMessage */
+/** @typedef {{type: 'settings', settings: RoomSettings}} SettingsMessage */
+/** @typedef {{type: 'muted', kind: TrackKind}} MutedMessage */
 /** @typedef {{type: 'answer', sdp: string}} AnswerMessage */
 /** @typedef {{type: 'offer', sdp: string, tracks: TrackInfo[]}} OfferMessage */
 /** @typedef {{type: 'participant_joined', participant: Participant}} ParticipantJoinedMessage */
-/** @typedef {{type: 'participant_left', id: string}} ParticipantLeftMessage */
+/** @typedef {{type: 'participant_left', id: string, reason: LeaveReason}} ParticipantLeftMessage */
 /** @typedef {{type: 'participant_updated', participant: Participant}} ParticipantUpdatedMessage */
 /** @typedef {{type: 'error', code: string, message: string, fatal: boolean}} ErrorMessage */
 
 /**
- * @typedef {WelcomeMessage | AnswerMessage | OfferMessage | ParticipantJoinedMessage
+ * @typedef {WelcomeMessage | WaitingMessage | LobbyMessage | SettingsMessage | MutedMessage
+ *   | AnswerMessage | OfferMessage | ParticipantJoinedMessage
  *   | ParticipantLeftMessage | ParticipantUpdatedMessage | ErrorMessage} ServerMessage
  */
 
@@ -24,6 +37,10 @@ export const PROTOCOL_VERSION = 1;
  * Server message types to their shapes, for typed subscriptions with {@link SignalingClient#on}.
  * @typedef {{
  *   welcome: WelcomeMessage,
+ *   waiting: WaitingMessage,
+ *   lobby: LobbyMessage,
+ *   settings: SettingsMessage,
+ *   muted: MutedMessage,
  *   answer: AnswerMessage,
  *   offer: OfferMessage,
  *   participant_joined: ParticipantJoinedMessage,
@@ -34,12 +51,29 @@ export const PROTOCOL_VERSION = 1;
  */
 
 /**
- * @typedef {{type: 'hello', version: number, room: string, name: string}
+ * What `hello` may carry besides version, room and name (each left out when absent).
+ * @typedef {{identity?: string, password?: string, host_key?: string, knock?: string}} HelloExtras
+ */
+
+/**
+ * @typedef {{type: 'hello', version: number, room: string, name: string} & HelloExtras
  *   | {type: 'offer', sdp: string}
  *   | {type: 'answer', sdp: string}
  *   | {type: 'media_state', audio: boolean, video: boolean}
- *   | {type: 'leave'}} ClientMessage
+ *   | {type: 'leave'}
+ *   | {type: 'raise_hand', raised: boolean}
+ *   | {type: 'set_lobby', enabled: boolean}
+ *   | {type: 'set_password', password: string}
+ *   | {type: 'remove_password'}
+ *   | {type: 'set_lock', locked: boolean}
+ *   | {type: 'set_allow_unmute', allowed: boolean}
+ *   | {type: 'admit' | 'reject' | 'remove' | 'allow_unmute' | 'make_moderator', id: string}
+ *   | {type: 'mute', id: string, kind: TrackKind}
+ *   | {type: 'mute_all', kind: TrackKind}} ClientMessage
  */
+
+/** Fatal error codes that refuse entry to the room (the pre-join page can try again). */
+export const ENTRY_ERRORS = /** @type {const} */ (['password_required', 'wrong_password', 'too_many_attempts', 'room_locked', 'declined']);
 
 /**
  * How the socket ended. `expected` is true when this side closed it (leave, close()) or the
@@ -60,6 +94,19 @@ export class ProtocolError extends Error {
 const isObject = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
+ * @param {Record<string, unknown>} o
+ * @param {string} field
+ * @param {string} what
+ * @returns {boolean}
+ */
+function optBool(o, field, what) {
+  const v = o[field];
+  if (v === undefined) return false;
+  if (typeof v !== 'boolean') throw new ProtocolError(`${what}.${field} must be a boolean`);
+  return v;
+}
+
+/**
  * @param {unknown} v
  * @param {string} what
  * @returns {Participant}
@@ -74,7 +121,47 @@ function participant(v, what) {
   ) {
     throw new ProtocolError(`${what} is not a participant {id, name, audio, video}`);
   }
-  return { id: v.id, name: v.name, audio: v.audio, video: v.video };
+  return {
+    id: v.id,
+    name: v.name,
+    audio: v.audio,
+    video: v.video,
+    moderator: optBool(v, 'moderator', what),
+    hand_raised: optBool(v, 'hand_raised', what),
+    audio_blocked: optBool(v, 'audio_blocked', what),
+    video_blocked: optBool(v, 'video_blocked', what),
+  };
+}
+
+/** Settings of a room before any moderator changed them. */
+export const DEFAULT_SETTINGS = /** @type {RoomSettings} */ (Object.freeze({ lobby: false, locked: false, password: false, allow_unmute: true }));
+
+/**
+ * @param {unknown} v
+ * @param {string} what
+ * @returns {RoomSettings}
+ */
+function settings(v, what) {
+  if (v === undefined) return { ...DEFAULT_SETTINGS };
+  if (!isObject(v)) throw new ProtocolError(`${what} is not room settings {lobby, locked, password, allow_unmute}`);
+  /** @param {keyof RoomSettings} f */
+  const b = (f) => {
+    const x = v[f];
+    if (x === undefined) return DEFAULT_SETTINGS[f];
+    if (typeof x !== 'boolean') throw new ProtocolError(`${what}.${f} must be a boolean`);
+    return x;
+  };
+  return { lobby: b('lobby'), locked: b('locked'), password: b('password'), allow_unmute: b('allow_unmute') };
+}
+
+/**
+ * @param {unknown} v
+ * @param {string} what
+ * @returns {TrackKind}
+ */
+function kind(v, what) {
+  if (v !== 'audio' && v !== 'video') throw new ProtocolError(`${what} must be "audio" or "video"`);
+  return v;
 }
 
 /**
@@ -116,8 +203,26 @@ export function decodeServerMessage(text) {
         you: participant(o.you, 'welcome.you'),
         room: str(o, 'room'),
         participants: o.participants.map((p, i) => participant(p, `welcome.participants[${i}]`)),
+        settings: settings(o.settings, 'welcome.settings'),
+        host_key: typeof o.host_key === 'string' && o.host_key !== '' ? o.host_key : null,
       };
     }
+    case 'waiting':
+      return { type: 'waiting' };
+    case 'lobby': {
+      if (!Array.isArray(o.waiting)) throw new ProtocolError('lobby.waiting must be an array');
+      const waiting = o.waiting.map((e, i) => {
+        if (!isObject(e) || typeof e.id !== 'string' || typeof e.name !== 'string' || (e.knock != null && typeof e.knock !== 'string')) {
+          throw new ProtocolError(`lobby.waiting[${i}] is not {id, name, knock}`);
+        }
+        return { id: e.id, name: e.name, knock: typeof e.knock === 'string' && e.knock !== '' ? e.knock : null };
+      });
+      return { type: 'lobby', waiting };
+    }
+    case 'settings':
+      return { type: 'settings', settings: settings(o.settings ?? null, 'settings.settings') };
+    case 'muted':
+      return { type: 'muted', kind: kind(o.kind, 'muted.kind') };
     case 'answer':
       return { type: 'answer', sdp: str(o, 'sdp') };
     case 'offer': {
@@ -138,7 +243,11 @@ export function decodeServerMessage(text) {
     case 'participant_joined':
       return { type: 'participant_joined', participant: participant(o.participant, 'participant_joined.participant') };
     case 'participant_left':
-      return { type: 'participant_left', id: str(o, 'id') };
+      return {
+        type: 'participant_left',
+        id: str(o, 'id'),
+        reason: o.reason === 'removed' || o.reason === 'disconnected' ? o.reason : 'left',
+      };
     case 'participant_updated':
       return { type: 'participant_updated', participant: participant(o.participant, 'participant_updated.participant') };
     case 'error':
@@ -168,13 +277,19 @@ export function signalingUrl(location) {
  */
 export class SignalingClient extends EventTarget {
   /**
-   * @param {{url: string, room: string, name: string, WebSocketImpl?: typeof WebSocket}} options
+   * @param {{url: string, room: string, name: string, hello?: HelloExtras, WebSocketImpl?: typeof WebSocket}} options
    */
   constructor(options) {
     super();
     this.url = options.url;
     this.room = options.room;
     this.name = options.name;
+    /** Optional hello fields; empty strings are left out. */
+    /** @type {HelloExtras} */
+    this.hello = {};
+    for (const [k, v] of Object.entries(options.hello ?? {})) {
+      if (typeof v === 'string' && v !== '') this.hello[/** @type {keyof HelloExtras} */ (k)] = v;
+    }
     this.WebSocketImpl = options.WebSocketImpl ?? WebSocket;
     /** @type {WebSocket | null} */
     this.socket = null;
@@ -194,7 +309,7 @@ export class SignalingClient extends EventTarget {
     ws.addEventListener('open', () => {
       this.state = 'open';
       this.opened = true;
-      this.send({ type: 'hello', version: PROTOCOL_VERSION, room: this.room, name: this.name });
+      this.send({ type: 'hello', version: PROTOCOL_VERSION, room: this.room, name: this.name, ...this.hello });
       this.dispatchEvent(new Event('open'));
     });
     ws.addEventListener('message', (ev) => this.#receive(ev.data));
@@ -282,6 +397,70 @@ export class SignalingClient extends EventTarget {
   /** @param {boolean} audio @param {boolean} video */
   sendMediaState(audio, video) {
     return this.send({ type: 'media_state', audio, video });
+  }
+
+  /** @param {boolean} raised */
+  raiseHand(raised) {
+    return this.send({ type: 'raise_hand', raised });
+  }
+
+  /** @param {boolean} enabled */
+  setLobby(enabled) {
+    return this.send({ type: 'set_lobby', enabled });
+  }
+
+  /** @param {string} password */
+  setPassword(password) {
+    return this.send({ type: 'set_password', password });
+  }
+
+  removePassword() {
+    return this.send({ type: 'remove_password' });
+  }
+
+  /** @param {boolean} locked */
+  setLock(locked) {
+    return this.send({ type: 'set_lock', locked });
+  }
+
+  /** @param {boolean} allowed */
+  setAllowUnmute(allowed) {
+    return this.send({ type: 'set_allow_unmute', allowed });
+  }
+
+  /** @param {string} id */
+  admit(id) {
+    return this.send({ type: 'admit', id });
+  }
+
+  /** @param {string} id */
+  reject(id) {
+    return this.send({ type: 'reject', id });
+  }
+
+  /** @param {string} id */
+  remove(id) {
+    return this.send({ type: 'remove', id });
+  }
+
+  /** @param {string} id @param {TrackKind} kind */
+  mute(id, kind) {
+    return this.send({ type: 'mute', id, kind });
+  }
+
+  /** @param {TrackKind} kind */
+  muteAll(kind) {
+    return this.send({ type: 'mute_all', kind });
+  }
+
+  /** @param {string} id */
+  allowUnmute(id) {
+    return this.send({ type: 'allow_unmute', id });
+  }
+
+  /** @param {string} id */
+  makeModerator(id) {
+    return this.send({ type: 'make_moderator', id });
   }
 
   /** Says goodbye and closes the socket. */

@@ -6,10 +6,11 @@
 // holding a <video autoplay playsinline muted> only while video is shown, otherwise an avatar
 // (.avatar) with the initial; a .tile-name label; a .tile-muted indicator with the hidden text
 // "microphone off" while the microphone is off; and, for remote participants, one hidden
-// <audio autoplay> element.
+// <audio autoplay> element; a .tile-hand indicator (hidden text "hand raised", data-hand) while
+// the person's hand is raised.
 
 import { h } from './dom.js';
-import { micOffIcon } from './icons.js';
+import { micOffIcon, handIcon } from './icons.js';
 
 /** @typedef {import('./protocol.js').Participant} Participant */
 
@@ -50,12 +51,14 @@ export class Tile {
     this.avatar.style.setProperty('--avatar-hue', String(AVATAR_HUES[hash % AVATAR_HUES.length]));
     this.nameLabel = h('span', { class: 'tile-name-text' });
     this.muted = h('span', { class: 'tile-muted' }, micOffIcon(), h('span', { class: 'visually-hidden', text: 'microphone off' }));
+    this.hand = h('span', { class: 'tile-hand', hidden: true }, handIcon(true), h('span', { class: 'visually-hidden', text: 'hand raised' }));
     this.media = h('div', { class: 'tile-media' }, this.avatar);
     this.el = h(
       'div',
       { role: 'group', class: 'tile', 'data-participant-id': participant.id, 'data-speaking': 'false' },
       this.media,
       h('div', { class: 'tile-name' }, this.muted, this.nameLabel),
+      this.hand,
     );
     if (isLocal) this.el.dataset.local = 'true';
     /** @type {HTMLAudioElement | null} */
@@ -79,6 +82,8 @@ export class Tile {
     this.avatar.textContent = initialOf(p.name);
     this.el.dataset.audio = p.audio ? 'on' : 'off';
     this.muted.hidden = p.audio;
+    this.hand.hidden = !p.hand_raised;
+    this.el.dataset.hand = String(p.hand_raised);
     if (!p.audio) this.setSpeaking(false);
     this.#renderVideo();
   }

@@ -1,0 +1,124 @@
+// The Security dialog: lobby, room password, lock, and whether people muted by a moderator
+// may unmute themselves. Moderators change them; everyone else sees them read-only. The
+// switches show the server's settings: a click asks, the `settings` message answers.
+
+import { h, switchButton, setChecked } from './dom.js';
+import { ModalDialog } from './dialog.js';
+import { DEFAULT_SETTINGS } from './protocol.js';
+
+/** @typedef {import('./protocol.js').RoomSettings} RoomSettings */
+
+/**
+ * @typedef {{
+ *   setLobby: (on: boolean) => void,
+ *   setPassword: (password: string) => void,
+ *   removePassword: () => void,
+ *   setLock: (on: boolean) => void,
+ *   setAllowUnmute: (on: boolean) => void,
+ * }} SecurityActions
+ */
+
+/** Room passwords are 1–128 characters (docs/protocol.md). */
+const MAX_PASSWORD = 128;
+
+export class SecurityDialog {
+  /** @param {SecurityActions} actions */
+  constructor(actions) {
+    this.dialog = new ModalDialog({ title: 'Security', class: 'security-dialog' });
+    /** @type {RoomSettings} */
+    this.settings = { ...DEFAULT_SETTINGS };
+    this.moderator = false;
+
+    this.note = h('p', { class: 'hint', text: 'Only moderators can change these settings.' });
+    this.lobby = switchButton({ label: 'Lobby', checked: false, onchange: (on) => actions.setLobby(on) });
+    this.lock = switchButton({ label: 'Lock room', checked: false, onchange: (on) => actions.setLock(on) });
+    this.allowUnmute = switchButton({ label: 'Let participants unmute', checked: true, onchange: (on) => actions.setAllowUnmute(on) });
+    this.passwordInput = h('input', { id: 'room-password', type: 'text', autocomplete: 'off', maxlength: String(MAX_PASSWORD), 'aria-describedby': 'room-password-state' });
+    this.passwordState = h('p', { id: 'room-password-state', class: 'hint' });
+    this.setPasswordButton = h('button', { type: 'button', text: 'Set password', onclick: () => {
+      const pw = this.passwordInput.value;
+      if (pw.length === 0 || [...pw].length > MAX_PASSWORD) {
+        this.showError(pw.length === 0 ? 'Type a password first.' : `A password has at most ${MAX_PASSWORD} characters.`);
+        this.passwordInput.focus();
+        return;
+      }
+      this.error.replaceChildren();
+      actions.setPassword(pw);
+      this.passwordInput.value = '';
+    } });
+    this.removePasswordButton = h('button', { type: 'button', text: 'Remove password', onclick: () => actions.removePassword() });
+    this.passwordInput.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Enter') {
+        ev.preventDefault();
+        this.setPasswordButton.click();
+      }
+    });
+    this.error = h('div', { class: 'error-slot' });
+    this.status = h('p', { role: 'status', class: 'dialog-status' });
+
+    this.dialog.body.append(
+      this.note,
+      this.error,
+      h('div', { class: 'setting' }, this.lobby, h('p', { class: 'hint', text: 'Newcomers wait until a moderator lets them in.' })),
+      h(
+        'div',
+        { class: 'setting' },
+        h('label', { for: 'room-password', text: 'Room password' }),
+        this.passwordInput,
+        this.passwordState,
+        h('div', { class: 'row' }, this.setPasswordButton, this.removePasswordButton),
+      ),
+      h('div', { class: 'setting' }, this.lock, h('p', { class: 'hint', text: 'Nobody new can join, with or without the password.' })),
+      h('div', { class: 'setting' }, this.allowUnmute, h('p', { class: 'hint', text: 'When off, people a moderator muted can only raise their hand to ask to speak.' })),
+      this.status,
+    );
+    this.#render();
+  }
+
+  /**
+   * @param {RoomSettings} settings
+   * @param {boolean} moderator
+   */
+  update(settings, moderator) {
+    this.settings = settings;
+    this.moderator = moderator;
+    this.#render();
+  }
+
+  #render() {
+    const s = this.settings;
+    const ro = !this.moderator;
+    setChecked(this.lobby, s.lobby);
+    setChecked(this.lock, s.locked);
+    setChecked(this.allowUnmute, s.allow_unmute);
+    this.passwordState.textContent = s.password ? 'A password is set.' : 'No password is set.';
+    this.note.hidden = !ro;
+    for (const b of [this.lobby, this.lock, this.allowUnmute, this.setPasswordButton]) b.disabled = ro;
+    this.removePasswordButton.disabled = ro || !s.password;
+    this.passwordInput.disabled = ro;
+  }
+
+  /** @param {string} message */
+  showError(message) {
+    this.error.replaceChildren(h('p', { role: 'alert', text: message }));
+  }
+
+  /** @param {string} message */
+  say(message) {
+    this.status.textContent = message;
+  }
+
+  get isOpen() {
+    return this.dialog.isOpen;
+  }
+
+  open() {
+    this.error.replaceChildren();
+    this.status.textContent = '';
+    this.dialog.open();
+  }
+
+  destroy() {
+    this.dialog.destroy();
+  }
+}
