@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests: a harness with a controllable clock and
 //! shorthands for the wire shapes.
 
-#![allow(dead_code)] // each test binary uses a different subset
+#![allow(dead_code, unused_imports)] // each test binary uses a different subset
 
 pub use moot_protocol::{
     DisplayName, ErrorCode, LeaveReason, LobbyEntry, Participant, ParticipantId, RoomName,
