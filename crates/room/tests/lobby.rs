@@ -322,3 +322,17 @@ fn the_lobby_holds_at_most_as_many_people_as_the_room() {
     assert_eq!(refused, [(pid(3), ErrorCode::RoomFull)]);
     assert_eq!(h.participants("alpha").len(), 2);
 }
+
+#[test]
+fn a_host_key_holder_skips_the_lobby_and_sees_who_waits() {
+    let mut h = room_with_lobby();
+    h.join(3, "alpha");
+    let key = JoinRequest {
+        host_key: Some(host_key(1)),
+        ..request(4)
+    };
+    let out = h.join_with(4, "alpha", key);
+    assert!(matches!(out[0], Output::Joined { .. }));
+    assert_eq!(out.last(), Some(&send(4, lobby(&[3]))));
+    assert_eq!(h.rooms.waiting_count(), 1);
+}
