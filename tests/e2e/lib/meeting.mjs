@@ -74,6 +74,20 @@ export function tile(page, name) {
  * @param {{camera?: boolean, microphone?: boolean}} [opts]
  */
 export async function joinMeeting(page, baseUrl, room, name, opts = {}) {
+  await askToJoin(page, baseUrl, room, name, opts);
+  await page.getByRole('toolbar', { name: 'Meeting controls' }).waitFor({ state: 'visible' });
+}
+
+/**
+ * Like {@link joinMeeting} but only up to the click on **Join meeting**: the server may make
+ * the person wait in a lobby, ask for a password, or refuse.
+ * @param {import('playwright-core').Page} page
+ * @param {string} baseUrl ends with "/"
+ * @param {string} room
+ * @param {string} name
+ * @param {{camera?: boolean, microphone?: boolean, password?: string, knock?: string}} [opts]
+ */
+export async function askToJoin(page, baseUrl, room, name, opts = {}) {
   await page.goto(baseUrl + room);
   await page.getByRole('textbox', { name: 'Your name' }).fill(name);
   for (const [label, wanted] of [
@@ -88,8 +102,8 @@ export async function joinMeeting(page, baseUrl, room, name, opts = {}) {
     if ((await toggle.getAttribute('aria-pressed')) === 'true') await toggle.click();
     await waitFor(`${label} toggle to be off`, () => toggle.getAttribute('aria-pressed'), (v) => v === 'false');
   }
+  if (opts.knock) await page.getByRole('textbox', { name: 'Message to the moderator' }).fill(opts.knock);
   await page.getByRole('button', { name: 'Join meeting' }).click();
-  await page.getByRole('toolbar', { name: 'Meeting controls' }).waitFor({ state: 'visible' });
 }
 
 /**
