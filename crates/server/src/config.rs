@@ -38,6 +38,8 @@ pub struct MediaConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct RoomsConfig {
     pub max_participants: usize,
+    /// Refuse to create rooms whose names are guessable (docs/protocol.md has the rule).
+    pub require_unguessable_room_names: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -69,6 +71,7 @@ impl Default for RoomsConfig {
     fn default() -> Self {
         Self {
             max_participants: 100,
+            require_unguessable_room_names: false,
         }
     }
 }

@@ -2,12 +2,13 @@
 
 use crate::hub::Hub;
 use axum::body::Body;
-use axum::extract::{Path, State, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, Path, State, WebSocketUpgrade};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use moot_protocol::{RoomName, MAX_MESSAGE_BYTES};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// The web client, compiled into the binary (read from disk in debug builds).
@@ -53,11 +54,17 @@ async fn security_headers(mut response: Response) -> Response {
     response
 }
 
-async fn websocket(ws: WebSocketUpgrade, State(hub): State<Arc<Hub>>) -> Response {
+async fn websocket(
+    ws: WebSocketUpgrade,
+    State(hub): State<Arc<Hub>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Response {
+    // The address is used only to throttle password guessing; it is never logged or stored.
+    let client_ip = peer.ip();
     // Messages between our 256 KiB limit and 1 MiB get a `too_large` error from the session;
     // anything bigger is cut off by the WebSocket layer (close code 1009).
     ws.max_message_size(4 * MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| crate::session::run(socket, hub))
+        .on_upgrade(move |socket| crate::session::run(socket, hub, client_ip))
 }
 
 /// Prometheus text format. Counts only: no room names, no addresses.

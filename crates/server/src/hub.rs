@@ -6,7 +6,7 @@
 //! can possibly send its offer (it only does so after `welcome`).
 
 use crate::media::{MediaCommand, MediaHandle};
-use moot_protocol::{DisplayName, ErrorCode, ParticipantId, RoomName, ServerMessage};
+use moot_protocol::{ErrorCode, LeaveReason, ParticipantId, ServerMessage};
 use moot_room::{Input, Output, Rooms, RoomsConfig};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -54,18 +54,10 @@ impl Hub {
         (id, rx)
     }
 
-    pub fn join(&self, id: ParticipantId, room: RoomName, name: DisplayName) {
-        self.room_input(Input::Join { id, room, name });
-    }
-
-    pub fn media_state(&self, id: ParticipantId, audio: bool, video: bool) {
-        self.room_input(Input::MediaState { id, audio, video });
-    }
-
     /// The session ended (leave, close, timeout, removal): forget it everywhere.
-    pub fn leave(&self, id: ParticipantId) {
+    pub fn leave(&self, id: ParticipantId, reason: LeaveReason) {
         lock(&self.sessions).remove(&id);
-        self.room_input(Input::Leave { id });
+        self.room_input(Input::Leave { id, reason });
         // Also covers a session that never got into a room but may have a media peer.
         self.media.send(MediaCommand::RemovePeer { id });
     }
@@ -88,7 +80,8 @@ impl Hub {
         (rooms.room_count(), rooms.participant_count())
     }
 
-    fn room_input(&self, input: Input) {
+    /// Feeds one input to the rooms and dispatches every output, in order.
+    pub fn room_input(&self, input: Input) {
         let mut rooms = lock(&self.rooms);
         if let Err(e) = rooms.handle(Instant::now(), input) {
             // Only reachable through our own sequencing (e.g. leave after a refused join).
@@ -110,6 +103,10 @@ impl Hub {
                 self.deliver(id, Outbound::Close(ServerMessage::fatal(code, message)));
             }
             Output::Left { id, .. } => self.media.send(MediaCommand::RemovePeer { id }),
+            Output::Permissions { id, audio, video } => {
+                self.media
+                    .send(MediaCommand::SetPermissions { id, audio, video });
+            }
             Output::RoomCreated { instance, .. } => {
                 tracing::debug!(instance = instance.0, "room created");
             }

@@ -125,6 +125,7 @@ impl Bound {
         let hub = Arc::new(Hub::new(
             moot_room::RoomsConfig {
                 max_participants_per_room: self.config.rooms.max_participants,
+                require_unguessable_names: self.config.rooms.require_unguessable_room_names,
             },
             media.clone(),
         ));
@@ -138,6 +139,7 @@ impl Bound {
         ));
         let app = http::router(hub.clone());
         let mut http_stop = stop_rx;
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         let server = axum::serve(self.listener, app).with_graceful_shutdown(async move {
             let _ = http_stop.changed().await;
         });

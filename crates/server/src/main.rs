@@ -25,6 +25,9 @@ struct Cli {
     /// Address browsers send media to (repeat for several) [default: detected].
     #[arg(long = "public-ip", env = "MOOT_PUBLIC_IPS", value_delimiter = ',')]
     public_ips: Vec<IpAddr>,
+    /// Refuse to create rooms with guessable names.
+    #[arg(long, env = "MOOT_REQUIRE_UNGUESSABLE_ROOM_NAMES")]
+    require_unguessable_room_names: bool,
     /// Log filter, e.g. info, debug, moot_server=debug [default: info].
     #[arg(long, env = "MOOT_LOG")]
     log_level: Option<String>,
@@ -52,6 +55,9 @@ impl Cli {
         }
         if !self.public_ips.is_empty() {
             config.media.public_ips = self.public_ips;
+        }
+        if self.require_unguessable_room_names {
+            config.rooms.require_unguessable_room_names = true;
         }
         if let Some(level) = self.log_level {
             config.log.level = level;

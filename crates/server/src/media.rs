@@ -14,10 +14,26 @@ use tokio::sync::mpsc;
 
 #[derive(Debug)]
 pub enum MediaCommand {
-    AddPeer { id: ParticipantId, group: u64 },
-    RemovePeer { id: ParticipantId },
-    Offer { id: ParticipantId, sdp: String },
-    Answer { id: ParticipantId, sdp: String },
+    AddPeer {
+        id: ParticipantId,
+        group: u64,
+    },
+    RemovePeer {
+        id: ParticipantId,
+    },
+    Offer {
+        id: ParticipantId,
+        sdp: String,
+    },
+    Answer {
+        id: ParticipantId,
+        sdp: String,
+    },
+    SetPermissions {
+        id: ParticipantId,
+        audio: bool,
+        video: bool,
+    },
 }
 
 #[derive(Clone)]
@@ -118,6 +134,9 @@ fn handle_command(sfu: &mut Sfu, hub: &Hub, command: MediaCommand) {
             }
         }
         MediaCommand::RemovePeer { id } => sfu.remove_peer(now, peer(id)),
+        MediaCommand::SetPermissions { id, audio, video } => {
+            sfu.set_permissions(now, peer(id), audio, video)
+        }
         MediaCommand::Offer { id, sdp } => match sfu.accept_offer(now, peer(id), &sdp) {
             Ok(answer) => hub.deliver(id, Outbound::Message(ServerMessage::Answer { sdp: answer })),
             Err(e) => hub.deliver(id, Outbound::Message(sdp_error(&e, "offer"))),

@@ -9,9 +9,11 @@ use crate::media::MediaCommand;
 use axum::extract::ws::{Message, WebSocket};
 use futures_util::{SinkExt, StreamExt};
 use moot_protocol::{
-    decode_client_message, ClientMessage, DisplayName, ErrorCode, ParticipantId, RoomName,
-    ServerMessage, MAX_MESSAGE_BYTES, PROTOCOL_VERSION,
+    decode_client_message, ClientMessage, DisplayName, ErrorCode, LeaveReason, ParticipantId,
+    RoomName, ServerMessage, MAX_MESSAGE_BYTES, PROTOCOL_VERSION,
 };
+use moot_room::{Action, Input, JoinRequest};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,19 +26,23 @@ const RATE_BURST: f64 = 100.0;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     AwaitHello,
-    Joined,
+    /// Hello accepted: in the room, or waiting in its lobby.
+    Entered,
 }
 
 enum Next {
     Continue,
+    /// The client said `leave`: close, and tell the others it left (not "disconnected").
+    Leave,
     /// Send this message (if any), then close.
     Close(Option<ServerMessage>),
 }
 
-pub async fn run(socket: WebSocket, hub: Arc<Hub>) {
+pub async fn run(socket: WebSocket, hub: Arc<Hub>, client_ip: IpAddr) {
     let (id, mut outbound) = hub.register();
     let (mut sink, mut stream) = socket.split();
     let mut phase = Phase::AwaitHello;
+    let mut reason = LeaveReason::Disconnected;
     let mut last_heard = Instant::now();
     let mut bucket = TokenBucket::new(Instant::now());
     let mut ping = tokio::time::interval(PING_INTERVAL);
@@ -46,7 +52,7 @@ pub async fn run(socket: WebSocket, hub: Arc<Hub>) {
             frame = stream.next() => {
                 let Some(Ok(frame)) = frame else { break };
                 last_heard = Instant::now();
-                on_frame(frame, id, &mut phase, &mut bucket, &hub)
+                on_frame(frame, id, &mut phase, &mut bucket, &hub, client_ip)
             }
             out = outbound.recv() => match out {
                 Some(Outbound::Message(msg)) => Next::from_send(sink.send(text(&msg)).await),
@@ -65,6 +71,11 @@ pub async fn run(socket: WebSocket, hub: Arc<Hub>) {
         };
         match next {
             Next::Continue => {}
+            Next::Leave => {
+                reason = LeaveReason::Left;
+                let _ = sink.close().await;
+                break;
+            }
             Next::Close(last) => {
                 if let Some(msg) = last {
                     let _ = sink.send(text(&msg)).await;
@@ -74,14 +85,14 @@ pub async fn run(socket: WebSocket, hub: Arc<Hub>) {
             }
         }
     }
-    hub.leave(id);
+    hub.leave(id, reason);
 }
 
 impl Next {
     fn from_send<E>(result: Result<(), E>) -> Self {
         match result {
-            Ok(()) => Next::Continue,
-            Err(_) => Next::Close(None),
+            Ok(()) => Self::Continue,
+            Err(_) => Self::Close(None),
         }
     }
 }
@@ -96,6 +107,7 @@ fn on_frame(
     phase: &mut Phase,
     bucket: &mut TokenBucket,
     hub: &Hub,
+    client_ip: IpAddr,
 ) -> Next {
     let reply = |msg: ServerMessage| {
         hub.deliver(id, Outbound::Message(msg));
@@ -138,6 +150,10 @@ fn on_frame(
                 version,
                 room,
                 name,
+                identity,
+                password,
+                host_key,
+                knock,
             },
         ) => {
             if version != PROTOCOL_VERSION {
@@ -164,42 +180,92 @@ fn on_frame(
                     )))
                 }
             };
-            *phase = Phase::Joined;
-            hub.join(id, room, name);
+            *phase = Phase::Entered;
+            let request = JoinRequest {
+                identity,
+                password,
+                host_key,
+                knock,
+                client: client_ip,
+                new_host_key: random_token(32),
+            };
+            hub.room_input(Input::Join {
+                id,
+                room,
+                name,
+                request,
+            });
             Next::Continue
         }
         (Phase::AwaitHello, other) => Next::Close(Some(ServerMessage::fatal(
             ErrorCode::OutOfOrder,
-            format!("the first message must be hello, not {}", kind(&other)),
+            format!("the first message must be hello, not {}", other.kind()),
         ))),
-        (Phase::Joined, ClientMessage::Hello { .. }) => reply(ServerMessage::error(
-            ErrorCode::OutOfOrder,
-            "hello was already received",
-        )),
-        (Phase::Joined, ClientMessage::Offer { sdp }) => {
-            hub.media().send(MediaCommand::Offer { id, sdp });
-            Next::Continue
-        }
-        (Phase::Joined, ClientMessage::Answer { sdp }) => {
-            hub.media().send(MediaCommand::Answer { id, sdp });
-            Next::Continue
-        }
-        (Phase::Joined, ClientMessage::MediaState { audio, video }) => {
-            hub.media_state(id, audio, video);
-            Next::Continue
-        }
-        (Phase::Joined, ClientMessage::Leave {}) => Next::Close(None),
+        (Phase::Entered, message) => in_room(id, message, hub),
     }
 }
 
-fn kind(message: &ClientMessage) -> &'static str {
+/// Routes a message from someone who said hello (in the room or waiting in its lobby).
+/// Permissions are the room's business: it answers `not_allowed` itself.
+fn in_room(id: ParticipantId, message: ClientMessage, hub: &Hub) -> Next {
+    let moderate = |action: Action| {
+        hub.room_input(Input::Moderate { id, action });
+        Next::Continue
+    };
     match message {
-        ClientMessage::Hello { .. } => "hello",
-        ClientMessage::Offer { .. } => "offer",
-        ClientMessage::Answer { .. } => "answer",
-        ClientMessage::MediaState { .. } => "media_state",
-        ClientMessage::Leave {} => "leave",
+        ClientMessage::Hello { .. } => {
+            hub.deliver(
+                id,
+                Outbound::Message(ServerMessage::error(
+                    ErrorCode::OutOfOrder,
+                    "hello was already received",
+                )),
+            );
+            Next::Continue
+        }
+        ClientMessage::Offer { sdp } => {
+            hub.media().send(MediaCommand::Offer { id, sdp });
+            Next::Continue
+        }
+        ClientMessage::Answer { sdp } => {
+            hub.media().send(MediaCommand::Answer { id, sdp });
+            Next::Continue
+        }
+        ClientMessage::MediaState { audio, video } => {
+            hub.room_input(Input::MediaState { id, audio, video });
+            Next::Continue
+        }
+        ClientMessage::RaiseHand { raised } => {
+            hub.room_input(Input::RaiseHand { id, raised });
+            Next::Continue
+        }
+        ClientMessage::Leave {} => Next::Leave,
+        ClientMessage::SetLobby { enabled } => moderate(Action::SetLobby(enabled)),
+        ClientMessage::SetPassword { password } => moderate(Action::SetPassword {
+            password,
+            salt: rand::random(),
+        }),
+        ClientMessage::RemovePassword {} => moderate(Action::RemovePassword),
+        ClientMessage::SetLock { locked } => moderate(Action::SetLock(locked)),
+        ClientMessage::SetAllowUnmute { allowed } => moderate(Action::SetAllowUnmute(allowed)),
+        ClientMessage::Admit { id: target } => moderate(Action::Admit(target)),
+        ClientMessage::Reject { id: target } => moderate(Action::Reject(target)),
+        ClientMessage::Remove { id: target } => moderate(Action::Remove(target)),
+        ClientMessage::Mute { id: target, kind } => moderate(Action::Mute(target, kind)),
+        ClientMessage::MuteAll { kind } => moderate(Action::MuteAll(kind)),
+        ClientMessage::AllowUnmute { id: target } => moderate(Action::AllowUnmute(target)),
+        ClientMessage::MakeModerator { id: target } => moderate(Action::MakeModerator(target)),
     }
+}
+
+/// A random token of `len` characters from a URL-safe alphabet (host keys).
+fn random_token(len: usize) -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut rng = rand::thread_rng();
+    (0..len)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
 }
 
 /// A token bucket: `RATE_PER_SECOND` sustained, `RATE_BURST` at once.

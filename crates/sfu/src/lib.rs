@@ -106,6 +106,8 @@ pub struct SfuStats {
     pub datagrams_in: u64,
     pub datagrams_out: u64,
     pub frames_forwarded: u64,
+    /// Frames dropped because their sender is not allowed to send that media (moderator mute).
+    pub frames_blocked: u64,
     pub keyframe_requests_sent: u64,
 }
 
@@ -288,6 +290,25 @@ impl Sfu {
         self.mark_dirty(id);
         self.run(now);
         Ok(())
+    }
+
+    /// Sets which media of this peer may be forwarded; what is not allowed is dropped on
+    /// arrival from the next frame on. A newly allowed video track gets a keyframe request so
+    /// subscribers see a picture at once.
+    pub fn set_permissions(&mut self, now: Instant, id: PeerId, audio: bool, video: bool) {
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
+        let video_reopened = video && !peer.may_send_video;
+        peer.may_send_audio = audio;
+        peer.may_send_video = video;
+        if video_reopened {
+            let mids = peer.published.clone();
+            for mid in mids {
+                self.request_keyframe(now, TrackKey { peer: id, mid }, KeyframeRequestKind::Pli);
+            }
+        }
+        self.run(now);
     }
 
     /// Removes a peer: its media stops being forwarded at once and the others renegotiate.
@@ -514,6 +535,15 @@ impl Sfu {
         let Some(track) = self.tracks.get(&key) else {
             return;
         };
+        let allowed = match (track.kind, self.peers.get(&id)) {
+            (MediaKind::Audio, Some(p)) => p.may_send_audio,
+            (MediaKind::Video, Some(p)) => p.may_send_video,
+            (_, None) => false,
+        };
+        if !allowed {
+            self.stats.frames_blocked += 1;
+            return;
+        }
         for &(sub_id, sub_mid) in &track.subscribers {
             let Some(sub) = self.peers.get_mut(&sub_id) else {
                 continue;

@@ -52,6 +52,10 @@ pub struct Peer {
     /// Mids on which this peer's client sends media to us.
     pub published: Vec<Mid>,
     pub next_timeout: Option<Instant>,
+    /// Whether this peer's audio / video may be forwarded (a moderator mute clears them).
+    /// Enforced here so it never depends on the client's cooperation.
+    pub may_send_audio: bool,
+    pub may_send_video: bool,
     /// Queued for draining (avoids queueing twice).
     pub queued: bool,
     pub fault: Option<PeerFault>,
@@ -67,6 +71,8 @@ impl Peer {
             subscriptions: Vec::new(),
             published: Vec::new(),
             next_timeout: None,
+            may_send_audio: true,
+            may_send_video: true,
             queued: false,
             fault: None,
         }

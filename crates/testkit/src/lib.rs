@@ -7,7 +7,7 @@
 pub mod canned;
 mod participant;
 
-pub use participant::{Received, SimOptions, SimParticipant};
+pub use participant::{Hello, Received, SimOptions, SimParticipant};
 
 use moot_server::config::Config;
 use moot_server::ServerInfo;
@@ -42,6 +42,7 @@ pub async fn spawn_server() -> anyhow::Result<TestServer> {
     spawn_server_with(Config::default()).await
 }
 
+/// A server with the given config (its listen addresses are replaced by ephemeral ones).
 pub async fn spawn_server_with(mut config: Config) -> anyhow::Result<TestServer> {
     config.http.listen = "127.0.0.1:0".parse()?;
     config.media.port = 0;

@@ -3,7 +3,10 @@
 use crate::canned;
 use anyhow::{bail, Context};
 use futures_util::{SinkExt, StreamExt};
-use moot_protocol::{ErrorCode, Participant, ParticipantId, ServerMessage, TrackKind};
+use moot_protocol::{
+    ErrorCode, LeaveReason, LobbyEntry, Participant, ParticipantId, RoomSettings, ServerMessage,
+    TrackKind,
+};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -14,7 +17,7 @@ use str0m::media::{Direction, MediaKind, MediaTime, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, Input, Output, Rtc};
 use tokio::net::UdpSocket;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
 
 const AUDIO_INTERVAL: Duration = Duration::from_millis(20);
@@ -81,10 +84,25 @@ pub struct Received {
     pub last: Option<Instant>,
 }
 
+/// Optional fields of `hello`.
+#[derive(Debug, Clone, Default)]
+pub struct Hello {
+    pub identity: Option<String>,
+    pub password: Option<String>,
+    pub host_key: Option<String>,
+    pub knock: Option<String>,
+}
+
 #[derive(Debug, Default)]
 struct Shared {
     received: HashMap<(ParticipantId, TrackKind), Received>,
     participants: HashMap<ParticipantId, Participant>,
+    me: Option<Participant>,
+    host_key: Option<String>,
+    settings: RoomSettings,
+    lobby: Vec<LobbyEntry>,
+    muted: Vec<TrackKind>,
+    left: HashMap<ParticipantId, LeaveReason>,
     errors: Vec<(ErrorCode, String)>,
     keyframe_requests: u64,
     connected: bool,
@@ -95,6 +113,7 @@ pub struct SimParticipant {
     pub id: ParticipantId,
     shared: Arc<Mutex<Shared>>,
     leave: Option<oneshot::Sender<()>>,
+    raw: mpsc::UnboundedSender<serde_json::Value>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -109,19 +128,44 @@ impl SimParticipant {
         name: &str,
         options: SimOptions,
     ) -> anyhow::Result<Self> {
+        match Self::try_join(ws_url, room, name, options, Hello::default()).await? {
+            Ok(sim) => Ok(sim),
+            Err((code, message)) => bail!("join refused: {code:?}: {message}"),
+        }
+    }
+
+    /// Says hello with the given extras; waits through a lobby if there is one. The inner
+    /// `Err` is the server's refusal (its error code and message).
+    pub async fn try_join(
+        ws_url: &str,
+        room: &str,
+        name: &str,
+        options: SimOptions,
+        hello: Hello,
+    ) -> anyhow::Result<Result<Self, (ErrorCode, String)>> {
         let (mut ws, _) = tokio_tungstenite::connect_async(ws_url)
             .await
             .context("connecting the signaling WebSocket")?;
         send(
             &mut ws,
-            &serde_json::json!({"type": "hello", "version": 1, "room": room, "name": name}),
+            &serde_json::json!({"type": "hello", "version": 1, "room": room, "name": name,
+                "identity": hello.identity, "password": hello.password,
+                "host_key": hello.host_key, "knock": hello.knock}),
         )
         .await?;
-        let (me, others) = match next_message(&mut ws).await? {
-            ServerMessage::Welcome {
-                you, participants, ..
-            } => (you, participants),
-            other => bail!("expected welcome, got {other:?}"),
+        let (me, others, settings, host_key) = loop {
+            match next_message(&mut ws).await? {
+                ServerMessage::Welcome {
+                    you,
+                    participants,
+                    settings,
+                    host_key,
+                    ..
+                } => break (you, participants, settings, host_key),
+                ServerMessage::Waiting {} => continue,
+                ServerMessage::Error { code, message, .. } => return Ok(Err((code, message))),
+                other => bail!("expected welcome, got {other:?}"),
+            }
         };
         let socket = UdpSocket::bind("127.0.0.1:0").await?;
         let local = socket.local_addr()?;
@@ -157,12 +201,18 @@ impl SimParticipant {
         .await?;
         send(&mut ws, &serde_json::json!({"type": "media_state", "audio": options.audio, "video": options.video})).await?;
 
-        let mut shared = Shared::default();
+        let mut shared = Shared {
+            me: Some(me.clone()),
+            host_key,
+            settings,
+            ..Shared::default()
+        };
         for p in others {
             shared.participants.insert(p.id, p);
         }
         let shared = Arc::new(Mutex::new(shared));
         let (leave_tx, leave_rx) = oneshot::channel();
+        let (raw, raw_rx) = mpsc::unbounded_channel();
         let client = Client {
             rtc,
             socket,
@@ -178,13 +228,52 @@ impl SimParticipant {
             send_loss: Loss::new(options.send_loss, me.id.0 * 7919),
             receive_loss: Loss::new(options.receive_loss, me.id.0 * 104_729),
         };
-        let task = tokio::spawn(client.run(leave_rx));
-        Ok(Self {
+        let task = tokio::spawn(client.run(leave_rx, raw_rx));
+        Ok(Ok(Self {
             id: me.id,
             shared,
             leave: Some(leave_tx),
+            raw,
             task,
-        })
+        }))
+    }
+
+    /// Sends any JSON message as is (the hostile-client tests' way of speaking by hand).
+    pub fn send(&self, message: serde_json::Value) {
+        let _ = self.raw.send(message);
+    }
+
+    /// This participant as the server last described it.
+    pub fn me(&self) -> Participant {
+        lock(&self.shared).me.clone().expect("set at join")
+    }
+
+    /// Another participant as last described to this one.
+    pub fn participant(&self, id: ParticipantId) -> Option<Participant> {
+        lock(&self.shared).participants.get(&id).cloned()
+    }
+
+    pub fn host_key(&self) -> Option<String> {
+        lock(&self.shared).host_key.clone()
+    }
+
+    pub fn settings(&self) -> RoomSettings {
+        lock(&self.shared).settings
+    }
+
+    /// The lobby list as last sent to this (moderator) participant.
+    pub fn lobby(&self) -> Vec<LobbyEntry> {
+        lock(&self.shared).lobby.clone()
+    }
+
+    /// `muted` notices received (this client ignores them and keeps sending, on purpose).
+    pub fn muted(&self) -> Vec<TrackKind> {
+        lock(&self.shared).muted.clone()
+    }
+
+    /// Why `id` left, if this participant was told.
+    pub fn left_reason(&self, id: ParticipantId) -> Option<LeaveReason> {
+        lock(&self.shared).left.get(&id).copied()
     }
 
     /// What arrived so far from `from`'s track of `kind`.
@@ -282,8 +371,12 @@ struct Client {
 }
 
 impl Client {
-    async fn run(mut self, mut leave: oneshot::Receiver<()>) {
-        let result = self.event_loop(&mut leave).await;
+    async fn run(
+        mut self,
+        mut leave: oneshot::Receiver<()>,
+        mut raw: mpsc::UnboundedReceiver<serde_json::Value>,
+    ) {
+        let result = self.event_loop(&mut leave, &mut raw).await;
         let reason = match result {
             Ok(()) => "left".to_owned(),
             Err(e) => e.to_string(),
@@ -291,7 +384,11 @@ impl Client {
         lock(&self.shared).ended = Some(reason);
     }
 
-    async fn event_loop(&mut self, leave: &mut oneshot::Receiver<()>) -> anyhow::Result<()> {
+    async fn event_loop(
+        &mut self,
+        leave: &mut oneshot::Receiver<()>,
+        raw: &mut mpsc::UnboundedReceiver<serde_json::Value>,
+    ) -> anyhow::Result<()> {
         let start = tokio::time::Instant::now();
         let mut audio_tick = tokio::time::interval_at(start, AUDIO_INTERVAL);
         let mut video_tick = tokio::time::interval_at(start, VIDEO_INTERVAL);
@@ -306,6 +403,7 @@ impl Client {
                     return Ok(());
                 }
                 message = next_message(&mut self.ws) => self.on_signal(message?).await?,
+                Some(message) = raw.recv() => send(&mut self.ws, &message).await?,
                 received = self.socket.recv_from(&mut buf) => {
                     let (len, source) = received?;
                     if self.receive_loss.drops(&buf[..len]) {
@@ -386,13 +484,22 @@ impl Client {
             }
             ServerMessage::ParticipantJoined { participant }
             | ServerMessage::ParticipantUpdated { participant } => {
-                lock(&self.shared)
-                    .participants
-                    .insert(participant.id, participant);
+                let mut shared = lock(&self.shared);
+                if shared.me.as_ref().is_some_and(|me| me.id == participant.id) {
+                    shared.me = Some(participant);
+                } else {
+                    shared.participants.insert(participant.id, participant);
+                }
             }
-            ServerMessage::ParticipantLeft { id } => {
-                lock(&self.shared).participants.remove(&id);
+            ServerMessage::ParticipantLeft { id, reason } => {
+                let mut shared = lock(&self.shared);
+                shared.participants.remove(&id);
+                shared.left.insert(id, reason);
             }
+            ServerMessage::Waiting {} => bail!("waiting after welcome"),
+            ServerMessage::Lobby { waiting } => lock(&self.shared).lobby = waiting,
+            ServerMessage::Settings { settings } => lock(&self.shared).settings = settings,
+            ServerMessage::Muted { kind } => lock(&self.shared).muted.push(kind),
             ServerMessage::Error {
                 code,
                 message,
