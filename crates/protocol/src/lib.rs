@@ -7,8 +7,9 @@ mod messages;
 mod names;
 
 pub use messages::{
-    decode_client_message, ClientMessage, DecodeError, ErrorCode, LeaveReason, LobbyEntry,
-    Participant, RoomSettings, ServerMessage, TrackInfo, TrackKind,
+    decode_client_message, ChatMessage, ClientMessage, DecodeError, ErrorCode, LeaveReason,
+    LobbyEntry, Participant, Quality, RoomSettings, ServerMessage, TrackInfo, TrackKind,
+    TrackSource, REACTIONS,
 };
 pub use names::{DisplayName, NameError, ParticipantId, RoomName};
 

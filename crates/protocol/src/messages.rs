@@ -24,10 +24,16 @@ pub enum ClientMessage {
         /// A short note shown to moderators while waiting in the lobby.
         #[serde(default)]
         knock: Option<String>,
+        /// The `resume_token` of a session that dropped less than 10 s ago.
+        #[serde(default)]
+        resume: Option<String>,
     },
     /// The client's one initial offer (its send-only audio and video transceivers).
     Offer {
         sdp: String,
+        /// What each of the client's mids carries; absent: by m-line order (protocol.md).
+        #[serde(default)]
+        sources: Option<std::collections::BTreeMap<String, TrackSource>>,
     },
     /// The answer to a server offer.
     Answer {
@@ -37,6 +43,8 @@ pub enum ClientMessage {
     MediaState {
         audio: bool,
         video: bool,
+        #[serde(default)]
+        screen: bool,
     },
     Leave {},
     RaiseHand {
@@ -77,9 +85,26 @@ pub enum ClientMessage {
     MakeModerator {
         id: ParticipantId,
     },
+    Chat {
+        text: String,
+        #[serde(default)]
+        to: Option<ParticipantId>,
+    },
+    React {
+        emoji: String,
+    },
+    SetName {
+        name: String,
+    },
+    SetQuality {
+        quality: Quality,
+    },
+    SetChatHistory {
+        enabled: bool,
+    },
 }
 
-const CLIENT_MESSAGE_TYPES: [&str; 18] = [
+const CLIENT_MESSAGE_TYPES: [&str; 23] = [
     "hello",
     "offer",
     "answer",
@@ -98,6 +123,11 @@ const CLIENT_MESSAGE_TYPES: [&str; 18] = [
     "mute_all",
     "allow_unmute",
     "make_moderator",
+    "chat",
+    "react",
+    "set_name",
+    "set_quality",
+    "set_chat_history",
 ];
 
 impl ClientMessage {
@@ -122,6 +152,11 @@ impl ClientMessage {
             Self::MuteAll { .. } => "mute_all",
             Self::AllowUnmute { .. } => "allow_unmute",
             Self::MakeModerator { .. } => "make_moderator",
+            Self::Chat { .. } => "chat",
+            Self::React { .. } => "react",
+            Self::SetName { .. } => "set_name",
+            Self::SetQuality { .. } => "set_quality",
+            Self::SetChatHistory { .. } => "set_chat_history",
         }
     }
 }
@@ -179,8 +214,14 @@ pub struct Participant {
     pub audio: bool,
     /// Camera on.
     pub video: bool,
+    /// Sharing their screen.
+    #[serde(default)]
+    pub screen: bool,
     pub moderator: bool,
     pub hand_raised: bool,
+    /// Place in the raised-hand queue (increases with each raise in the room); None when lowered.
+    #[serde(default)]
+    pub hand_seq: Option<u64>,
     /// A moderator muted this person's audio and it has not been allowed again; the server
     /// drops their audio meanwhile.
     pub audio_blocked: bool,
@@ -195,7 +236,59 @@ pub struct RoomSettings {
     pub locked: bool,
     pub password: bool,
     pub allow_unmute: bool,
+    /// Newcomers receive the last 100 group chat messages.
+    #[serde(default)]
+    pub chat_history: bool,
 }
+
+/// Where a track comes from on its sender's side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrackSource {
+    Microphone,
+    Camera,
+    Screen,
+    ScreenAudio,
+}
+
+impl TrackSource {
+    pub fn kind(self) -> TrackKind {
+        match self {
+            Self::Microphone | Self::ScreenAudio => TrackKind::Audio,
+            Self::Camera | Self::Screen => TrackKind::Video,
+        }
+    }
+}
+
+/// What a participant wants to receive (`set_quality`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Quality {
+    /// Video of everyone.
+    #[default]
+    High,
+    /// Video of at most 9 people, most recent speakers first.
+    Standard,
+    /// Only the current speaker's video (and screen shares).
+    Low,
+    /// No video at all.
+    AudioOnly,
+}
+
+/// One chat message as delivered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    /// Counts the room's messages from 1.
+    pub seq: u64,
+    pub from: ParticipantId,
+    pub name: DisplayName,
+    pub text: String,
+    /// None: to everyone; else the one recipient (private).
+    pub to: Option<ParticipantId>,
+}
+
+/// The reactions a participant may send.
+pub const REACTIONS: [&str; 6] = ["👍", "👏", "😂", "😮", "❤️", "🎉"];
 
 /// Someone waiting in the lobby, as moderators see them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -227,6 +320,7 @@ pub struct TrackInfo {
     pub mid: String,
     pub participant: ParticipantId,
     pub kind: TrackKind,
+    pub source: TrackSource,
 }
 
 /// Messages the server sends.
@@ -242,6 +336,24 @@ pub enum ServerMessage {
         /// Only to the room's creator.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         host_key: Option<String>,
+        /// Lets this participant resume within 10 s if the connection drops.
+        resume_token: String,
+        /// This welcome continues an earlier session (see "Reconnecting").
+        #[serde(default)]
+        resumed: bool,
+    },
+    Chat {
+        message: ChatMessage,
+    },
+    ChatHistory {
+        messages: Vec<ChatMessage>,
+    },
+    Reaction {
+        id: ParticipantId,
+        emoji: String,
+    },
+    DominantSpeaker {
+        id: Option<ParticipantId>,
     },
     Waiting {},
     Lobby {
@@ -336,6 +448,8 @@ pub enum ErrorCode {
     Declined,
     Removed,
     GuessableRoomName,
+    BadChat,
+    BadReaction,
 }
 
 #[cfg(test)]
@@ -355,6 +469,7 @@ mod tests {
                 password: None,
                 host_key: None,
                 knock: None,
+                resume: None,
             })
         );
         assert_eq!(
@@ -365,7 +480,8 @@ mod tests {
             decode_client_message(r#"{"type":"media_state","audio":true,"video":false}"#),
             Ok(ClientMessage::MediaState {
                 audio: true,
-                video: false
+                video: false,
+                screen: false
             })
         );
     }
