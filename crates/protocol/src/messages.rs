@@ -448,6 +448,9 @@ pub enum ErrorCode {
     Declined,
     Removed,
     GuessableRoomName,
+    TooManyRooms,
+    TooManyConnections,
+    ServerShutdown,
     BadChat,
     BadReaction,
 }
