@@ -45,6 +45,9 @@ pub struct RoomsConfig {
     pub max_participants_per_room: usize,
     /// Refuse to create rooms whose names are guessable ([`guessable::is_guessable`]).
     pub require_unguessable_names: bool,
+    /// Creating a room beyond this many is refused with `too_many_rooms`; joining an existing
+    /// room is not affected.
+    pub max_rooms: usize,
 }
 
 impl Default for RoomsConfig {
@@ -53,6 +56,7 @@ impl Default for RoomsConfig {
         Self {
             max_participants_per_room: 100,
             require_unguessable_names: false,
+            max_rooms: 1000,
         }
     }
 }

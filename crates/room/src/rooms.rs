@@ -181,6 +181,13 @@ impl Rooms {
             );
             return self.refuse(id, ErrorCode::GuessableRoomName, message);
         }
+        if self.rooms.len() >= self.config.max_rooms {
+            let message = format!(
+                "this server already holds its limit of {} meetings; try again later",
+                self.config.max_rooms
+            );
+            return self.refuse(id, ErrorCode::TooManyRooms, message);
+        }
         // Checked before the room exists, so a limit of 0 never creates an empty room.
         if self.config.max_participants_per_room == 0 {
             let message = format!("the room {room_name} is full: this server allows nobody in");
