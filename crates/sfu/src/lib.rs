@@ -14,9 +14,12 @@
 
 mod demux;
 mod peer;
+mod routing;
+mod speaker;
 
 pub use demux::{is_stun, stun_local_ufrag};
 pub use peer::PeerFault;
+pub use speaker::{SpeakerDetector, EVALUATE_EVERY};
 pub use str0m::media::MediaKind;
 pub use str0m::net::Transmit;
 
@@ -41,6 +44,40 @@ pub struct PeerId(pub u64);
 /// Peers in one group forward their media to each other (one room instance).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct GroupId(pub u64);
+
+/// What a track carries on its sender's side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Source {
+    Microphone,
+    Camera,
+    Screen,
+    ScreenAudio,
+}
+
+/// Which video a subscriber receives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ReceiveVideo {
+    /// Everyone's camera and screen.
+    #[default]
+    All,
+    /// Cameras of the `n` highest-ranked peers (most recent dominant speakers first, then the
+    /// rest in join order), and every screen share.
+    TopSpeakers(usize),
+    /// No video at all.
+    None,
+}
+
+impl ReceiveVideo {
+    fn allows(self, source: Source, publisher_rank: usize) -> bool {
+        match (self, source) {
+            (_, Source::Microphone | Source::ScreenAudio) => true,
+            (Self::None, _) => false,
+            (Self::All, _) => true,
+            (Self::TopSpeakers(_), Source::Screen) => true,
+            (Self::TopSpeakers(n), Source::Camera) => publisher_rank < n,
+        }
+    }
+}
 
 /// One published track: the publishing peer and the mid it sends on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -84,6 +121,7 @@ pub struct OfferedTrack {
     pub mid: String,
     pub publisher: PeerId,
     pub kind: MediaKind,
+    pub source: Source,
 }
 
 #[derive(Debug)]
@@ -98,6 +136,8 @@ pub enum SfuOutput {
     },
     /// The peer's media session ended (ICE lost, str0m error or panic); it has been removed.
     PeerGone { peer: PeerId, reason: String },
+    /// The dominant speaker of a group changed.
+    DominantSpeaker { group: GroupId, peer: PeerId },
 }
 
 /// Counters for metrics and benchmarks.
@@ -114,6 +154,7 @@ pub struct SfuStats {
 /// A published track's routing entry.
 struct Track {
     kind: MediaKind,
+    source: Source,
     /// Where this track goes: subscriber peer and the mid it is sent on there.
     subscribers: Vec<(PeerId, Mid)>,
     last_keyframe_request: Option<Instant>,
@@ -126,6 +167,8 @@ pub struct Sfu {
     peers: HashMap<PeerId, Peer>,
     groups: HashMap<GroupId, Vec<PeerId>>,
     tracks: HashMap<TrackKey, Track>,
+    speakers: HashMap<GroupId, SpeakerDetector>,
+    next_speaker_evaluation: Option<Instant>,
     demux: Demux,
     dirty: VecDeque<PeerId>,
     /// Keyframe requests held back by the throttle, sent when it allows (due time).
@@ -144,6 +187,8 @@ impl Sfu {
             peers: HashMap::new(),
             groups: HashMap::new(),
             tracks: HashMap::new(),
+            speakers: HashMap::new(),
+            next_speaker_evaluation: None,
             demux: Demux::default(),
             dirty: VecDeque::new(),
             deferred_keyframes: Vec::new(),
@@ -198,22 +243,28 @@ impl Sfu {
         self.peers.insert(id, Peer::new(group, rtc));
         self.groups.entry(group).or_default().push(id);
         self.demux.insert_peer(id, ufrag);
+        self.rerank(now, group);
         Ok(())
     }
 
     /// Accepts the client's initial offer and returns the answer. Remote tracks already in
     /// the group follow in a server offer (see `poll_output`).
+    /// `sources` names what each of the client's mids carries; mids it does not name follow
+    /// the m-line order rule (first audio microphone, first video camera, second video screen,
+    /// second audio screen audio).
     pub fn accept_offer(
         &mut self,
         now: Instant,
         id: PeerId,
         sdp: &str,
+        sources: HashMap<String, Source>,
     ) -> Result<String, SfuError> {
         let offer = SdpOffer::from_sdp_string(sdp).map_err(|e| SfuError::BadSdp(e.to_string()))?;
         let peer = self.peers.get_mut(&id).ok_or(SfuError::UnknownPeer)?;
         if peer.ready {
             return Err(SfuError::AlreadyNegotiated);
         }
+        peer.declared_sources = sources;
         let answer = match peer.with_rtc(|rtc| rtc.sdp_api().accept_offer(offer)) {
             Ok(answer) => answer,
             Err(peer::PeerFault::Rtc(e)) => {
@@ -230,7 +281,7 @@ impl Sfu {
         peer.ready = true;
         let group = peer.group;
         // Subscribe the newcomer to everything already published in the group.
-        let existing: Vec<(TrackKey, MediaKind)> = self.groups[&group]
+        let existing: Vec<(TrackKey, MediaKind, Source)> = self.groups[&group]
             .iter()
             .filter(|p| **p != id)
             .flat_map(|p| {
@@ -239,12 +290,13 @@ impl Sfu {
                     mid: *mid,
                 })
             })
-            .filter_map(|key| self.tracks.get(&key).map(|t| (key, t.kind)))
+            .filter_map(|key| self.tracks.get(&key).map(|t| (key, t.kind, t.source)))
             .collect();
         let peer = self.peers.get_mut(&id).expect("looked up above");
-        for (source, kind) in existing {
+        for (source, kind, label) in existing {
             peer.subscriptions.push(Subscription {
                 source,
+                label,
                 kind,
                 state: SubState::ToOpen,
                 source_gone: false,
@@ -346,8 +398,55 @@ impl Sfu {
         self.run(now);
     }
 
+    /// Sets which video `id` receives (its quality setting).
+    pub fn set_receive_video(&mut self, now: Instant, id: PeerId, receive: ReceiveVideo) {
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
+        if peer.receive_video == receive {
+            return;
+        }
+        peer.receive_video = receive;
+        // Tracks this subscriber starts receiving need a keyframe to show anything.
+        let group = peer.group;
+        let visible: Vec<TrackKey> = self.groups[&group]
+            .iter()
+            .filter(|p| **p != id)
+            .flat_map(|p| {
+                let rank = self.peers[p].speaker_rank;
+                self.peers[p].published.iter().map(move |mid| {
+                    (
+                        TrackKey {
+                            peer: *p,
+                            mid: *mid,
+                        },
+                        rank,
+                    )
+                })
+            })
+            .filter(|(key, rank)| {
+                self.tracks
+                    .get(key)
+                    .is_some_and(|t| t.kind == MediaKind::Video && receive.allows(t.source, *rank))
+            })
+            .map(|(key, _)| key)
+            .collect();
+        for key in visible {
+            self.request_keyframe(now, key, KeyframeRequestKind::Pli);
+        }
+        self.run(now);
+    }
+
+    /// The current dominant speaker of a group, if any.
+    pub fn dominant_speaker(&self, group: GroupId) -> Option<PeerId> {
+        self.speakers.get(&group).and_then(SpeakerDetector::current)
+    }
+
     /// Drives every peer whose timer is due.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.next_speaker_evaluation.is_some_and(|t| t <= now) {
+            self.evaluate_speakers(now);
+        }
         if self.deferred_keyframes.iter().any(|(_, due)| *due <= now) {
             let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.deferred_keyframes)
                 .into_iter()
@@ -384,6 +483,7 @@ impl Sfu {
             .values()
             .filter_map(|p| p.next_timeout)
             .chain(deferred)
+            .chain(self.next_speaker_evaluation)
             .min()
     }
 
@@ -489,10 +589,15 @@ impl Sfu {
         if self.tracks.contains_key(&key) {
             return;
         }
+        let Some(source) = self.source_of(id, mid, kind) else {
+            tracing::debug!(peer = id.0, "ignoring a third track of one kind");
+            return;
+        };
         self.tracks.insert(
             key,
             Track {
                 kind,
+                source,
                 subscribers: Vec::new(),
                 last_keyframe_request: None,
             },
@@ -513,6 +618,7 @@ impl Sfu {
             if peer.ready {
                 peer.subscriptions.push(Subscription {
                     source: key,
+                    label: source,
                     kind,
                     state: SubState::ToOpen,
                     source_gone: false,
@@ -544,10 +650,26 @@ impl Sfu {
             self.stats.frames_blocked += 1;
             return;
         }
+        let (source, rank, group) = {
+            let publisher = &self.peers[&id];
+            (track.source, publisher.speaker_rank, publisher.group)
+        };
+        if source == Source::Microphone {
+            if let Some(level) = data.ext_vals.audio_level {
+                let detector = self.speakers.entry(group).or_default();
+                detector.on_level(now, id, level);
+                if self.next_speaker_evaluation.is_none() {
+                    self.next_speaker_evaluation = Some(now + EVALUATE_EVERY);
+                }
+            }
+        }
         for &(sub_id, sub_mid) in &track.subscribers {
             let Some(sub) = self.peers.get_mut(&sub_id) else {
                 continue;
             };
+            if !sub.receive_video.allows(source, rank) {
+                continue;
+            }
             let written = sub.with_rtc(|rtc| {
                 let Some(mut writer) = rtc.writer(sub_mid) else {
                     return Ok(false);
@@ -654,6 +776,7 @@ impl Sfu {
                                 mid: mid.to_string(),
                                 publisher: s.source.peer,
                                 kind: s.kind,
+                                source: s.label,
                             })
                         }
                         _ => None,
@@ -697,6 +820,12 @@ impl Sfu {
                 mid: *mid,
             };
             self.tracks.remove(&key);
+        }
+        if let Some(detector) = self.speakers.get_mut(&peer.group) {
+            detector.remove(id);
+        }
+        if !self.groups.contains_key(&peer.group) {
+            self.speakers.remove(&peer.group);
         }
         let members: Vec<PeerId> = self.groups.get(&peer.group).cloned().unwrap_or_default();
         for other in members {

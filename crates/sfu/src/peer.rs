@@ -1,7 +1,8 @@
 //! One participant's WebRTC session: a str0m `Rtc`, isolated so that a panic inside str0m
 //! (it panics on internal bugs by design) fails only this peer, never the room or the server.
 
-use crate::{GroupId, TrackKey};
+use crate::{GroupId, ReceiveVideo, Source, TrackKey};
+use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 use str0m::change::SdpPendingOffer;
@@ -36,6 +37,8 @@ pub enum SubState {
 #[derive(Debug, Clone)]
 pub struct Subscription {
     pub source: TrackKey,
+    /// What the source track carries (camera, screen, ...).
+    pub label: Source,
     pub kind: MediaKind,
     pub state: SubState,
     /// The source left while this was being negotiated: stop it once the answer is in.
@@ -56,6 +59,12 @@ pub struct Peer {
     /// Enforced here so it never depends on the client's cooperation.
     pub may_send_audio: bool,
     pub may_send_video: bool,
+    /// What the client said each of its mids carries (`offer.sources`).
+    pub declared_sources: HashMap<String, Source>,
+    /// Which video this peer receives (its quality setting).
+    pub receive_video: ReceiveVideo,
+    /// Position in the group's speaker order (0: the dominant speaker).
+    pub speaker_rank: usize,
     /// Queued for draining (avoids queueing twice).
     pub queued: bool,
     pub fault: Option<PeerFault>,
@@ -73,6 +82,9 @@ impl Peer {
             next_timeout: None,
             may_send_audio: true,
             may_send_video: true,
+            declared_sources: HashMap::new(),
+            receive_video: ReceiveVideo::All,
+            speaker_rank: usize::MAX,
             queued: false,
             fault: None,
         }

@@ -1,0 +1,81 @@
+//! Who receives which video: speaker ranks, track sources. Split from lib.rs to keep files
+//! small; these are methods of `Sfu` like the rest.
+
+use crate::{GroupId, MediaKind, PeerId, Sfu, SfuOutput, Source, TrackKey, EVALUATE_EVERY};
+use std::time::Instant;
+use str0m::media::{KeyframeRequestKind, Mid};
+
+impl Sfu {
+    pub(crate) fn evaluate_speakers(&mut self, now: Instant) {
+        self.next_speaker_evaluation = (!self.speakers.is_empty()).then(|| now + EVALUATE_EVERY);
+        let changed: Vec<(GroupId, PeerId)> = self
+            .speakers
+            .iter_mut()
+            .filter_map(|(group, det)| det.evaluate(now).map(|p| (*group, p)))
+            .collect();
+        for (group, peer) in changed {
+            self.outputs
+                .push_back(SfuOutput::DominantSpeaker { group, peer });
+            self.rerank(now, group);
+        }
+    }
+
+    /// Orders a group's peers for `ReceiveVideo::TopSpeakers`: recent dominant speakers first,
+    /// then everyone else in join order. Done on speaker changes and membership changes, never
+    /// per packet; a camera that becomes visible to someone gets a keyframe request.
+    pub(crate) fn rerank(&mut self, now: Instant, group: GroupId) {
+        let Some(members) = self.groups.get(&group) else {
+            return;
+        };
+        let recent = self
+            .speakers
+            .get(&group)
+            .map(|d| d.recent().to_vec())
+            .unwrap_or_default();
+        let order: Vec<PeerId> = recent
+            .iter()
+            .copied()
+            .filter(|p| members.contains(p))
+            .chain(members.iter().copied().filter(|p| !recent.contains(p)))
+            .collect();
+        let mut promoted = Vec::new();
+        for (rank, id) in order.into_iter().enumerate() {
+            if let Some(peer) = self.peers.get_mut(&id) {
+                if rank < peer.speaker_rank {
+                    promoted.push(id);
+                }
+                peer.speaker_rank = rank;
+            }
+        }
+        for id in promoted {
+            let mids = self.peers[&id].published.clone();
+            for mid in mids {
+                self.request_keyframe(now, TrackKey { peer: id, mid }, KeyframeRequestKind::Pli);
+            }
+        }
+    }
+
+    /// What the publisher's `mid` carries: as declared in its offer, else by m-line order.
+    pub(crate) fn source_of(&self, id: PeerId, mid: Mid, kind: MediaKind) -> Option<Source> {
+        let peer = self.peers.get(&id)?;
+        if let Some(source) = peer.declared_sources.get(&mid.to_string()) {
+            return Some(*source);
+        }
+        let same_kind = peer
+            .published
+            .iter()
+            .filter(|m| {
+                self.tracks
+                    .get(&TrackKey { peer: id, mid: **m })
+                    .is_some_and(|t| t.kind == kind)
+            })
+            .count();
+        match (kind, same_kind) {
+            (MediaKind::Audio, 0) => Some(Source::Microphone),
+            (MediaKind::Audio, 1) => Some(Source::ScreenAudio),
+            (MediaKind::Video, 0) => Some(Source::Camera),
+            (MediaKind::Video, 1) => Some(Source::Screen),
+            _ => None,
+        }
+    }
+}
