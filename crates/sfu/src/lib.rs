@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 mod demux;
+mod negotiation;
 mod peer;
 mod routing;
 mod speaker;
@@ -33,7 +34,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::crypto::CryptoProvider;
-use str0m::media::{Direction, KeyframeRequestKind, MediaData, Mid};
+use str0m::media::{KeyframeRequestKind, MediaData, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, RtcConfig};
 
@@ -733,127 +734,5 @@ impl Sfu {
         }
         self.stats.keyframe_requests_sent += 1;
         self.mark_dirty(source.peer);
-    }
-
-    /// Makes an offer for pending track changes, if the peer may renegotiate now.
-    fn negotiate_if_wanted(&mut self, id: PeerId) {
-        let Some(peer) = self.peers.get_mut(&id) else {
-            return;
-        };
-        if !peer.wants_negotiation() {
-            return;
-        }
-        let mut subs = std::mem::take(&mut peer.subscriptions);
-        let applied = peer.with_rtc(|rtc| {
-            let mut api = rtc.sdp_api();
-            for sub in &mut subs {
-                match sub.state {
-                    SubState::ToOpen => {
-                        let stream = format!("p{}", sub.source.peer.0);
-                        let mid =
-                            api.add_media(sub.kind, Direction::SendOnly, Some(stream), None, None);
-                        sub.state = SubState::Negotiating(mid);
-                    }
-                    SubState::ToStop(mid) => {
-                        api.stop_media(mid);
-                        sub.state = SubState::NegotiatingStop(mid);
-                    }
-                    _ => {}
-                }
-            }
-            Ok(api.apply())
-        });
-        peer.subscriptions = subs;
-        match applied {
-            Ok(Some((offer, pending))) => {
-                peer.pending = Some(pending);
-                let tracks = peer
-                    .subscriptions
-                    .iter()
-                    .filter_map(|s| match s.state {
-                        SubState::Negotiating(mid) | SubState::Open(mid) if !s.source_gone => {
-                            Some(OfferedTrack {
-                                mid: mid.to_string(),
-                                publisher: s.source.peer,
-                                kind: s.kind,
-                                source: s.label,
-                            })
-                        }
-                        _ => None,
-                    })
-                    .collect();
-                self.outputs.push_back(SfuOutput::Offer {
-                    peer: id,
-                    sdp: offer.to_sdp_string(),
-                    tracks,
-                });
-            }
-            Ok(None) => {}
-            Err(_) => self.faulted.push(id),
-        }
-    }
-
-    /// Takes a peer out of every table and tells its subscribers' sessions to stop its tracks.
-    fn detach(&mut self, id: PeerId) {
-        let Some(peer) = self.peers.remove(&id) else {
-            return;
-        };
-        self.demux.remove_peer(id);
-        if let Some(members) = self.groups.get_mut(&peer.group) {
-            members.retain(|p| *p != id);
-            if members.is_empty() {
-                self.groups.remove(&peer.group);
-            }
-        }
-        // Stop receiving from this peer.
-        for sub in &peer.subscriptions {
-            if let SubState::Open(mid) = sub.state {
-                if let Some(track) = self.tracks.get_mut(&sub.source) {
-                    track.subscribers.retain(|s| *s != (id, mid));
-                }
-            }
-        }
-        // Stop sending this peer's tracks to anyone.
-        for mid in &peer.published {
-            let key = TrackKey {
-                peer: id,
-                mid: *mid,
-            };
-            self.tracks.remove(&key);
-        }
-        if let Some(detector) = self.speakers.get_mut(&peer.group) {
-            detector.remove(id);
-        }
-        if !self.groups.contains_key(&peer.group) {
-            self.speakers.remove(&peer.group);
-        }
-        let members: Vec<PeerId> = self.groups.get(&peer.group).cloned().unwrap_or_default();
-        for other in members {
-            let Some(other_peer) = self.peers.get_mut(&other) else {
-                continue;
-            };
-            let mut changed = false;
-            other_peer.subscriptions.retain_mut(|sub| {
-                if sub.source.peer != id {
-                    return true;
-                }
-                changed = true;
-                match sub.state {
-                    SubState::ToOpen => false,
-                    SubState::Open(mid) => {
-                        sub.state = SubState::ToStop(mid);
-                        true
-                    }
-                    SubState::Negotiating(_) => {
-                        sub.source_gone = true;
-                        true
-                    }
-                    _ => true,
-                }
-            });
-            if changed {
-                self.mark_dirty(other);
-            }
-        }
     }
 }
