@@ -12,7 +12,11 @@
 //! - `admission.rs`: the entry rules of docs/protocol.md ("Entering a room: who gets in"):
 //!   ban > host key > lock > password > lobby, the password hash and the failure throttle.
 //! - `moderation.rs`: the moderator actions.
-//! - `room.rs`: one room: members in join order, lobby, settings, and the notifications it sends.
+//! - `chat.rs`: chat messages, reactions, names, receive quality and the dominant speaker.
+//! - `resume.rs`: the reconnection grace period (docs/protocol.md, "Reconnecting").
+//! - `room.rs`: one room: members in join order, lobby, settings, and the notifications it sends;
+//!   `room/chat.rs`, `room/state.rs` and `room/away.rs` hold the room side of the features above.
+//! - `bucket.rs`: the token bucket behind the chat and reaction rate limits.
 //! - `guessable.rs`: the room name strength estimate shared with the browser.
 //!
 //! Security notes: passwords are kept only as Argon2id PHC strings, never logged (no `Debug`
@@ -22,10 +26,18 @@
 #![forbid(unsafe_code)]
 
 mod admission;
+mod bucket;
+mod chat;
 pub mod guessable;
 mod moderation;
+mod resume;
 mod room;
 mod rooms;
+
+pub use chat::{
+    CHAT_BURST, CHAT_HISTORY_LEN, CHAT_REFILL, MAX_CHAT_CHARS, REACTION_BURST, REACTION_REFILL,
+};
+pub use resume::RESUME_GRACE;
 
 pub use admission::{
     ADDRESS_FREE_FAILURES, FAILURE_WINDOW, FIRST_WAIT, MAX_WAIT, ROOM_FREE_FAILURES,
@@ -33,7 +45,7 @@ pub use admission::{
 pub use rooms::Rooms;
 
 use moot_protocol::{
-    DisplayName, ErrorCode, LeaveReason, ParticipantId, RoomName, ServerMessage, TrackKind,
+    DisplayName, ErrorCode, LeaveReason, ParticipantId, Quality, RoomName, ServerMessage, TrackKind,
 };
 use std::net::IpAddr;
 
@@ -79,11 +91,23 @@ pub struct JoinRequest {
     /// A fresh random secret from the server; becomes the room's host key if this join
     /// creates the room, and is otherwise ignored.
     pub new_host_key: String,
+    /// `hello.resume`: the resume token of an earlier session of this participant. If it is the
+    /// current token of someone in the room whose connection dropped less than
+    /// [`RESUME_GRACE`] ago, this join continues that session (see [`Output::Resumed`]);
+    /// otherwise it is ignored and the join goes on as a new person's.
+    pub resume: Option<String>,
+    /// A fresh random secret from the server: becomes this participant's resume token (sent
+    /// in `welcome`). It must be unguessable and unique; an empty token never matches.
+    pub new_resume_token: String,
 }
 
 impl JoinRequest {
-    /// A request with nothing but the client address and a new host key.
-    pub fn new(client: IpAddr, new_host_key: impl Into<String>) -> Self {
+    /// A request with nothing but the client address, a new host key and a new resume token.
+    pub fn new(
+        client: IpAddr,
+        new_host_key: impl Into<String>,
+        new_resume_token: impl Into<String>,
+    ) -> Self {
         Self {
             identity: None,
             password: None,
@@ -91,6 +115,8 @@ impl JoinRequest {
             knock: None,
             client,
             new_host_key: new_host_key.into(),
+            resume: None,
+            new_resume_token: new_resume_token.into(),
         }
     }
 }
@@ -103,6 +129,7 @@ impl std::fmt::Debug for JoinRequest {
             .field("password", &self.password.as_ref().map(|_| "…"))
             .field("host_key", &self.host_key.as_ref().map(|_| "…"))
             .field("knock", &self.knock)
+            .field("resume", &self.resume.as_ref().map(|_| "…"))
             .finish_non_exhaustive()
     }
 }
@@ -126,6 +153,12 @@ pub enum Action {
     MuteAll(TrackKind),
     AllowUnmute(ParticipantId),
     MakeModerator(ParticipantId),
+    /// Whether people who join later receive the room's last [`CHAT_HISTORY_LEN`] group
+    /// messages. The room always keeps them in memory (never private messages; all of them
+    /// are gone with the room), so turning this on also shares messages sent before it was
+    /// turned on: moderators should know that enabling it shows newcomers what was said
+    /// earlier, not only what is said from now on.
+    SetChatHistory(bool),
 }
 
 impl Action {
@@ -144,6 +177,7 @@ impl Action {
             Self::MuteAll(_) => "mute_all",
             Self::AllowUnmute(_) => "allow_unmute",
             Self::MakeModerator(_) => "make_moderator",
+            Self::SetChatHistory(_) => "set_chat_history",
         }
     }
 }
@@ -164,6 +198,7 @@ impl std::fmt::Debug for Action {
             Self::MuteAll(kind) => write!(f, "MuteAll({kind:?})"),
             Self::AllowUnmute(id) => write!(f, "AllowUnmute({id})"),
             Self::MakeModerator(id) => write!(f, "MakeModerator({id})"),
+            Self::SetChatHistory(on) => write!(f, "SetChatHistory({on})"),
         }
     }
 }
@@ -187,16 +222,43 @@ pub enum Input {
         id: ParticipantId,
         reason: LeaveReason,
     },
-    /// The participant's microphone or camera was turned on or off.
+    /// The participant's microphone, camera or screen share was turned on or off.
     MediaState {
         id: ParticipantId,
         audio: bool,
         video: bool,
+        screen: bool,
     },
     /// `raise_hand`.
     RaiseHand { id: ParticipantId, raised: bool },
     /// A moderator action from `id` (who may turn out not to be a moderator).
     Moderate { id: ParticipantId, action: Action },
+    /// `chat`, as received (this crate trims and checks the text).
+    Chat {
+        id: ParticipantId,
+        text: String,
+        to: Option<ParticipantId>,
+    },
+    /// `react`, as received (this crate checks the emoji).
+    React { id: ParticipantId, emoji: String },
+    /// `set_name`, with a name the server has already validated.
+    SetName {
+        id: ParticipantId,
+        name: DisplayName,
+    },
+    /// `set_quality`.
+    SetQuality { id: ParticipantId, quality: Quality },
+    /// The SFU decided who speaks in `room_of`'s room (`None`: nobody); `dominant_speaker` is
+    /// broadcast to that room if it changed. A speaker who is not in that room is ignored.
+    DominantSpeaker {
+        id: Option<ParticipantId>,
+        room_of: ParticipantId,
+    },
+    /// The connection dropped without `leave`: the member stays for [`RESUME_GRACE`] without
+    /// anyone being told (the server removes their media peer itself), then leaves with reason
+    /// `disconnected` (see [`Rooms::handle_timeout`]). Someone waiting in a lobby just
+    /// vanishes from it, as with `Leave`.
+    Disconnect { id: ParticipantId },
 }
 
 /// Something the server must do. Drain with [`Rooms::poll_output`] after every input, in order:
@@ -245,11 +307,22 @@ pub enum Output {
         instance: RoomInstanceId,
         room: RoomName,
     },
-    /// Every trace of the room (participants, settings, password hash, bans) is gone from
-    /// memory.
+    /// Every trace of the room (participants, settings, password hash, bans, chat) is gone
+    /// from memory.
     RoomDestroyed {
         instance: RoomInstanceId,
         room: RoomName,
+    },
+    /// What `id` wants to receive; the SFU enforces it. Emitted on every `set_quality`, and
+    /// when a session resumes with a quality other than `High` (a new member receives `High`).
+    Quality { id: ParticipantId, quality: Quality },
+    /// A new connection (`connection`, the id the server gave it) resumed participant
+    /// `participant`: the server moves its session over to `participant` and forgets
+    /// `connection`, which this crate never records. Comes before the `Joined { id:
+    /// participant, .. }` and the resumed `welcome` (which is addressed to `participant`).
+    Resumed {
+        connection: ParticipantId,
+        participant: ParticipantId,
     },
 }
 

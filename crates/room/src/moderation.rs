@@ -52,6 +52,10 @@ impl Rooms {
                 let (room, out) = self.live_room(&room_name);
                 room.update_settings(false, |s| s.locked = locked, out);
             }
+            Action::SetChatHistory(enabled) => {
+                let (room, out) = self.live_room(&room_name);
+                room.update_settings(false, |s| s.chat_history = enabled, out);
+            }
             Action::SetAllowUnmute(allowed) => {
                 let (room, out) = self.live_room(&room_name);
                 room.update_settings(false, |s| s.allow_unmute = allowed, out);
@@ -89,6 +93,7 @@ impl Rooms {
                 if let Some((room, out)) = self.target_room(id, &room_name, target) {
                     room.leave(target, LeaveReason::Removed, out);
                     self.location.remove(&target);
+                    self.away.remove(&target);
                 }
             }
             Action::Mute(target, kind) => {
@@ -160,8 +165,7 @@ impl Rooms {
             out.push_back(Output::Refused { id, code, message });
             return;
         }
-        let name = waiter.entry.name;
-        room.enter(id, name, waiter.identity, false, None, out);
+        room.enter(waiter.into_newcomer(), false, None, out);
         self.location.insert(id, room_name.clone());
     }
 

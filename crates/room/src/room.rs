@@ -5,27 +5,75 @@
 //! participant is not elsewhere, the entry rules, capacity); it keeps its own members
 //! consistent and emits the messages the protocol promises.
 
+mod away;
+mod chat;
+mod state;
+
 use crate::admission::{secrets_equal, Failures};
+use crate::bucket::Bucket;
+use crate::chat::{CHAT_BURST, CHAT_REFILL, REACTION_BURST, REACTION_REFILL};
 use crate::{Output, RoomInstanceId};
+use chat::ChatLog;
 use moot_protocol::{
-    DisplayName, ErrorCode, LeaveReason, LobbyEntry, Participant, ParticipantId, RoomName,
-    RoomSettings, ServerMessage, TrackKind,
+    DisplayName, ErrorCode, LeaveReason, LobbyEntry, Participant, ParticipantId, Quality, RoomName,
+    RoomSettings, ServerMessage,
 };
 use std::collections::{HashSet, VecDeque};
+use std::time::Instant;
 
 /// One person in a room.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 struct Member {
     participant: Participant,
     /// The browser identity from `hello`, if valid: what a removal bans.
     identity: Option<String>,
+    /// The secret that lets a new connection continue this member's session.
+    resume_token: String,
+    /// Set while the connection is gone: the member leaves at this time unless resumed.
+    away_until: Option<Instant>,
+    /// What this member wants to receive.
+    quality: Quality,
+    chat_bucket: Bucket,
+    reaction_bucket: Bucket,
+}
+
+/// Hand-written so that the resume token never reaches a log.
+impl std::fmt::Debug for Member {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Member")
+            .field("participant", &self.participant)
+            .field("away_until", &self.away_until)
+            .field("quality", &self.quality)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Who is about to enter, with the secrets that come with them.
+#[derive(Clone)]
+pub(crate) struct Newcomer {
+    pub(crate) id: ParticipantId,
+    pub(crate) name: DisplayName,
+    pub(crate) identity: Option<String>,
+    pub(crate) resume_token: String,
 }
 
 /// One person waiting in the lobby.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Waiter {
     pub(crate) entry: LobbyEntry,
     pub(crate) identity: Option<String>,
+    pub(crate) resume_token: String,
+}
+
+impl Waiter {
+    pub(crate) fn into_newcomer(self) -> Newcomer {
+        Newcomer {
+            id: self.entry.id,
+            name: self.entry.name,
+            identity: self.identity,
+            resume_token: self.resume_token,
+        }
+    }
 }
 
 /// The settings of a new room (docs/protocol.md: `allow_unmute` defaults to true).
@@ -34,6 +82,7 @@ pub(crate) const INITIAL_SETTINGS: RoomSettings = RoomSettings {
     locked: false,
     password: false,
     allow_unmute: true,
+    chat_history: false,
 };
 
 pub(crate) struct Room {
@@ -53,6 +102,11 @@ pub(crate) struct Room {
     banned: HashSet<String>,
     /// Failed passwords for this room, from all addresses.
     pub(crate) failures: Failures,
+    chat: ChatLog,
+    /// The last `hand_seq` handed out; 0 means none yet.
+    last_hand_seq: u64,
+    /// Who the SFU last said speaks, as last told to the room.
+    dominant: Option<ParticipantId>,
 }
 
 /// Hand-written so that the host key and password hash never reach a log.
@@ -80,6 +134,9 @@ impl Room {
             password: None,
             banned: HashSet::new(),
             failures: Failures::default(),
+            chat: ChatLog::default(),
+            last_hand_seq: 0,
+            dominant: None,
         }
     }
 
@@ -137,17 +194,22 @@ impl Room {
         self.members.iter().map(|m| m.participant.id).collect()
     }
 
-    /// Adds `id` (the caller has checked every entry rule), welcomes it with everyone already
-    /// there, and tells those people about it. `host_key` goes into the welcome (creator only).
+    /// Adds the newcomer (the caller has checked every entry rule), welcomes them with
+    /// everyone already there, and tells those people about it. `host_key` goes into the
+    /// welcome (creator only).
     pub(crate) fn enter(
         &mut self,
-        id: ParticipantId,
-        name: DisplayName,
-        identity: Option<String>,
+        newcomer: Newcomer,
         moderator: bool,
         host_key: Option<String>,
         out: &mut VecDeque<Output>,
     ) {
+        let Newcomer {
+            id,
+            name,
+            identity,
+            resume_token,
+        } = newcomer;
         debug_assert!(!self.contains(id), "caller checks for double joins");
         // Media starts off: the client reports what it really sends with `media_state`.
         let you = Participant {
@@ -155,8 +217,10 @@ impl Room {
             name,
             audio: false,
             video: false,
+            screen: false,
             moderator,
             hand_raised: false,
+            hand_seq: None,
             audio_blocked: false,
             video_blocked: false,
         };
@@ -164,17 +228,7 @@ impl Room {
             id,
             instance: self.instance,
         });
-        out.push_back(Output::Send {
-            to: id,
-            message: ServerMessage::Welcome {
-                version: moot_protocol::PROTOCOL_VERSION,
-                you: you.clone(),
-                room: self.name.clone(),
-                participants: self.participants(),
-                settings: self.settings,
-                host_key,
-            },
-        });
+        self.welcome(&you, host_key, resume_token.clone(), false, out);
         let joined = ServerMessage::ParticipantJoined {
             participant: you.clone(),
         };
@@ -182,9 +236,60 @@ impl Room {
         self.members.push(Member {
             participant: you,
             identity,
+            resume_token,
+            away_until: None,
+            quality: Quality::High,
+            chat_bucket: Bucket::new(CHAT_BURST, CHAT_REFILL),
+            reaction_bucket: Bucket::new(REACTION_BURST, REACTION_REFILL),
         });
         if moderator && !self.lobby.is_empty() {
             self.send_lobby_to(id, out);
+        }
+    }
+
+    /// `welcome` to `you` (with everyone else here), then what a newcomer needs to catch up:
+    /// the chat history if the room shares it, and who is speaking if anyone is.
+    fn welcome(
+        &self,
+        you: &Participant,
+        host_key: Option<String>,
+        resume_token: String,
+        resumed: bool,
+        out: &mut VecDeque<Output>,
+    ) {
+        let id = you.id;
+        let participants = self
+            .members
+            .iter()
+            .filter(|m| m.participant.id != id)
+            .map(|m| m.participant.clone())
+            .collect();
+        out.push_back(Output::Send {
+            to: id,
+            message: ServerMessage::Welcome {
+                version: moot_protocol::PROTOCOL_VERSION,
+                you: you.clone(),
+                room: self.name.clone(),
+                participants,
+                settings: self.settings,
+                host_key,
+                resume_token,
+                resumed,
+            },
+        });
+        if self.settings.chat_history {
+            out.push_back(Output::Send {
+                to: id,
+                message: ServerMessage::ChatHistory {
+                    messages: self.chat.history(),
+                },
+            });
+        }
+        if let Some(speaker) = self.dominant {
+            out.push_back(Output::Send {
+                to: id,
+                message: ServerMessage::DominantSpeaker { id: Some(speaker) },
+            });
         }
     }
 
@@ -210,9 +315,10 @@ impl Room {
         std::mem::take(&mut self.lobby)
     }
 
-    /// The current lobby list to every moderator.
+    /// The current lobby list to every moderator (who is connected).
     pub(crate) fn send_lobby(&self, out: &mut VecDeque<Output>) {
-        for member in self.members.iter().filter(|m| m.participant.moderator) {
+        let present = self.members.iter().filter(|m| m.away_until.is_none());
+        for member in present.filter(|m| m.participant.moderator) {
             self.send_lobby_to(member.participant.id, out);
         }
     }
@@ -257,6 +363,10 @@ impl Room {
         if gone.participant.moderator {
             self.ensure_moderator(out);
         }
+        if self.dominant == Some(id) {
+            self.dominant = None;
+            self.broadcast(None, ServerMessage::DominantSpeaker { id: None }, out);
+        }
         true
     }
 
@@ -286,129 +396,6 @@ impl Room {
         }
     }
 
-    /// Records `id`'s microphone and camera state and tells everyone else if it changed.
-    /// Turning on media a moderator blocked lifts the block if `allow_unmute` is on, and is
-    /// refused with `not_allowed` (changing nothing) otherwise. Returns false (and does
-    /// nothing) if `id` is not here.
-    pub(crate) fn set_media(
-        &mut self,
-        id: ParticipantId,
-        audio: bool,
-        video: bool,
-        out: &mut VecDeque<Output>,
-    ) -> bool {
-        let Some(index) = self.position(id) else {
-            return false;
-        };
-        let allow_unmute = self.settings.allow_unmute;
-        let participant = &mut self.members[index].participant;
-        let unblock_audio = audio && participant.audio_blocked;
-        let unblock_video = video && participant.video_blocked;
-        if (unblock_audio || unblock_video) && !allow_unmute {
-            let what = match (unblock_audio, unblock_video) {
-                (true, true) => "microphone and camera",
-                (true, false) => "microphone",
-                _ => "camera",
-            };
-            out.push_back(Output::Send {
-                to: id,
-                message: ServerMessage::error(
-                    ErrorCode::NotAllowed,
-                    format!(
-                        "a moderator turned off your {what} and participants may not turn it \
-                         back on themselves: raise your hand to ask a moderator"
-                    ),
-                ),
-            });
-            return true;
-        }
-        if participant.audio == audio && participant.video == video {
-            // Clients may repeat their state (e.g. after a device change); saying nothing keeps
-            // the others from re-rendering for no reason.
-            return true;
-        }
-        participant.audio = audio;
-        participant.video = video;
-        if unblock_audio || unblock_video {
-            participant.audio_blocked &= !unblock_audio;
-            participant.video_blocked &= !unblock_video;
-            out.push_back(permissions(participant));
-        }
-        let participant = participant.clone();
-        // The sender already knows its own state, so it is not told.
-        self.broadcast(
-            Some(id),
-            ServerMessage::ParticipantUpdated { participant },
-            out,
-        );
-        true
-    }
-
-    /// Raises or lowers `id`'s hand and tells everyone, the sender included. Returns false if
-    /// `id` is not here.
-    pub(crate) fn raise_hand(
-        &mut self,
-        id: ParticipantId,
-        raised: bool,
-        out: &mut VecDeque<Output>,
-    ) -> bool {
-        let Some(index) = self.position(id) else {
-            return false;
-        };
-        let participant = &mut self.members[index].participant;
-        if participant.hand_raised != raised {
-            participant.hand_raised = raised;
-            let participant = participant.clone();
-            self.broadcast(None, ServerMessage::ParticipantUpdated { participant }, out);
-        }
-        true
-    }
-
-    /// A moderator mute of `kind` for member `id` (nothing if already in force): the SFU stops
-    /// forwarding first, then the target and everyone are told.
-    pub(crate) fn mute(&mut self, id: ParticipantId, kind: TrackKind, out: &mut VecDeque<Output>) {
-        let Some(index) = self.position(id) else {
-            return;
-        };
-        let participant = &mut self.members[index].participant;
-        let (on, blocked) = match kind {
-            TrackKind::Audio => (&mut participant.audio, &mut participant.audio_blocked),
-            TrackKind::Video => (&mut participant.video, &mut participant.video_blocked),
-        };
-        if *blocked {
-            return;
-        }
-        *blocked = true;
-        *on = false;
-        out.push_back(permissions(participant));
-        out.push_back(Output::Send {
-            to: id,
-            message: ServerMessage::Muted { kind },
-        });
-        let participant = participant.clone();
-        self.broadcast(None, ServerMessage::ParticipantUpdated { participant }, out);
-    }
-
-    /// Lifts both moderator mutes of member `id` and lowers their hand (nothing if neither).
-    pub(crate) fn allow_unmute(&mut self, id: ParticipantId, out: &mut VecDeque<Output>) {
-        let Some(index) = self.position(id) else {
-            return;
-        };
-        let participant = &mut self.members[index].participant;
-        let was_blocked = participant.audio_blocked || participant.video_blocked;
-        if !was_blocked && !participant.hand_raised {
-            return;
-        }
-        participant.audio_blocked = false;
-        participant.video_blocked = false;
-        participant.hand_raised = false;
-        if was_blocked {
-            out.push_back(permissions(participant));
-        }
-        let participant = participant.clone();
-        self.broadcast(None, ServerMessage::ParticipantUpdated { participant }, out);
-    }
-
     /// Applies `change` to the settings and tells everyone if they changed (or `always`).
     pub(crate) fn update_settings(
         &mut self,
@@ -434,7 +421,9 @@ impl Room {
         self.members.iter().position(|m| m.participant.id == id)
     }
 
-    /// Sends `message` to every member except `except` (if any), in join order.
+    /// Sends `message` to every member except `except` (if any), in join order. Members whose
+    /// connection is gone are skipped: nobody could deliver it, and a resumed session starts
+    /// from a fresh `welcome` that holds the current state.
     fn broadcast(
         &self,
         except: Option<ParticipantId>,
@@ -443,20 +432,12 @@ impl Room {
     ) {
         for member in &self.members {
             let to = member.participant.id;
-            if Some(to) != except {
+            if Some(to) != except && member.away_until.is_none() {
                 out.push_back(Output::Send {
                     to,
                     message: message.clone(),
                 });
             }
         }
-    }
-}
-
-fn permissions(participant: &Participant) -> Output {
-    Output::Permissions {
-        id: participant.id,
-        audio: !participant.audio_blocked,
-        video: !participant.video_blocked,
     }
 }

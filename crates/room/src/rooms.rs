@@ -3,7 +3,7 @@
 
 use crate::admission::{self, AddressThrottle, Entry};
 use crate::guessable;
-use crate::room::{Room, Waiter};
+use crate::room::{Newcomer, Room, Waiter};
 use crate::{Input, JoinRequest, Output, RoomError, RoomInstanceId, RoomsConfig};
 use moot_protocol::{
     DisplayName, ErrorCode, LeaveReason, LobbyEntry, Participant, ParticipantId, RoomName,
@@ -25,6 +25,9 @@ pub struct Rooms {
     pub(crate) location: HashMap<ParticipantId, RoomName>,
     /// Which room's lobby each waiting person is in. Disjoint from `location`.
     pub(crate) waiting: HashMap<ParticipantId, RoomName>,
+    /// Members whose connection dropped, with the time their grace period ends. Each is in
+    /// `location` too and marked away in its room.
+    pub(crate) away: HashMap<ParticipantId, Instant>,
     /// Failed passwords per client address, across rooms.
     pub(crate) addresses: AddressThrottle,
     /// The last instance id handed out; 0 means none yet, so ids start at 1.
@@ -39,6 +42,7 @@ impl Rooms {
             rooms: BTreeMap::new(),
             location: HashMap::new(),
             waiting: HashMap::new(),
+            away: HashMap::new(),
             addresses: AddressThrottle::default(),
             last_instance: 0,
             outputs: VecDeque::new(),
@@ -61,9 +65,20 @@ impl Rooms {
                 request,
             } => self.join(now, id, room, name, request),
             Input::Leave { id, reason } => self.leave(id, reason),
-            Input::MediaState { id, audio, video } => self.media_state(id, audio, video),
+            Input::MediaState {
+                id,
+                audio,
+                video,
+                screen,
+            } => self.media_state(id, audio, video, screen),
             Input::RaiseHand { id, raised } => self.raise_hand(id, raised),
             Input::Moderate { id, action } => self.moderate(id, action),
+            Input::Chat { id, text, to } => self.chat(now, id, text, to),
+            Input::React { id, emoji } => self.react(now, id, emoji),
+            Input::SetName { id, name } => self.set_name(id, name),
+            Input::SetQuality { id, quality } => self.set_quality(id, quality),
+            Input::DominantSpeaker { id, room_of } => self.dominant_speaker(id, room_of),
+            Input::Disconnect { id } => self.disconnect(now, id),
         }
     }
 
@@ -77,7 +92,7 @@ impl Rooms {
         self.rooms.len()
     }
 
-    /// Participants in all rooms together (not counting lobbies).
+    /// Participants in all rooms together (not counting lobbies; counting those away).
     pub fn participant_count(&self) -> usize {
         self.location.len()
     }
@@ -129,6 +144,9 @@ impl Rooms {
                 room: current.clone(),
             });
         }
+        if self.try_resume(id, &room_name, &request) {
+            return Ok(());
+        }
         let identity = request
             .identity
             .clone()
@@ -151,13 +169,24 @@ impl Rooms {
         match entry {
             Entry::Refuse(code, message) => self.refuse(id, code, message),
             Entry::Enter { moderator } => {
-                room.enter(id, name, identity, moderator, None, &mut self.outputs);
+                let newcomer = Newcomer {
+                    id,
+                    name,
+                    identity,
+                    resume_token: request.new_resume_token,
+                };
+                room.enter(newcomer, moderator, None, &mut self.outputs);
                 self.location.insert(id, room_name);
             }
             Entry::Wait => {
                 let knock = request.knock.as_deref().and_then(admission::clean_knock);
                 let entry = LobbyEntry { id, name, knock };
-                room.wait(Waiter { entry, identity }, &mut self.outputs);
+                let waiter = Waiter {
+                    entry,
+                    identity,
+                    resume_token: request.new_resume_token,
+                };
+                room.wait(waiter, &mut self.outputs);
                 self.waiting.insert(id, room_name);
             }
         }
@@ -201,12 +230,22 @@ impl Rooms {
         });
         let key = request.new_host_key;
         let mut room = Room::new(instance, room_name.clone(), key.clone());
-        room.enter(id, name, identity, true, Some(key), &mut self.outputs);
+        let newcomer = Newcomer {
+            id,
+            name,
+            identity,
+            resume_token: request.new_resume_token,
+        };
+        room.enter(newcomer, true, Some(key), &mut self.outputs);
         self.rooms.insert(room_name.clone(), room);
         self.location.insert(id, room_name);
     }
 
-    fn leave(&mut self, id: ParticipantId, reason: LeaveReason) -> Result<(), RoomError> {
+    pub(crate) fn leave(
+        &mut self,
+        id: ParticipantId,
+        reason: LeaveReason,
+    ) -> Result<(), RoomError> {
         if let Some(room_name) = self.waiting.remove(&id) {
             let (room, out) = self.live_room(&room_name);
             let was_there = room.take_waiter(id).is_some();
@@ -218,6 +257,7 @@ impl Rooms {
             .location
             .remove(&id)
             .ok_or(RoomError::UnknownParticipant(id))?;
+        self.away.remove(&id);
         let room = self
             .rooms
             .get_mut(&room_name)
@@ -290,12 +330,13 @@ impl Rooms {
         id: ParticipantId,
         audio: bool,
         video: bool,
+        screen: bool,
     ) -> Result<(), RoomError> {
         let Some(room_name) = self.member_room(id, "media_state")? else {
             return Ok(());
         };
         let (room, out) = self.live_room(&room_name);
-        let was_there = room.set_media(id, audio, video, out);
+        let was_there = room.set_media(id, audio, video, screen, out);
         debug_assert!(was_there, "location and room membership agree");
         Ok(())
     }

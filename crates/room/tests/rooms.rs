@@ -228,6 +228,7 @@ fn raising_a_hand_is_told_to_everyone_including_the_sender() {
     h.fill("alpha", 1..=3);
     let raised = Participant {
         hand_raised: true,
+        hand_seq: Some(1),
         ..person(2)
     };
     let message = updated(raised.clone());
@@ -325,6 +326,7 @@ fn unknown_participants_are_errors_and_change_nothing() {
             id: pid(9),
             audio: true,
             video: true,
+            screen: false,
         },
         Input::RaiseHand {
             id: pid(9),

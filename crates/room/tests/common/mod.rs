@@ -32,8 +32,10 @@ pub fn person(n: u64) -> Participant {
         name: name(n),
         audio: false,
         video: false,
+        screen: false,
         moderator: false,
         hand_raised: false,
+        hand_seq: None,
         audio_blocked: false,
         video_blocked: false,
     }
@@ -55,6 +57,11 @@ pub fn host_key(n: u64) -> String {
     format!("host-key-made-for-{n:04}")
 }
 
+/// The resume token the server made for connection `n`.
+pub fn resume_token(n: u64) -> String {
+    format!("resume-token-made-for-{n:04}")
+}
+
 pub fn address(n: u64) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(10, 0, (n / 250) as u8, (n % 250) as u8))
 }
@@ -63,7 +70,7 @@ pub fn address(n: u64) -> IpAddr {
 pub fn request(n: u64) -> JoinRequest {
     JoinRequest {
         identity: Some(identity(n)),
-        ..JoinRequest::new(address(n), host_key(n))
+        ..JoinRequest::new(address(n), host_key(n), resume_token(n))
     }
 }
 
@@ -72,6 +79,7 @@ pub const INITIAL: RoomSettings = RoomSettings {
     locked: false,
     password: false,
     allow_unmute: true,
+    chat_history: false,
 };
 
 pub fn send(to: u64, message: ServerMessage) -> Output {
@@ -94,11 +102,13 @@ pub fn welcome_with(
 ) -> ServerMessage {
     ServerMessage::Welcome {
         version: PROTOCOL_VERSION,
+        resume_token: resume_token(you.id.0),
         you,
         room: room(room_name),
         participants,
         settings,
         host_key,
+        resumed: false,
     }
 }
 
@@ -219,7 +229,64 @@ impl Harness {
             id: pid(n),
             audio,
             video,
+            screen: false,
         })
+    }
+
+    pub fn screen(&mut self, n: u64, screen: bool) -> Vec<Output> {
+        let p = self
+            .participants_everywhere()
+            .into_iter()
+            .find(|p| p.id == pid(n))
+            .expect("a member");
+        self.input(Input::MediaState {
+            id: pid(n),
+            audio: p.audio,
+            video: p.video,
+            screen,
+        })
+    }
+
+    pub fn chat(&mut self, n: u64, text: &str, to: Option<u64>) -> Vec<Output> {
+        self.input(Input::Chat {
+            id: pid(n),
+            text: text.into(),
+            to: to.map(pid),
+        })
+    }
+
+    pub fn react(&mut self, n: u64, emoji: &str) -> Vec<Output> {
+        self.input(Input::React {
+            id: pid(n),
+            emoji: emoji.into(),
+        })
+    }
+
+    pub fn disconnect(&mut self, n: u64) -> Vec<Output> {
+        self.input(Input::Disconnect { id: pid(n) })
+    }
+
+    /// Connection `connection` says `hello` with `token` as its resume token.
+    pub fn resume(&mut self, connection: u64, room_name: &str, token: &str) -> Vec<Output> {
+        let request = JoinRequest {
+            resume: Some(token.into()),
+            ..request(connection)
+        };
+        self.join_with(connection, room_name, request)
+    }
+
+    /// Runs the timers at the current time.
+    pub fn timeout(&mut self) -> Vec<Output> {
+        self.rooms.handle_timeout(self.now);
+        self.drain()
+    }
+
+    fn participants_everywhere(&self) -> Vec<Participant> {
+        let rooms: Vec<RoomName> = ["alpha", "beta"].iter().map(|r| room(r)).collect();
+        rooms
+            .iter()
+            .flat_map(|r| self.rooms.participants_of(r))
+            .collect()
     }
 
     pub fn hand(&mut self, n: u64, raised: bool) -> Vec<Output> {

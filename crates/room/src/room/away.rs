@@ -1,0 +1,76 @@
+//! The room side of reconnection: members whose connection dropped stay, marked away, until
+//! they resume or their grace period ends (docs/protocol.md, "Reconnecting").
+
+use super::state::permissions;
+use super::Room;
+use crate::admission::secrets_equal;
+use crate::Output;
+use moot_protocol::{ParticipantId, Quality};
+use std::collections::VecDeque;
+use std::time::Instant;
+
+impl Room {
+    /// Marks member `id` away until `deadline`. `None` if `id` is not here; `Some(false)` if it
+    /// already was away (its first deadline stands).
+    pub(crate) fn disconnect(&mut self, id: ParticipantId, deadline: Instant) -> Option<bool> {
+        let index = self.position(id)?;
+        let member = &mut self.members[index];
+        if member.away_until.is_some() {
+            return Some(false);
+        }
+        member.away_until = Some(deadline);
+        Some(true)
+    }
+
+    /// The away member whose resume token is `token`, if any. Every away member's token is
+    /// compared in full (in time that depends only on the lengths), and an empty token never
+    /// matches.
+    pub(crate) fn away_with_token(&self, token: &str) -> Option<ParticipantId> {
+        if token.is_empty() {
+            return None;
+        }
+        let mut found = None;
+        for member in self.members.iter().filter(|m| m.away_until.is_some()) {
+            if secrets_equal(&member.resume_token, token) && found.is_none() {
+                found = Some(member.participant.id);
+            }
+        }
+        found
+    }
+
+    /// Continues away member `id`'s session on a new connection: media goes back on (with any
+    /// moderator block re-applied at once), a `welcome` with `resumed: true` and the new resume
+    /// token (the old one is used up), what a newcomer gets after it, the SFU's quality if not
+    /// the default, and the lobby for a moderator. Nobody else is told: to them `id` never left.
+    pub(crate) fn resume(
+        &mut self,
+        id: ParticipantId,
+        new_token: String,
+        out: &mut VecDeque<Output>,
+    ) {
+        let Some(index) = self.position(id) else {
+            return;
+        };
+        let member = &mut self.members[index];
+        debug_assert!(member.away_until.is_some(), "only away members resume");
+        member.away_until = None;
+        member.resume_token = new_token.clone();
+        let you = member.participant.clone();
+        let quality = member.quality;
+        out.push_back(Output::Joined {
+            id,
+            instance: self.instance,
+        });
+        if you.audio_blocked || you.video_blocked {
+            out.push_back(permissions(&you));
+        }
+        // The host key is not repeated: the creator's client kept it from the first welcome.
+        self.welcome(&you, None, new_token, true, out);
+        if quality != Quality::High {
+            out.push_back(Output::Quality { id, quality });
+        }
+        if you.moderator && !self.lobby.is_empty() {
+            self.send_lobby_to(id, out);
+        }
+    }
+}
