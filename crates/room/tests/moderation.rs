@@ -20,6 +20,7 @@ fn every_action() -> Vec<Action> {
         Action::MuteAll(TrackKind::Video),
         Action::AllowUnmute(pid(3)),
         Action::MakeModerator(pid(2)),
+        Action::SetChatHistory(true),
     ]
 }
 

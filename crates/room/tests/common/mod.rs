@@ -4,11 +4,12 @@
 #![allow(dead_code, unused_imports)] // each test binary uses a different subset
 
 pub use moot_protocol::{
-    DisplayName, ErrorCode, LeaveReason, LobbyEntry, Participant, ParticipantId, RoomName,
-    RoomSettings, ServerMessage, TrackKind, PROTOCOL_VERSION,
+    ChatMessage, DisplayName, ErrorCode, LeaveReason, LobbyEntry, Participant, ParticipantId,
+    Quality, RoomName, RoomSettings, ServerMessage, TrackKind, PROTOCOL_VERSION, REACTIONS,
 };
 pub use moot_room::{
     Action, Input, JoinRequest, Output, RoomError, RoomInstanceId, Rooms, RoomsConfig,
+    CHAT_HISTORY_LEN, MAX_CHAT_CHARS, RESUME_GRACE,
 };
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
@@ -110,6 +111,21 @@ pub fn welcome_with(
         host_key,
         resumed: false,
     }
+}
+
+/// A chat message `seq` from `from` as delivered.
+pub fn chat_message(seq: u64, from: u64, text: &str, to: Option<u64>) -> ChatMessage {
+    ChatMessage {
+        seq,
+        from: pid(from),
+        name: name(from),
+        text: text.into(),
+        to: to.map(pid),
+    }
+}
+
+pub fn chat(message: ChatMessage) -> ServerMessage {
+    ServerMessage::Chat { message }
 }
 
 pub fn updated(participant: Participant) -> ServerMessage {
