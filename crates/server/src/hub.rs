@@ -75,6 +75,20 @@ impl Hub {
         }
     }
 
+    /// People waiting in lobbies.
+    pub fn waiting_count(&self) -> usize {
+        lock(&self.rooms).waiting_count()
+    }
+
+    /// Tells every session `message` (fatal) and closes it: graceful shutdown. A session whose
+    /// queue is full is closed without it.
+    pub fn close_all(&self, message: &ServerMessage) {
+        let senders: Vec<_> = lock(&self.sessions).values().cloned().collect();
+        for sender in senders {
+            let _ = sender.try_send(Outbound::Close(message.clone()));
+        }
+    }
+
     pub fn room_counts(&self) -> (usize, usize) {
         let rooms = lock(&self.rooms);
         (rooms.room_count(), rooms.participant_count())

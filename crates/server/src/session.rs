@@ -19,9 +19,6 @@ use std::time::{Duration, Instant};
 
 pub const PING_INTERVAL: Duration = Duration::from_secs(5);
 pub const DEAD_AFTER: Duration = Duration::from_secs(15);
-/// Sustained message rate and burst allowed per connection.
-const RATE_PER_SECOND: f64 = 50.0;
-const RATE_BURST: f64 = 100.0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -38,13 +35,24 @@ enum Next {
     Close(Option<ServerMessage>),
 }
 
-pub async fn run(socket: WebSocket, hub: Arc<Hub>, client_ip: IpAddr) {
+pub async fn run(
+    socket: WebSocket,
+    hub: Arc<Hub>,
+    client_ip: IpAddr,
+    context: crate::limits::SessionContext,
+) {
+    let metrics = context.metrics;
+    // Every message sent is counted on its way out (errors by code, for /metrics).
+    let text = |msg: &ServerMessage| {
+        metrics.count_sent(msg);
+        text(msg)
+    };
     let (id, mut outbound) = hub.register();
     let (mut sink, mut stream) = socket.split();
     let mut phase = Phase::AwaitHello;
     let mut reason = LeaveReason::Disconnected;
     let mut last_heard = Instant::now();
-    let mut bucket = TokenBucket::new(Instant::now());
+    let mut bucket = TokenBucket::new(Instant::now(), context.rate);
     let mut ping = tokio::time::interval(PING_INTERVAL);
     ping.tick().await; // the first tick is immediate
     loop {
@@ -268,24 +276,26 @@ fn random_token(len: usize) -> String {
         .collect()
 }
 
-/// A token bucket: `RATE_PER_SECOND` sustained, `RATE_BURST` at once.
+/// A token bucket: `rate.per_second` sustained, `rate.burst` at once (config `limits.*`).
 struct TokenBucket {
     tokens: f64,
     last: Instant,
+    rate: crate::limits::RateLimit,
 }
 
 impl TokenBucket {
-    fn new(now: Instant) -> Self {
+    fn new(now: Instant, rate: crate::limits::RateLimit) -> Self {
         Self {
-            tokens: RATE_BURST,
+            tokens: rate.burst,
             last: now,
+            rate,
         }
     }
 
     fn take(&mut self, now: Instant) -> bool {
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
         self.last = now;
-        self.tokens = (self.tokens + elapsed * RATE_PER_SECOND).min(RATE_BURST);
+        self.tokens = (self.tokens + elapsed * self.rate.per_second).min(self.rate.burst);
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
             true
@@ -302,7 +312,11 @@ mod tests {
     #[test]
     fn bucket_allows_burst_then_refills() {
         let start = Instant::now();
-        let mut bucket = TokenBucket::new(start);
+        let rate = crate::limits::RateLimit {
+            per_second: 50.0,
+            burst: 100.0,
+        };
+        let mut bucket = TokenBucket::new(start, rate);
         for _ in 0..100 {
             assert!(bucket.take(start));
         }
