@@ -134,7 +134,7 @@ fn refused_messages_cost_no_rate_and_no_number() {
 fn the_message_carries_the_current_name() {
     let mut h = Harness::default();
     h.fill("alpha", [1, 2]);
-    let new_name = DisplayName::parse("Zoë").unwrap();
+    let new_name = DisplayName::parse("Zoë").expect("valid display name");
     h.input(Input::SetName {
         id: pid(2),
         name: new_name.clone(),
