@@ -4,7 +4,9 @@
 //! told what; it never touches a socket, a clock or a random number generator. The server feeds
 //! it [`Input`]s (with the current time, which the password throttle needs) and drains
 //! [`Output`]s after every input. Keeping the rules here, away from I/O, is what lets every one
-//! of them be unit tested deterministically.
+//! of them be unit tested deterministically. Time only passes when the server says so: besides
+//! the `now` of every input, it calls [`Rooms::handle_timeout`] once [`Rooms::next_timeout`]
+//! is reached (the reconnection grace period ends there).
 //!
 //! Layout:
 //! - `rooms.rs`: the registry of live rooms keyed by canonical [`RoomName`], the index of who is
@@ -20,7 +22,8 @@
 //! - `guessable.rs`: the room name strength estimate shared with the browser.
 //!
 //! Security notes: passwords are kept only as Argon2id PHC strings, never logged (no `Debug`
-//! output contains them) and never output. Client addresses are used only by the throttle and
+//! output contains them) and never output. Resume tokens, like host keys, are compared in
+//! constant time and never appear in `Debug` output. Client addresses are used only by the throttle and
 //! forgotten 15 minutes after their last failed password.
 
 #![forbid(unsafe_code)]
