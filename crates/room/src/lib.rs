@@ -23,8 +23,8 @@
 //!
 //! Security notes: passwords are kept only as Argon2id PHC strings, never logged (no `Debug`
 //! output contains them) and never output. Resume tokens, like host keys, are compared in
-//! constant time and never appear in `Debug` output. Client addresses are used only by the throttle and
-//! forgotten 15 minutes after their last failed password.
+//! constant time and never appear in `Debug` output. Client addresses are used only by the
+//! throttle and forgotten 15 minutes after their last failed password.
 
 #![forbid(unsafe_code)]
 
