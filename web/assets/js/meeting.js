@@ -491,6 +491,9 @@ export class Meeting {
   #toast(text) {
     const t = h('p', { class: 'toast', text });
     this.alerts.append(t);
+    // At most two at a time, so that a burst (several knocks) does not push the tiles away.
+    const toasts = this.alerts.querySelectorAll('.toast');
+    for (let i = 0; i < toasts.length - 2; i++) toasts[i].remove();
     window.setTimeout(() => t.remove(), 3000);
   }
 
