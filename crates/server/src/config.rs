@@ -2,27 +2,94 @@
 //! those two), then `validate()`. Unknown keys in the file are errors, so a typo is never
 //! silently ignored. Every key is documented in docs/config.md.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
+    /// Where the server keeps what must survive a restart: only a generated self-signed
+    /// certificate, and only when one is needed. Default: `$XDG_STATE_HOME/moot`, else
+    /// `./moot-state`. Nothing is created there on loopback or with configured certificates.
+    pub state_dir: PathBuf,
     pub http: HttpConfig,
+    pub tls: TlsConfig,
     pub media: MediaConfig,
     pub rooms: RoomsConfig,
+    pub limits: LimitsConfig,
+    pub turn: TurnConfig,
+    pub privacy: PrivacyConfig,
     pub log: LogConfig,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpConfig {
     /// Address and port of the web page and signaling WebSocket.
     pub listen: SocketAddr,
+    /// Serve plain HTTP on an address beyond loopback (behind a TLS reverse proxy). Without
+    /// it, such an address gets HTTPS (configured or self-signed certificate).
+    pub allow_plain_http: bool,
+    /// On SIGTERM/SIGINT, clients are told `server_shutdown`; the server waits at most this
+    /// many seconds for their connections to close before it exits.
+    pub shutdown_grace_seconds: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM certificate chain. Set together with `key_file`.
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: Option<PathBuf>,
+    /// With no certificate configured on an address beyond loopback, generate a self-signed
+    /// one (kept in `state_dir`). Off: such a setup is a configuration error instead.
+    pub self_signed: bool,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        Self {
+            cert_file: None,
+            key_file: None,
+            self_signed: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Signaling connections open at once from one address (an IPv6 /64 counts as one).
+    pub connections_per_address: usize,
+    /// Sustained signaling messages per second per connection.
+    pub messages_per_second: f64,
+    /// Messages a connection may send at once before the rate applies.
+    pub message_burst: f64,
+}
+
+#[derive(Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TurnConfig {
+    /// TURN server URLs handed to browsers, e.g. "turn:turn.example.org:3478?transport=udp",
+    /// "turns:turn.example.org:5349?transport=tcp". Empty: no TURN.
+    pub urls: Vec<String>,
+    /// The secret shared with coturn (`static-auth-secret`); required when `urls` is set.
+    pub shared_secret: Option<String>,
+    /// How long handed-out credentials stay valid, in seconds.
+    pub ttl_seconds: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrivacyConfig {
+    /// Who runs this instance and how to reach them (shown on /privacy), e.g.
+    /// "Example e.V., privacy@example.org".
+    pub operator_contact: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MediaConfig {
     /// The one UDP port all media uses (0 picks a free port).
@@ -34,26 +101,88 @@ pub struct MediaConfig {
     pub public_ips: Vec<IpAddr>,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RoomsConfig {
     pub max_participants: usize,
+    /// Rooms in memory at once; creating one more is refused with `too_many_rooms`.
+    pub max_rooms: usize,
     /// Refuse to create rooms whose names are guessable (docs/protocol.md has the rule).
     pub require_unguessable_room_names: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
     /// A tracing filter: "info", "debug", "moot_server=debug,str0m=warn", ...
     pub level: String,
 }
 
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            state_dir: default_state_dir(),
+            http: HttpConfig::default(),
+            tls: TlsConfig::default(),
+            media: MediaConfig::default(),
+            rooms: RoomsConfig::default(),
+            limits: LimitsConfig::default(),
+            turn: TurnConfig::default(),
+            privacy: PrivacyConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+/// `$XDG_STATE_HOME/moot` when that is set to an absolute path, else `./moot-state`.
+fn default_state_dir() -> PathBuf {
+    match std::env::var_os("XDG_STATE_HOME").map(PathBuf::from) {
+        Some(dir) if dir.is_absolute() => dir.join("moot"),
+        _ => PathBuf::from("moot-state"),
+    }
+}
+
 impl Default for HttpConfig {
     fn default() -> Self {
         Self {
             listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080),
+            allow_plain_http: false,
+            shutdown_grace_seconds: 10,
         }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            connections_per_address: 50,
+            messages_per_second: 50.0,
+            message_burst: 100.0,
+        }
+    }
+}
+
+impl Default for TurnConfig {
+    fn default() -> Self {
+        Self {
+            urls: Vec::new(),
+            shared_secret: None,
+            ttl_seconds: 12 * 3600,
+        }
+    }
+}
+
+/// Written by hand so the shared secret never reaches a log or `check-config` by accident.
+impl std::fmt::Debug for TurnConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TurnConfig")
+            .field("urls", &self.urls)
+            .field(
+                "shared_secret",
+                &self.shared_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("ttl_seconds", &self.ttl_seconds)
+            .finish()
     }
 }
 
@@ -71,6 +200,7 @@ impl Default for RoomsConfig {
     fn default() -> Self {
         Self {
             max_participants: 100,
+            max_rooms: 1000,
             require_unguessable_room_names: false,
         }
     }
@@ -115,11 +245,65 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &'static str, problem: &str| {
+            Err(ConfigError::Invalid {
+                key,
+                problem: problem.to_owned(),
+            })
+        };
         if self.rooms.max_participants == 0 {
-            return Err(ConfigError::Invalid {
-                key: "rooms.max_participants",
-                problem: "must be at least 1".into(),
-            });
+            return invalid("rooms.max_participants", "must be at least 1");
+        }
+        if self.rooms.max_rooms == 0 {
+            return invalid("rooms.max_rooms", "must be at least 1");
+        }
+        if self.limits.connections_per_address == 0 {
+            return invalid("limits.connections_per_address", "must be at least 1");
+        }
+        if !(self.limits.messages_per_second.is_finite() && self.limits.messages_per_second > 0.0) {
+            return invalid("limits.messages_per_second", "must be a number above 0");
+        }
+        if !(self.limits.message_burst.is_finite() && self.limits.message_burst >= 1.0) {
+            return invalid("limits.message_burst", "must be at least 1");
+        }
+        match (&self.tls.cert_file, &self.tls.key_file) {
+            (Some(_), None) => return invalid("tls.key_file", "must be set with tls.cert_file"),
+            (None, Some(_)) => return invalid("tls.cert_file", "must be set with tls.key_file"),
+            _ => {}
+        }
+        if self.uses_tls() && self.tls.cert_file.is_none() && !self.tls.self_signed {
+            return invalid(
+                "http.allow_plain_http",
+                &format!(
+                    "{} is not a loopback address, no certificate is configured \
+                     (tls.cert_file) and tls.self_signed is off: set tls.cert_file and \
+                     tls.key_file, turn tls.self_signed on, or set http.allow_plain_http = true \
+                     behind a TLS reverse proxy",
+                    self.http.listen
+                ),
+            );
+        }
+        if !self.turn.urls.is_empty() {
+            if self.turn.shared_secret.as_deref().is_none_or(str::is_empty) {
+                return invalid(
+                    "turn.shared_secret",
+                    "must be set when turn.urls is (the static-auth-secret of coturn)",
+                );
+            }
+            if let Some(url) = self
+                .turn
+                .urls
+                .iter()
+                .find(|u| !(u.starts_with("turn:") || u.starts_with("turns:")))
+            {
+                return invalid(
+                    "turn.urls",
+                    &format!("{url:?} must start with turn: or turns:"),
+                );
+            }
+            if self.turn.ttl_seconds < 60 {
+                return invalid("turn.ttl_seconds", "must be at least 60");
+            }
         }
         if let Some(ip) = self.media.public_ips.iter().find(|ip| ip.is_unspecified()) {
             return Err(ConfigError::Invalid {
@@ -134,6 +318,22 @@ impl Config {
             });
         }
         Ok(())
+    }
+
+    /// Plain HTTP is served only on loopback unless `http.allow_plain_http`; elsewhere HTTPS.
+    pub fn uses_tls(&self) -> bool {
+        self.tls.cert_file.is_some()
+            || !(self.http.listen.ip().is_loopback() || self.http.allow_plain_http)
+    }
+
+    /// The effective configuration as TOML (secrets replaced), for `moot check-config`.
+    pub fn to_toml(&self) -> String {
+        let mut shown = self.clone();
+        if shown.turn.shared_secret.is_some() {
+            shown.turn.shared_secret = Some("<redacted>".to_owned());
+        }
+        // Serialising plain structs of strings, numbers and lists cannot fail.
+        toml::to_string(&shown).unwrap_or_else(|e| format!("# cannot print config: {e}\n"))
     }
 
     /// The IP the media socket binds to.
@@ -176,6 +376,52 @@ mod tests {
             vec!["192.0.2.7".parse::<IpAddr>().expect("ip")]
         );
         cfg.validate().expect("valid");
+    }
+
+    #[test]
+    fn plain_http_beyond_loopback_needs_the_key_or_a_certificate() {
+        let mut cfg = Config::default();
+        assert!(!cfg.uses_tls(), "loopback is plain HTTP");
+        cfg.http.listen = "0.0.0.0:8080".parse().expect("addr");
+        assert!(cfg.uses_tls(), "beyond loopback: HTTPS (self-signed)");
+        cfg.validate().expect("self-signed fallback is valid");
+        cfg.tls.self_signed = false;
+        let err = cfg.validate().expect_err("no way to serve").to_string();
+        assert!(err.starts_with("http.allow_plain_http"), "{err}");
+        cfg.http.allow_plain_http = true;
+        cfg.validate().expect("explicit plain HTTP");
+        assert!(!cfg.uses_tls());
+        cfg.tls.cert_file = Some("c.pem".into());
+        let err = cfg.validate().expect_err("key missing").to_string();
+        assert!(err.starts_with("tls.key_file"), "{err}");
+    }
+
+    #[test]
+    fn turn_needs_a_secret_and_turn_urls_and_never_prints_it() {
+        let mut cfg = Config::default();
+        cfg.turn.urls = vec!["turn:127.0.0.1:3478".into()];
+        let err = cfg.validate().expect_err("no secret").to_string();
+        assert!(err.starts_with("turn.shared_secret"), "{err}");
+        cfg.turn.shared_secret = Some("s3cr3t-value".into());
+        cfg.validate().expect("valid");
+        assert!(!format!("{cfg:?}").contains("s3cr3t-value"));
+        assert!(!cfg.to_toml().contains("s3cr3t-value"));
+        cfg.turn.urls = vec!["stun:127.0.0.1".into()];
+        let err = cfg.validate().expect_err("not turn").to_string();
+        assert!(err.starts_with("turn.urls"), "{err}");
+    }
+
+    #[test]
+    fn check_config_output_is_toml_that_reads_back_the_same() {
+        let mut cfg = Config::from_toml(
+            "state_dir = \"/var/lib/moot\"\n[rooms]\nmax_rooms = 7\n[limits]\nmessages_per_second = 2.5\n\
+             [privacy]\noperator_contact = \"ops@example.org\"\n[tls]\ncert_file = \"/c.pem\"\nkey_file = \"/k.pem\"\n",
+        )
+        .expect("valid");
+        cfg.media.public_ips = vec!["192.0.2.1".parse().expect("ip")];
+        let text = cfg.to_toml();
+        assert_eq!(Config::from_toml(&text).expect("reads back"), cfg, "{text}");
+        assert!(text.contains("max_rooms = 7"), "{text}");
     }
 
     #[test]

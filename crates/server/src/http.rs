@@ -1,14 +1,17 @@
 //! HTTP: the embedded web client, the signaling WebSocket, health, and error pages.
 
+use crate::config::Config;
 use crate::hub::Hub;
+use crate::limits::Limits;
+use crate::tls::ClientAddr;
 use axum::body::Body;
+use axum::extract::ws::Message;
 use axum::extract::{ConnectInfo, Path, State, WebSocketUpgrade};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use moot_protocol::{RoomName, MAX_MESSAGE_BYTES};
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// The web client, compiled into the binary (read from disk in debug builds).
@@ -22,17 +25,40 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
     connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; \
     frame-ancestors 'none'; form-action 'self'";
 
-pub fn router(hub: Arc<Hub>) -> Router {
+/// What every handler can see.
+#[derive(Clone)]
+pub struct AppState {
+    pub hub: Arc<Hub>,
+    pub limits: Arc<Limits>,
+    pub config: Arc<Config>,
+    pub rates: Arc<crate::metrics::Rates>,
+}
+
+pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(index))
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .route("/privacy", get(privacy))
         .route("/api/ws", get(websocket))
         .route("/assets/{*path}", get(asset))
         .route("/{room}", get(room_page))
         .fallback(not_found)
         .layer(axum::middleware::map_response(security_headers))
-        .with_state(hub)
+        .with_state(state)
+}
+
+/// 200 while serving; 503 once shutdown has begun, so a load balancer stops sending people.
+async fn healthz(State(state): State<AppState>) -> Response {
+    if state.limits.is_draining() {
+        (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response()
+    } else {
+        "ok\n".into_response()
+    }
+}
+
+async fn privacy(State(state): State<AppState>) -> Response {
+    crate::privacy::page(&state.config)
 }
 
 async fn security_headers(mut response: Response) -> Response {
@@ -56,30 +82,38 @@ async fn security_headers(mut response: Response) -> Response {
 
 async fn websocket(
     ws: WebSocketUpgrade,
-    State(hub): State<Arc<Hub>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    State(state): State<AppState>,
+    ConnectInfo(ClientAddr(peer)): ConnectInfo<ClientAddr>,
 ) -> Response {
-    // The address is used only to throttle password guessing; it is never logged or stored.
+    // The address is used only to throttle password guessing and to count connections per
+    // address while they are open; it is never logged or stored.
     let client_ip = peer.ip();
+    let slot = state.limits.connect(client_ip);
+    let context = state.limits.session_context();
+    let limit = state.limits.connections_per_address();
     // Messages between our 256 KiB limit and 1 MiB get a `too_large` error from the session;
     // anything bigger is cut off by the WebSocket layer (close code 1009).
     ws.max_message_size(4 * MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| crate::session::run(socket, hub, client_ip))
+        .on_upgrade(move |mut socket| async move {
+            match slot {
+                Ok(slot) => {
+                    crate::session::run(socket, state.hub, client_ip, context).await;
+                    drop(slot);
+                }
+                Err(refusal) => {
+                    // Upgrade first so the browser gets a reason it can show, then close.
+                    let message = refusal.message(limit);
+                    context.metrics.count_sent(&message);
+                    let _ = socket.send(Message::Text(message.to_json().into())).await;
+                    let _ = socket.send(Message::Close(None)).await;
+                }
+            }
+        })
 }
 
 /// Prometheus text format. Counts only: no room names, no addresses.
-async fn metrics(State(hub): State<Arc<Hub>>) -> Response {
-    let (rooms, participants) = hub.room_counts();
-    let media = hub.media().stats();
-    let body = format!(
-        "# HELP moot_rooms Rooms in memory.\n# TYPE moot_rooms gauge\nmoot_rooms {rooms}\n\
-         # HELP moot_participants Participants in rooms.\n# TYPE moot_participants gauge\nmoot_participants {participants}\n\
-         # HELP moot_media_datagrams_received_total UDP datagrams received on the media port.\n# TYPE moot_media_datagrams_received_total counter\nmoot_media_datagrams_received_total {}\n\
-         # HELP moot_media_datagrams_sent_total UDP datagrams sent from the media port.\n# TYPE moot_media_datagrams_sent_total counter\nmoot_media_datagrams_sent_total {}\n\
-         # HELP moot_media_frames_forwarded_total Media frames written to subscribers.\n# TYPE moot_media_frames_forwarded_total counter\nmoot_media_frames_forwarded_total {}\n\
-         # HELP moot_media_keyframe_requests_total Keyframe requests sent to publishers.\n# TYPE moot_media_keyframe_requests_total counter\nmoot_media_keyframe_requests_total {}\n",
-        media.datagrams_in, media.datagrams_out, media.frames_forwarded, media.keyframe_requests_sent,
-    );
+async fn metrics(State(state): State<AppState>) -> Response {
+    let body = crate::metrics::render(&state);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 
@@ -132,7 +166,7 @@ fn serve_file(path: &str, no_cache: bool) -> Response {
 }
 
 /// A small self-contained page (styled by the client's stylesheet, no script needed).
-fn error_page(status: StatusCode, title: &str, detail: &str) -> Response {
+pub(crate) fn error_page(status: StatusCode, title: &str, detail: &str) -> Response {
     let body = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
@@ -151,7 +185,7 @@ fn error_page(status: StatusCode, title: &str, detail: &str) -> Response {
         .into_response()
 }
 
-fn escape_html(text: &str) -> String {
+pub(crate) fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -6,15 +6,21 @@
 pub mod config;
 mod http;
 mod hub;
+mod limits;
 mod media;
+mod metrics;
+mod privacy;
 mod session;
+pub mod tls;
 
 use config::Config;
 use hub::Hub;
+use limits::Limits;
 use media::MediaHandle;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, UdpSocket};
 
 pub use moot_sfu::SfuStats;
@@ -25,10 +31,13 @@ pub struct Bound {
     listener: TcpListener,
     udp: UdpSocket,
     candidates: Vec<SocketAddr>,
+    certificate: Option<tls::Certificate>,
 }
 
-/// Binds the HTTP listener and the media UDP socket.
+/// Binds the HTTP listener and the media UDP socket, and loads (or generates) the TLS
+/// certificate when the config calls for HTTPS.
 pub async fn bind(config: Config) -> std::io::Result<Bound> {
+    let certificate = tls::certificate(&config).map_err(std::io::Error::other)?;
     let listener = TcpListener::bind(config.http.listen).await?;
     let udp = UdpSocket::bind(SocketAddr::new(config.media_bind_ip(), config.media.port)).await?;
     let port = udp.local_addr()?.port();
@@ -38,6 +47,7 @@ pub async fn bind(config: Config) -> std::io::Result<Bound> {
         listener,
         udp,
         candidates,
+        certificate,
     })
 }
 
@@ -71,6 +81,8 @@ pub struct ServerInfo {
     pub http_addr: SocketAddr,
     pub media_addr: SocketAddr,
     pub candidates: Vec<SocketAddr>,
+    /// The certificate served, when HTTPS is on.
+    pub certificate: Option<tls::Certificate>,
     media: MediaHandle,
     hub: Arc<Hub>,
 }
@@ -94,7 +106,12 @@ impl ServerInfo {
         } else {
             host
         };
-        format!("http://{host}:{}/", self.http_addr.port())
+        let scheme = if self.certificate.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{host}:{}/", self.http_addr.port())
     }
 
     pub fn media_stats(&self) -> SfuStats {
@@ -108,8 +125,10 @@ impl ServerInfo {
 }
 
 impl Bound {
-    /// Starts serving on background tasks until `shutdown` resolves. The returned handle
-    /// finishes when the HTTP server has stopped.
+    /// Starts serving on background tasks until `shutdown` resolves. Then: new connections
+    /// are refused, everyone connected is told `server_shutdown`, and the server waits up to
+    /// `http.shutdown_grace_seconds` for their connections to close before it stops HTTP and
+    /// media. The returned handle finishes when all that is done.
     pub fn start(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -117,17 +136,23 @@ impl Bound {
         let http_addr = self.listener.local_addr()?;
         let media_addr = self.udp.local_addr()?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        tokio::spawn(async move {
-            shutdown.await;
-            let _ = stop_tx.send(true);
-        });
         let (media, commands) = MediaHandle::new();
         let hub = Arc::new(Hub::new(
             moot_room::RoomsConfig {
                 max_participants_per_room: self.config.rooms.max_participants,
                 require_unguessable_names: self.config.rooms.require_unguessable_room_names,
+                max_rooms: self.config.rooms.max_rooms,
             },
             media.clone(),
+        ));
+        let limits = Arc::new(Limits::new(self.config.limits.clone()));
+        let grace = Duration::from_secs(self.config.http.shutdown_grace_seconds);
+        tokio::spawn(drain_on(
+            shutdown,
+            hub.clone(),
+            limits.clone(),
+            grace,
+            stop_tx,
         ));
         tokio::spawn(media::run(
             self.udp,
@@ -137,24 +162,90 @@ impl Bound {
             media.stats_cell(),
             stop_rx.clone(),
         ));
-        let app = http::router(hub.clone());
+        let rates = Arc::new(metrics::Rates::default());
+        tokio::spawn(sample_rates(rates.clone(), media.clone(), stop_rx.clone()));
+        tokio::spawn(hub.clone().run_ticks(stop_rx.clone()));
+        let state = http::AppState {
+            hub: hub.clone(),
+            limits,
+            config: Arc::new(self.config),
+            rates,
+        };
+        let app = http::router(state).into_make_service_with_connect_info::<tls::ClientAddr>();
         let mut http_stop = stop_rx;
-        let app = app.into_make_service_with_connect_info::<SocketAddr>();
-        let server = axum::serve(self.listener, app).with_graceful_shutdown(async move {
-            let _ = http_stop.changed().await;
-        });
-        let task = tokio::spawn(async move {
-            if let Err(e) = server.await {
-                tracing::error!("http server failed: {e}");
+        let stopped = async move {
+            let _ = http_stop.wait_for(|stop| *stop).await;
+        };
+        let task = match &self.certificate {
+            None => {
+                let server = axum::serve(self.listener, app).with_graceful_shutdown(stopped);
+                tokio::spawn(async move {
+                    if let Err(e) = server.await {
+                        tracing::error!("http server failed: {e}");
+                    }
+                })
             }
-        });
+            Some(certificate) => {
+                let acceptor = certificate.acceptor().map_err(std::io::Error::other)?;
+                let listener = tls::TlsListener::new(self.listener, acceptor)?;
+                let server = axum::serve(listener, app).with_graceful_shutdown(stopped);
+                tokio::spawn(async move {
+                    if let Err(e) = server.await {
+                        tracing::error!("https server failed: {e}");
+                    }
+                })
+            }
+        };
         let info = ServerInfo {
             http_addr,
             media_addr,
             candidates: self.candidates,
+            certificate: self.certificate,
             media,
             hub,
         };
         Ok((info, task))
+    }
+}
+
+/// Graceful shutdown: once `shutdown` resolves, refuse newcomers, tell everyone, wait for
+/// their connections to close (at most `grace`), then stop HTTP and media.
+async fn drain_on(
+    shutdown: impl Future<Output = ()>,
+    hub: Arc<Hub>,
+    limits: Arc<Limits>,
+    grace: Duration,
+    stop: tokio::sync::watch::Sender<bool>,
+) {
+    shutdown.await;
+    limits.start_draining();
+    let open = limits.open_connections();
+    tracing::info!(connections = open, "shutting down: telling clients");
+    hub.close_all(&limits::shutdown_message());
+    let deadline = Instant::now() + grace;
+    while limits.open_connections() > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let left = limits.open_connections();
+    if left > 0 {
+        tracing::info!(
+            connections = left,
+            "shutdown grace period over; closing the rest"
+        );
+    }
+    let _ = stop.send(true);
+}
+
+async fn sample_rates(
+    rates: Arc<metrics::Rates>,
+    media: MediaHandle,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(metrics::SAMPLE_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => rates.sample(Instant::now(), media.stats()),
+            _ = stop.wait_for(|stop| *stop) => return,
+        }
     }
 }

@@ -31,13 +31,33 @@ struct Cli {
     /// Log filter, e.g. info, debug, moot_server=debug [default: info].
     #[arg(long, env = "MOOT_LOG")]
     log_level: Option<String>,
+    /// Serve plain HTTP beyond loopback (behind a TLS reverse proxy).
+    #[arg(long, env = "MOOT_ALLOW_PLAIN_HTTP")]
+    allow_plain_http: bool,
+    /// Directory for state kept across restarts (a generated certificate)
+    /// [default: $XDG_STATE_HOME/moot or ./moot-state].
+    #[arg(long, env = "MOOT_STATE_DIR")]
+    state_dir: Option<PathBuf>,
+    /// PEM certificate chain for HTTPS (with --tls-key-file).
+    #[arg(long, env = "MOOT_TLS_CERT_FILE")]
+    tls_cert_file: Option<PathBuf>,
+    /// PEM private key for HTTPS (with --tls-cert-file).
+    #[arg(long, env = "MOOT_TLS_KEY_FILE")]
+    tls_key_file: Option<PathBuf>,
+    /// Contact of this instance's operator, shown on /privacy.
+    #[arg(long, env = "MOOT_OPERATOR_CONTACT")]
+    operator_contact: Option<String>,
+    /// The TURN shared secret (coturn's static-auth-secret); better from the environment
+    /// than on a command line others can read.
+    #[arg(long, env = "MOOT_TURN_SHARED_SECRET", hide_env_values = true)]
+    turn_shared_secret: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
 
 #[derive(Debug, clap::Subcommand)]
 enum Command {
-    /// Print the effective configuration and exit.
+    /// Validate the configuration, print the effective one as TOML (secrets hidden), exit.
     CheckConfig,
 }
 
@@ -62,6 +82,24 @@ impl Cli {
         if let Some(level) = self.log_level {
             config.log.level = level;
         }
+        if self.allow_plain_http {
+            config.http.allow_plain_http = true;
+        }
+        if let Some(dir) = self.state_dir {
+            config.state_dir = dir;
+        }
+        if let Some(cert) = self.tls_cert_file {
+            config.tls.cert_file = Some(cert);
+        }
+        if let Some(key) = self.tls_key_file {
+            config.tls.key_file = Some(key);
+        }
+        if let Some(contact) = self.operator_contact {
+            config.privacy.operator_contact = contact;
+        }
+        if let Some(secret) = self.turn_shared_secret {
+            config.turn.shared_secret = Some(secret);
+        }
         config.validate()?;
         Ok((config, self.command))
     }
@@ -70,7 +108,8 @@ impl Cli {
 fn main() -> anyhow::Result<()> {
     let (config, command) = Cli::parse().into_config()?;
     if let Some(Command::CheckConfig) = command {
-        println!("{config:#?}");
+        println!("# effective configuration (defaults, file, environment, flags)");
+        print!("{}", config.to_toml());
         return Ok(());
     }
     tracing_subscriber::fmt()
@@ -90,10 +129,32 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {listen} or its media port"))?;
     let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing a SIGTERM handler only fails outside a tokio runtime");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
     };
     let (info, task) = bound.start(shutdown)?;
     println!("Moot is running at {}", info.url());
+    if let Some(cert) = &info.certificate {
+        match &cert.generated_in {
+            Some(dir) => {
+                println!(
+                "HTTPS with a self-signed certificate{} (kept in {}); browsers warn until it is \
+                 accepted. SHA-256 fingerprint: {}",
+                if cert.newly_generated { ", generated now" } else { "" },
+                dir.display(),
+                cert.fingerprint
+            )
+            }
+            None => println!(
+                "HTTPS certificate SHA-256 fingerprint: {}",
+                cert.fingerprint
+            ),
+        }
+    }
     println!(
         "Media on UDP {} (advertised: {})",
         info.media_addr.port(),
@@ -104,5 +165,6 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             .join(", ")
     );
     task.await.context("server task")?;
+    println!("Moot stopped");
     Ok(())
 }
