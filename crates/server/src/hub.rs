@@ -10,7 +10,7 @@ use moot_protocol::{ErrorCode, LeaveReason, ParticipantId, ServerMessage};
 use moot_room::{Input, Output, Rooms, RoomsConfig};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tokio::sync::mpsc;
 
@@ -23,6 +23,8 @@ pub enum Outbound {
     Message(ServerMessage),
     /// Send this (fatal) message, then close the connection.
     Close(ServerMessage),
+    /// The connection resumed this participant; the session takes its id.
+    Rebind(ParticipantId),
 }
 
 pub struct Hub {
@@ -54,12 +56,36 @@ impl Hub {
         (id, rx)
     }
 
-    /// The session ended (leave, close, timeout, removal): forget it everywhere.
+    /// The session ended. After `leave` the participant is gone; after a dropped connection
+    /// the room keeps them for the resume grace period (their media peer goes at once: its
+    /// ICE session is dead anyway, and a resumed session brings a new one).
     pub fn leave(&self, id: ParticipantId, reason: LeaveReason) {
         lock(&self.sessions).remove(&id);
-        self.room_input(Input::Leave { id, reason });
-        // Also covers a session that never got into a room but may have a media peer.
         self.media.send(MediaCommand::RemovePeer { id });
+        match reason {
+            LeaveReason::Disconnected => self.room_input(Input::Disconnect { id }),
+            _ => self.room_input(Input::Leave { id, reason }),
+        }
+    }
+
+    /// Calls `tick` every second until `stop` changes.
+    pub async fn run_ticks(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let mut every_second = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                _ = every_second.tick() => self.tick(),
+                _ = stop.changed() => return,
+            }
+        }
+    }
+
+    /// Expires resume grace periods; called about once a second.
+    pub fn tick(&self) {
+        let mut rooms = lock(&self.rooms);
+        rooms.handle_timeout(Instant::now());
+        while let Some(output) = rooms.poll_output() {
+            self.dispatch(output);
+        }
     }
 
     /// Queues a message for one session; a session whose queue is full is too slow and is
@@ -117,6 +143,20 @@ impl Hub {
                 self.deliver(id, Outbound::Close(ServerMessage::fatal(code, message)));
             }
             Output::Left { id, .. } => self.media.send(MediaCommand::RemovePeer { id }),
+            Output::Quality { id, quality } => {
+                self.media.send(MediaCommand::SetQuality { id, quality });
+            }
+            Output::Resumed {
+                connection,
+                participant,
+            } => {
+                let mut sessions = lock(&self.sessions);
+                if let Some(sender) = sessions.remove(&connection) {
+                    // Ordered before the welcome that follows, on the same queue.
+                    let _ = sender.try_send(Outbound::Rebind(participant));
+                    sessions.insert(participant, sender);
+                }
+            }
             Output::Permissions { id, audio, video } => {
                 self.media
                     .send(MediaCommand::SetPermissions { id, audio, video });

@@ -4,8 +4,14 @@
 //! the hub to the participant's session queue, in the order the SFU produced them.
 
 use crate::hub::{Hub, Outbound};
-use moot_protocol::{ErrorCode, ParticipantId, ServerMessage, TrackInfo, TrackKind};
-use moot_sfu::{GroupId, MediaKind, PeerId, Sfu, SfuConfig, SfuError, SfuOutput, SfuStats};
+use moot_protocol::{
+    ErrorCode, ParticipantId, Quality, ServerMessage, TrackInfo, TrackKind, TrackSource,
+};
+use moot_room::Input;
+use moot_sfu::{
+    GroupId, MediaKind, PeerId, ReceiveVideo, Sfu, SfuConfig, SfuError, SfuOutput, SfuStats, Source,
+};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -24,6 +30,7 @@ pub enum MediaCommand {
     Offer {
         id: ParticipantId,
         sdp: String,
+        sources: HashMap<String, TrackSource>,
     },
     Answer {
         id: ParticipantId,
@@ -34,6 +41,39 @@ pub enum MediaCommand {
         audio: bool,
         video: bool,
     },
+    SetQuality {
+        id: ParticipantId,
+        quality: Quality,
+    },
+}
+
+/// The SFU's view of a protocol source.
+fn sfu_source(source: TrackSource) -> Source {
+    match source {
+        TrackSource::Microphone => Source::Microphone,
+        TrackSource::Camera => Source::Camera,
+        TrackSource::Screen => Source::Screen,
+        TrackSource::ScreenAudio => Source::ScreenAudio,
+    }
+}
+
+fn protocol_source(source: Source) -> TrackSource {
+    match source {
+        Source::Microphone => TrackSource::Microphone,
+        Source::Camera => TrackSource::Camera,
+        Source::Screen => TrackSource::Screen,
+        Source::ScreenAudio => TrackSource::ScreenAudio,
+    }
+}
+
+/// Quality settings as video selection (docs/protocol.md, `set_quality`).
+fn receive_video(quality: Quality) -> ReceiveVideo {
+    match quality {
+        Quality::High => ReceiveVideo::All,
+        Quality::Standard => ReceiveVideo::TopSpeakers(9),
+        Quality::Low => ReceiveVideo::TopSpeakers(1),
+        Quality::AudioOnly => ReceiveVideo::None,
+    }
 }
 
 #[derive(Clone)]
@@ -137,10 +177,21 @@ fn handle_command(sfu: &mut Sfu, hub: &Hub, command: MediaCommand) {
         MediaCommand::SetPermissions { id, audio, video } => {
             sfu.set_permissions(now, peer(id), audio, video)
         }
-        MediaCommand::Offer { id, sdp } => match sfu.accept_offer(now, peer(id), &sdp) {
-            Ok(answer) => hub.deliver(id, Outbound::Message(ServerMessage::Answer { sdp: answer })),
-            Err(e) => hub.deliver(id, Outbound::Message(sdp_error(&e, "offer"))),
-        },
+        MediaCommand::SetQuality { id, quality } => {
+            sfu.set_receive_video(now, peer(id), receive_video(quality));
+        }
+        MediaCommand::Offer { id, sdp, sources } => {
+            let sources = sources
+                .into_iter()
+                .map(|(mid, source)| (mid, sfu_source(source)))
+                .collect();
+            match sfu.accept_offer(now, peer(id), &sdp, sources) {
+                Ok(answer) => {
+                    hub.deliver(id, Outbound::Message(ServerMessage::Answer { sdp: answer }))
+                }
+                Err(e) => hub.deliver(id, Outbound::Message(sdp_error(&e, "offer"))),
+            }
+        }
         MediaCommand::Answer { id, sdp } => {
             if let Err(e) = sfu.accept_answer(now, peer(id), &sdp) {
                 hub.deliver(id, Outbound::Message(sdp_error(&e, "answer")));
@@ -186,6 +237,7 @@ async fn flush(sfu: &mut Sfu, socket: &UdpSocket, hub: &Hub) {
                     .map(|t| TrackInfo {
                         mid: t.mid,
                         participant: ParticipantId(t.publisher.0),
+                        source: protocol_source(t.source),
                         kind: match t.kind {
                             MediaKind::Audio => TrackKind::Audio,
                             MediaKind::Video => TrackKind::Video,
@@ -196,6 +248,13 @@ async fn flush(sfu: &mut Sfu, socket: &UdpSocket, hub: &Hub) {
                     ParticipantId(peer.0),
                     Outbound::Message(ServerMessage::Offer { sdp, tracks }),
                 );
+            }
+            SfuOutput::DominantSpeaker { peer, .. } => {
+                let id = ParticipantId(peer.0);
+                hub.room_input(Input::DominantSpeaker {
+                    id: Some(id),
+                    room_of: id,
+                });
             }
             SfuOutput::PeerGone { peer, reason } => {
                 hub.media_failed(ParticipantId(peer.0), &reason)

@@ -47,7 +47,7 @@ pub async fn run(
         metrics.count_sent(msg);
         text(msg)
     };
-    let (id, mut outbound) = hub.register();
+    let (mut id, mut outbound) = hub.register();
     let (mut sink, mut stream) = socket.split();
     let mut phase = Phase::AwaitHello;
     let mut reason = LeaveReason::Disconnected;
@@ -65,6 +65,11 @@ pub async fn run(
             out = outbound.recv() => match out {
                 Some(Outbound::Message(msg)) => Next::from_send(sink.send(text(&msg)).await),
                 Some(Outbound::Close(msg)) => Next::Close(Some(msg)),
+                Some(Outbound::Rebind(resumed)) => {
+                    // This connection resumed an earlier participant: act as them from now on.
+                    id = resumed;
+                    Next::Continue
+                }
                 // The hub dropped our queue: we were too slow or were removed.
                 None => Next::Close(None),
             },
@@ -162,6 +167,7 @@ fn on_frame(
                 password,
                 host_key,
                 knock,
+                resume,
             },
         ) => {
             if version != PROTOCOL_VERSION {
@@ -196,6 +202,8 @@ fn on_frame(
                 knock,
                 client: client_ip,
                 new_host_key: random_token(32),
+                resume,
+                new_resume_token: random_token(32),
             };
             hub.room_input(Input::Join {
                 id,
@@ -231,18 +239,54 @@ fn in_room(id: ParticipantId, message: ClientMessage, hub: &Hub) -> Next {
             );
             Next::Continue
         }
-        ClientMessage::Offer { sdp } => {
-            hub.media().send(MediaCommand::Offer { id, sdp });
+        ClientMessage::Offer { sdp, sources } => {
+            let sources = sources.unwrap_or_default().into_iter().collect();
+            hub.media().send(MediaCommand::Offer { id, sdp, sources });
             Next::Continue
         }
         ClientMessage::Answer { sdp } => {
             hub.media().send(MediaCommand::Answer { id, sdp });
             Next::Continue
         }
-        ClientMessage::MediaState { audio, video } => {
-            hub.room_input(Input::MediaState { id, audio, video });
+        ClientMessage::MediaState {
+            audio,
+            video,
+            screen,
+        } => {
+            hub.room_input(Input::MediaState {
+                id,
+                audio,
+                video,
+                screen,
+            });
             Next::Continue
         }
+        ClientMessage::Chat { text, to } => {
+            hub.room_input(Input::Chat { id, text, to });
+            Next::Continue
+        }
+        ClientMessage::React { emoji } => {
+            hub.room_input(Input::React { id, emoji });
+            Next::Continue
+        }
+        ClientMessage::SetName { name } => {
+            match DisplayName::parse(&name) {
+                Ok(name) => hub.room_input(Input::SetName { id, name }),
+                Err(e) => hub.deliver(
+                    id,
+                    Outbound::Message(ServerMessage::error(
+                        ErrorCode::BadDisplayName,
+                        e.to_string(),
+                    )),
+                ),
+            }
+            Next::Continue
+        }
+        ClientMessage::SetQuality { quality } => {
+            hub.room_input(Input::SetQuality { id, quality });
+            Next::Continue
+        }
+        ClientMessage::SetChatHistory { enabled } => moderate(Action::SetChatHistory(enabled)),
         ClientMessage::RaiseHand { raised } => {
             hub.room_input(Input::RaiseHand { id, raised });
             Next::Continue

@@ -4,8 +4,8 @@ use crate::canned;
 use anyhow::{bail, Context};
 use futures_util::{SinkExt, StreamExt};
 use moot_protocol::{
-    ErrorCode, LeaveReason, LobbyEntry, Participant, ParticipantId, RoomSettings, ServerMessage,
-    TrackKind,
+    ChatMessage, ErrorCode, LeaveReason, LobbyEntry, Participant, ParticipantId, RoomSettings,
+    ServerMessage, TrackKind,
 };
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -33,6 +33,8 @@ pub struct SimOptions {
     pub send_loss: f64,
     /// Fraction of incoming RTP datagrams dropped on arrival (simulated downlink loss).
     pub receive_loss: f64,
+    /// RFC 6464 level (-dBov) put on every audio frame: -127 is silence, -30 speech.
+    pub audio_level: i8,
 }
 
 impl Default for SimOptions {
@@ -42,6 +44,7 @@ impl Default for SimOptions {
             video: true,
             send_loss: 0.0,
             receive_loss: 0.0,
+            audio_level: -127,
         }
     }
 }
@@ -91,6 +94,7 @@ pub struct Hello {
     pub password: Option<String>,
     pub host_key: Option<String>,
     pub knock: Option<String>,
+    pub resume: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -103,6 +107,11 @@ struct Shared {
     lobby: Vec<LobbyEntry>,
     muted: Vec<TrackKind>,
     left: HashMap<ParticipantId, LeaveReason>,
+    chat: Vec<ChatMessage>,
+    chat_history: Option<Vec<ChatMessage>>,
+    reactions: Vec<(ParticipantId, String)>,
+    dominant_speaker: Option<ParticipantId>,
+    resume_token: Option<String>,
     errors: Vec<(ErrorCode, String)>,
     keyframe_requests: u64,
     connected: bool,
@@ -114,6 +123,7 @@ pub struct SimParticipant {
     shared: Arc<Mutex<Shared>>,
     leave: Option<oneshot::Sender<()>>,
     raw: mpsc::UnboundedSender<serde_json::Value>,
+    audio_level: Arc<Mutex<i8>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -150,18 +160,19 @@ impl SimParticipant {
             &mut ws,
             &serde_json::json!({"type": "hello", "version": 1, "room": room, "name": name,
                 "identity": hello.identity, "password": hello.password,
-                "host_key": hello.host_key, "knock": hello.knock}),
+                "host_key": hello.host_key, "knock": hello.knock, "resume": hello.resume}),
         )
         .await?;
-        let (me, others, settings, host_key) = loop {
+        let (me, others, settings, host_key, resume_token) = loop {
             match next_message(&mut ws).await? {
                 ServerMessage::Welcome {
                     you,
                     participants,
                     settings,
                     host_key,
+                    resume_token,
                     ..
-                } => break (you, participants, settings, host_key),
+                } => break (you, participants, settings, host_key, resume_token),
                 ServerMessage::Waiting {} => continue,
                 ServerMessage::Error { code, message, .. } => return Ok(Err((code, message))),
                 other => bail!("expected welcome, got {other:?}"),
@@ -205,6 +216,7 @@ impl SimParticipant {
             me: Some(me.clone()),
             host_key,
             settings,
+            resume_token: Some(resume_token),
             ..Shared::default()
         };
         for p in others {
@@ -213,6 +225,7 @@ impl SimParticipant {
         let shared = Arc::new(Mutex::new(shared));
         let (leave_tx, leave_rx) = oneshot::channel();
         let (raw, raw_rx) = mpsc::unbounded_channel();
+        let audio_level = Arc::new(Mutex::new(options.audio_level));
         let client = Client {
             rtc,
             socket,
@@ -225,6 +238,7 @@ impl SimParticipant {
             shared: shared.clone(),
             frame_no: 0,
             force_keyframe: true,
+            audio_level: audio_level.clone(),
             send_loss: Loss::new(options.send_loss, me.id.0 * 7919),
             receive_loss: Loss::new(options.receive_loss, me.id.0 * 104_729),
         };
@@ -234,6 +248,7 @@ impl SimParticipant {
             shared,
             leave: Some(leave_tx),
             raw,
+            audio_level,
             task,
         }))
     }
@@ -269,6 +284,34 @@ impl SimParticipant {
     /// `muted` notices received (this client ignores them and keeps sending, on purpose).
     pub fn muted(&self) -> Vec<TrackKind> {
         lock(&self.shared).muted.clone()
+    }
+
+    /// Chat messages received, in order.
+    pub fn chat(&self) -> Vec<ChatMessage> {
+        lock(&self.shared).chat.clone()
+    }
+
+    /// The `chat_history` sent after welcome, if any.
+    pub fn chat_history(&self) -> Option<Vec<ChatMessage>> {
+        lock(&self.shared).chat_history.clone()
+    }
+
+    pub fn reactions(&self) -> Vec<(ParticipantId, String)> {
+        lock(&self.shared).reactions.clone()
+    }
+
+    /// The dominant speaker as last announced.
+    pub fn dominant_speaker(&self) -> Option<ParticipantId> {
+        lock(&self.shared).dominant_speaker
+    }
+
+    pub fn resume_token(&self) -> Option<String> {
+        lock(&self.shared).resume_token.clone()
+    }
+
+    /// Changes the RFC 6464 level on this participant's audio from now on.
+    pub fn set_audio_level(&self, level: i8) {
+        *self.audio_level.lock().unwrap_or_else(|p| p.into_inner()) = level;
     }
 
     /// Why `id` left, if this participant was told.
@@ -368,6 +411,7 @@ struct Client {
     force_keyframe: bool,
     send_loss: Loss,
     receive_loss: Loss,
+    audio_level: Arc<Mutex<i8>>,
 }
 
 impl Client {
@@ -433,12 +477,14 @@ impl Client {
         let Some(mid) = self.audio_mid.filter(|_| self.connected()) else {
             return Ok(());
         };
+        let level = *self.audio_level.lock().unwrap_or_else(|p| p.into_inner());
         write(
             &mut self.rtc,
             mid,
             Codec::Opus,
             MediaTime::new(n * 960, str0m::media::Frequency::FORTY_EIGHT_KHZ),
             canned::opus_frame(n),
+            Some(level),
         )
     }
 
@@ -456,6 +502,7 @@ impl Client {
             Codec::Vp8,
             MediaTime::from_90khz(self.frame_no * 3000),
             frame,
+            None,
         )
     }
 
@@ -500,6 +547,12 @@ impl Client {
             ServerMessage::Lobby { waiting } => lock(&self.shared).lobby = waiting,
             ServerMessage::Settings { settings } => lock(&self.shared).settings = settings,
             ServerMessage::Muted { kind } => lock(&self.shared).muted.push(kind),
+            ServerMessage::Chat { message } => lock(&self.shared).chat.push(message),
+            ServerMessage::ChatHistory { messages } => {
+                lock(&self.shared).chat_history = Some(messages);
+            }
+            ServerMessage::Reaction { id, emoji } => lock(&self.shared).reactions.push((id, emoji)),
+            ServerMessage::DominantSpeaker { id } => lock(&self.shared).dominant_speaker = id,
             ServerMessage::Error {
                 code,
                 message,
@@ -565,8 +618,9 @@ fn write(
     codec: Codec,
     time: MediaTime,
     data: Vec<u8>,
+    audio_level: Option<i8>,
 ) -> anyhow::Result<()> {
-    let Some(writer) = rtc.writer(mid) else {
+    let Some(mut writer) = rtc.writer(mid) else {
         return Ok(());
     };
     let Some(pt) = writer
@@ -576,6 +630,9 @@ fn write(
     else {
         return Ok(());
     };
+    if let Some(level) = audio_level {
+        writer = writer.audio_level(level, level > -127);
+    }
     writer.write(pt, Instant::now(), time, data)?;
     Ok(())
 }
