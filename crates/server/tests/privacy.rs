@@ -4,6 +4,7 @@
 //!   - writes nothing to disk: its working directory, HOME, TMPDIR and XDG directories are fresh
 //!     empty directories and stay empty, and, when strace is installed, no file is opened for
 //!     writing, created, renamed or removed anywhere (except /dev, /proc, /sys).
+//!
 //! It ends on SIGTERM, telling the clients, and exits cleanly.
 
 use futures_util::{SinkExt, StreamExt};
