@@ -71,10 +71,18 @@ async fn three_participants_receive_each_others_audio_and_video() {
             > before + 10)
             .await
     );
+    assert_eq!(
+        (a.ended(), b.ended()),
+        (None, None),
+        "sessions still running"
+    );
     a.leave().await;
     b.leave().await;
     // The room is gone from memory with its last participant.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while server.info.room_counts() != (0, 0) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(server.info.room_counts(), (0, 0));
 }
 
