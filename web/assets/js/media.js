@@ -7,6 +7,67 @@
 
 export const VIDEO_CONSTRAINTS = /** @type {MediaTrackConstraints} */ ({ width: 640, height: 480 });
 
+/** Where the chosen devices are remembered (this browser only). */
+const DEVICE_KEYS = { camera: 'moot.camera', microphone: 'moot.microphone', speaker: 'moot.speaker' };
+
+/**
+ * The remembered device id of a kind, or ''.
+ * @param {keyof typeof DEVICE_KEYS} kind
+ */
+export function preferredDevice(kind) {
+  try {
+    return localStorage.getItem(DEVICE_KEYS[kind]) ?? '';
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * @param {keyof typeof DEVICE_KEYS} kind
+ * @param {string} id
+ */
+export function rememberDevice(kind, id) {
+  try {
+    if (id) localStorage.setItem(DEVICE_KEYS[kind], id);
+    else localStorage.removeItem(DEVICE_KEYS[kind]);
+  } catch {
+    // storage disabled
+  }
+}
+
+/**
+ * Camera constraints for a device id ('' for the default).
+ * @param {string} id
+ * @returns {MediaTrackConstraints}
+ */
+export function cameraConstraints(id) {
+  return id ? { ...VIDEO_CONSTRAINTS, deviceId: { ideal: id } } : VIDEO_CONSTRAINTS;
+}
+
+/**
+ * @param {string} id
+ * @returns {MediaTrackConstraints | boolean}
+ */
+function micConstraints(id) {
+  return id ? { deviceId: { ideal: id } } : true;
+}
+
+/** Whether audio output can be chosen here (HTMLMediaElement.setSinkId). */
+export function canChooseSpeaker() {
+  return typeof HTMLMediaElement !== 'undefined' && 'setSinkId' in HTMLMediaElement.prototype;
+}
+
+/**
+ * The cameras, microphones and speakers the browser shows (labels once permission is given).
+ * @returns {Promise<{cameras: MediaDeviceInfo[], microphones: MediaDeviceInfo[], speakers: MediaDeviceInfo[]}>}
+ */
+export async function listDevices() {
+  const all = navigator.mediaDevices?.enumerateDevices ? await navigator.mediaDevices.enumerateDevices() : [];
+  /** @param {MediaDeviceKind} kind */
+  const of = (kind) => all.filter((d) => d.kind === kind && d.deviceId !== '');
+  return { cameras: of('videoinput'), microphones: of('audioinput'), speakers: of('audiooutput') };
+}
+
 /**
  * A readable reason for a getUserMedia failure.
  * @param {unknown} err
@@ -73,7 +134,7 @@ export class LocalMedia extends EventTarget {
     let firstError = null;
     if (want.video) {
       try {
-        const s = await devices.getUserMedia({ audio: true, video: VIDEO_CONSTRAINTS });
+        const s = await devices.getUserMedia({ audio: micConstraints(preferredDevice('microphone')), video: cameraConstraints(preferredDevice('camera')) });
         media.#adopt(s);
       } catch (err) {
         firstError = err;
@@ -81,7 +142,7 @@ export class LocalMedia extends EventTarget {
     }
     if (!media.audioTrack && !media.videoTrack) {
       try {
-        const s = await devices.getUserMedia({ audio: true });
+        const s = await devices.getUserMedia({ audio: micConstraints(preferredDevice('microphone')) });
         media.#adopt(s);
         if (want.video) media.videoProblem = explainMediaError(firstError, 'camera');
       } catch (err) {
@@ -148,7 +209,7 @@ export class LocalMedia extends EventTarget {
       return null;
     }
     if (!this.videoTrack) {
-      const s = await navigator.mediaDevices.getUserMedia({ video: VIDEO_CONSTRAINTS });
+      const s = await navigator.mediaDevices.getUserMedia({ video: cameraConstraints(preferredDevice('camera')) });
       const track = s.getVideoTracks()[0];
       if (!track) throw new Error('the browser returned no camera track');
       this.videoTrack = track;
@@ -157,6 +218,63 @@ export class LocalMedia extends EventTarget {
     this.videoOn = true;
     this.dispatchEvent(new Event('change'));
     return this.videoTrack;
+  }
+
+  /** The device id of the microphone in use, or ''. */
+  get microphoneId() {
+    return this.audioTrack?.getSettings().deviceId ?? preferredDevice('microphone');
+  }
+
+  /** The device id of the camera in use (or to be used when it is turned on), or ''. */
+  get cameraId() {
+    return this.videoTrack?.getSettings().deviceId ?? preferredDevice('camera');
+  }
+
+  /**
+   * Opens another microphone (keeping the on/off state) and returns its track; the caller
+   * sends it with replaceTrack. The old track is stopped.
+   * @param {string} deviceId
+   * @returns {Promise<MediaStreamTrack>}
+   */
+  async switchMicrophone(deviceId) {
+    const s = await navigator.mediaDevices.getUserMedia({ audio: { deviceId: { exact: deviceId } } });
+    const track = s.getAudioTracks()[0];
+    if (!track) throw new Error('the browser returned no microphone track');
+    rememberDevice('microphone', deviceId);
+    const old = this.audioTrack;
+    if (old) {
+      old.stop();
+      this.stream.removeTrack(old);
+    }
+    track.enabled = old ? this.audioOn : true;
+    if (!old) this.audioOn = true;
+    this.audioTrack = track;
+    this.audioProblem = null;
+    this.stream.addTrack(track);
+    this.dispatchEvent(new Event('change'));
+    return track;
+  }
+
+  /**
+   * Chooses another camera. While the camera is on, opens it and returns the new track (the
+   * caller sends it with replaceTrack; the old one is stopped); while off, only remembers it
+   * and returns null.
+   * @param {string} deviceId
+   * @returns {Promise<MediaStreamTrack | null>}
+   */
+  async switchCamera(deviceId) {
+    rememberDevice('camera', deviceId);
+    if (!this.videoTrack) return null;
+    const s = await navigator.mediaDevices.getUserMedia({ video: { ...VIDEO_CONSTRAINTS, deviceId: { exact: deviceId } } });
+    const track = s.getVideoTracks()[0];
+    if (!track) throw new Error('the browser returned no camera track');
+    const old = this.videoTrack;
+    old.stop();
+    this.stream.removeTrack(old);
+    this.videoTrack = track;
+    this.stream.addTrack(track);
+    this.dispatchEvent(new Event('change'));
+    return track;
   }
 
   /** Stops every track (lights out). */

@@ -5,17 +5,30 @@ export const PROTOCOL_VERSION = 1;
 
 /**
  * Someone in the room. `moderator`, `hand_raised`, `audio_blocked` and `video_blocked` default
- * to false when an older server leaves them out.
+ * to false when an older server leaves them out; `hand_seq` orders the raised hands (null when
+ * lowered).
  * @typedef {{id: string, name: string, audio: boolean, video: boolean, moderator: boolean,
- *   hand_raised: boolean, audio_blocked: boolean, video_blocked: boolean}} Participant
+ *   hand_raised: boolean, audio_blocked: boolean, video_blocked: boolean, screen: boolean, hand_seq?: number | null}} Participant
  */
+/** The six reactions the server accepts (docs/protocol.md), in menu order. */
+export const REACTIONS = /** @type {const} */ (['👍', '👏', '😂', '😮', '❤️', '🎉']);
+/** Chat text limit in characters (Unicode scalar values, after trimming). */
+export const MAX_CHAT_CHARS = 2000;
+/** A chat message: `to` is null for everyone, else the recipient's id (private). */
+/** @typedef {{seq: number, from: string, name: string, text: string, to: string | null}} ChatEntry */
+/** @typedef {{type: 'chat', message: ChatEntry}} ChatServerMessage */
+/** @typedef {{type: 'chat_history', messages: ChatEntry[]}} ChatHistoryMessage */
+/** @typedef {{type: 'reaction', id: string, emoji: string}} ReactionMessage */
 /** @typedef {'audio' | 'video'} TrackKind */
-/** @typedef {{mid: string, participant: string, kind: TrackKind}} TrackInfo */
-/** @typedef {{lobby: boolean, locked: boolean, password: boolean, allow_unmute: boolean}} RoomSettings */
+/** @typedef {'microphone' | 'camera' | 'screen' | 'screen_audio'} TrackSource */
+/** @typedef {{mid: string, participant: string, kind: TrackKind, source: TrackSource}} TrackInfo */
+/** @typedef {'high' | 'standard' | 'low' | 'audio_only'} Quality */
+/** @typedef {{lobby: boolean, locked: boolean, password: boolean, allow_unmute: boolean, chat_history: boolean}} RoomSettings */
 /** @typedef {{id: string, name: string, knock: string | null}} LobbyEntry */
 /** @typedef {'left' | 'removed' | 'disconnected'} LeaveReason */
 
-/** @typedef {{type: 'welcome', version: number, you: Participant, room: string, participants: Participant[], settings: RoomSettings, host_key: string | null}} WelcomeMessage */
+/** @typedef {{type: 'welcome', version: number, you: Participant, room: string, participants: Participant[], settings: RoomSettings, host_key: string | null, resume_token: string | null, resumed: boolean}} WelcomeMessage */
+/** @typedef {{type: 'dominant_speaker', id: string | null}} DominantSpeakerMessage */
 /** @typedef {{type: 'waiting'}} WaitingMessage */
 /** @typedef {{type: 'lobby', waiting: LobbyEntry[]}} LobbyMessage */
 /** @typedef {{type: 'settings', settings: RoomSettings}} SettingsMessage */
@@ -30,7 +43,9 @@ export const PROTOCOL_VERSION = 1;
 /**
  * @typedef {WelcomeMessage | WaitingMessage | LobbyMessage | SettingsMessage | MutedMessage
  *   | AnswerMessage | OfferMessage | ParticipantJoinedMessage
- *   | ParticipantLeftMessage | ParticipantUpdatedMessage | ErrorMessage} ServerMessage
+ *   | ParticipantLeftMessage | ParticipantUpdatedMessage | ErrorMessage
+ *   | ChatServerMessage | ChatHistoryMessage | ReactionMessage
+ *   | DominantSpeakerMessage} ServerMessage
  */
 
 /**
@@ -47,19 +62,25 @@ export const PROTOCOL_VERSION = 1;
  *   participant_left: ParticipantLeftMessage,
  *   participant_updated: ParticipantUpdatedMessage,
  *   error: ErrorMessage,
+ *   chat: ChatServerMessage,
+ *   chat_history: ChatHistoryMessage,
+ *   reaction: ReactionMessage,
+ *   dominant_speaker: DominantSpeakerMessage,
  * }} ServerMessageMap
  */
 
 /**
  * What `hello` may carry besides version, room and name (each left out when absent).
- * @typedef {{identity?: string, password?: string, host_key?: string, knock?: string}} HelloExtras
+ * @typedef {{identity?: string, password?: string, host_key?: string, knock?: string, resume?: string}} HelloExtras
  */
 
 /**
  * @typedef {{type: 'hello', version: number, room: string, name: string} & HelloExtras
- *   | {type: 'offer', sdp: string}
+ *   | {type: 'offer', sdp: string, sources?: Record<string, TrackSource>}
  *   | {type: 'answer', sdp: string}
- *   | {type: 'media_state', audio: boolean, video: boolean}
+ *   | {type: 'media_state', audio: boolean, video: boolean, screen?: boolean}
+ *   | {type: 'set_quality', quality: Quality}
+ *   | {type: 'set_name', name: string}
  *   | {type: 'leave'}
  *   | {type: 'raise_hand', raised: boolean}
  *   | {type: 'set_lobby', enabled: boolean}
@@ -69,6 +90,9 @@ export const PROTOCOL_VERSION = 1;
  *   | {type: 'set_allow_unmute', allowed: boolean}
  *   | {type: 'admit' | 'reject' | 'remove' | 'allow_unmute' | 'make_moderator', id: string}
  *   | {type: 'mute', id: string, kind: TrackKind}
+ *   | {type: 'chat', text: string, to: string | null}
+ *   | {type: 'react', emoji: string}
+ *   | {type: 'set_chat_history', enabled: boolean}
  *   | {type: 'mute_all', kind: TrackKind}} ClientMessage
  */
 
@@ -130,11 +154,13 @@ function participant(v, what) {
     hand_raised: optBool(v, 'hand_raised', what),
     audio_blocked: optBool(v, 'audio_blocked', what),
     video_blocked: optBool(v, 'video_blocked', what),
+    hand_seq: typeof v.hand_seq === 'number' ? v.hand_seq : null,
+    screen: optBool(v, 'screen', what),
   };
 }
 
 /** Settings of a room before any moderator changed them. */
-export const DEFAULT_SETTINGS = /** @type {RoomSettings} */ (Object.freeze({ lobby: false, locked: false, password: false, allow_unmute: true }));
+export const DEFAULT_SETTINGS = /** @type {RoomSettings} */ (Object.freeze({ lobby: false, locked: false, password: false, allow_unmute: true, chat_history: false }));
 
 /**
  * @param {unknown} v
@@ -151,7 +177,7 @@ function settings(v, what) {
     if (typeof x !== 'boolean') throw new ProtocolError(`${what}.${f} must be a boolean`);
     return x;
   };
-  return { lobby: b('lobby'), locked: b('locked'), password: b('password'), allow_unmute: b('allow_unmute') };
+  return { lobby: b('lobby'), locked: b('locked'), password: b('password'), allow_unmute: b('allow_unmute'), chat_history: b('chat_history') };
 }
 
 /**
@@ -173,6 +199,18 @@ function str(o, field) {
   const v = o[field];
   if (typeof v !== 'string') throw new ProtocolError(`${o.type}.${field} must be a string`);
   return v;
+}
+
+/**
+ * @param {unknown} v
+ * @param {string} what
+ * @returns {ChatEntry}
+ */
+function chatEntry(v, what) {
+  if (!isObject(v) || typeof v.seq !== 'number' || typeof v.from !== 'string' || typeof v.name !== 'string' || typeof v.text !== 'string' || (v.to != null && typeof v.to !== 'string')) {
+    throw new ProtocolError(`${what} is not a chat message {seq, from, name, text, to}`);
+  }
+  return { seq: v.seq, from: v.from, name: v.name, text: v.text, to: typeof v.to === 'string' ? v.to : null };
 }
 
 /**
@@ -205,6 +243,8 @@ export function decodeServerMessage(text) {
         participants: o.participants.map((p, i) => participant(p, `welcome.participants[${i}]`)),
         settings: settings(o.settings, 'welcome.settings'),
         host_key: typeof o.host_key === 'string' && o.host_key !== '' ? o.host_key : null,
+        resume_token: typeof o.resume_token === 'string' && o.resume_token !== '' ? o.resume_token : null,
+        resumed: o.resumed === true,
       };
     }
     case 'waiting':
@@ -236,7 +276,9 @@ export function decodeServerMessage(text) {
         ) {
           throw new ProtocolError(`offer.tracks[${i}] is not {mid, participant, kind}`);
         }
-        return /** @type {TrackInfo} */ ({ mid: t.mid, participant: t.participant, kind: t.kind });
+        // An older server names no source: the first track of each kind is the person's own.
+        const source = t.source === 'microphone' || t.source === 'camera' || t.source === 'screen' || t.source === 'screen_audio' ? t.source : t.kind === 'audio' ? 'microphone' : 'camera';
+        return /** @type {TrackInfo} */ ({ mid: t.mid, participant: t.participant, kind: t.kind, source });
       });
       return { type: 'offer', sdp: str(o, 'sdp'), tracks };
     }
@@ -250,6 +292,17 @@ export function decodeServerMessage(text) {
       };
     case 'participant_updated':
       return { type: 'participant_updated', participant: participant(o.participant, 'participant_updated.participant') };
+    case 'dominant_speaker':
+      if (o.id !== null && o.id !== undefined && typeof o.id !== 'string') throw new ProtocolError('dominant_speaker.id must be a string or null');
+      return { type: 'dominant_speaker', id: typeof o.id === 'string' ? o.id : null };
+    case 'chat':
+      return { type: 'chat', message: chatEntry(o.message, 'chat.message') };
+    case 'chat_history': {
+      if (!Array.isArray(o.messages)) throw new ProtocolError('chat_history.messages must be an array');
+      return { type: 'chat_history', messages: o.messages.map((m, i) => chatEntry(m, `chat_history.messages[${i}]`)) };
+    }
+    case 'reaction':
+      return { type: 'reaction', id: str(o, 'id'), emoji: str(o, 'emoji') };
     case 'error':
       if (typeof o.fatal !== 'boolean') throw new ProtocolError('error.fatal must be a boolean');
       return { type: 'error', code: str(o, 'code'), message: str(o, 'message'), fatal: o.fatal };
@@ -303,17 +356,54 @@ export class SignalingClient extends EventTarget {
   /** Opens the socket; `hello` goes out when it is open. */
   connect() {
     if (this.state !== 'idle') throw new Error('SignalingClient.connect() called twice');
+    this.#open();
+  }
+
+  /**
+   * Opens a new socket for the same session after the old one dropped (reconnect.js): its
+   * `hello` carries `resume` (the last `welcome.resume_token`). Subscriptions stay; the old
+   * socket, if still there, is dropped without `leave` and reports nothing more.
+   * @param {string} resume
+   */
+  reconnect(resume) {
+    const old = this.socket;
+    this.socket = null;
+    if (old && old.readyState <= 1) old.close(4000, 'reconnecting');
+    this.hello = { ...this.hello, resume };
+    this.closing = false;
+    this.opened = false;
+    this.#open();
+  }
+
+  /**
+   * Drops the socket as a network failure would: no `leave`, and a `close` event that is not
+   * `expected` (for the reconnection logic and its tests).
+   */
+  drop() {
+    const ws = this.socket;
+    if (!ws) return;
+    this.socket = null;
+    ws.close(4001, 'dropped');
+    this.#closed(4001, 'dropped');
+  }
+
+  #open() {
     this.state = 'connecting';
     const ws = new this.WebSocketImpl(this.url);
     this.socket = ws;
     ws.addEventListener('open', () => {
+      if (this.socket !== ws) return;
       this.state = 'open';
       this.opened = true;
       this.send({ type: 'hello', version: PROTOCOL_VERSION, room: this.room, name: this.name, ...this.hello });
       this.dispatchEvent(new Event('open'));
     });
-    ws.addEventListener('message', (ev) => this.#receive(ev.data));
-    ws.addEventListener('close', (ev) => this.#closed(ev.code, ev.reason));
+    ws.addEventListener('message', (ev) => {
+      if (this.socket === ws) this.#receive(ev.data);
+    });
+    ws.addEventListener('close', (ev) => {
+      if (this.socket === ws) this.#closed(ev.code, ev.reason);
+    });
     // An 'error' event is always followed by 'close', which does the reporting.
   }
 
@@ -384,9 +474,12 @@ export class SignalingClient extends EventTarget {
     return true;
   }
 
-  /** @param {string} sdp */
-  sendOffer(sdp) {
-    return this.send({ type: 'offer', sdp });
+  /**
+   * @param {string} sdp
+   * @param {Record<string, TrackSource>} [sources] what each of our mids carries
+   */
+  sendOffer(sdp, sources) {
+    return this.send(sources ? { type: 'offer', sdp, sources } : { type: 'offer', sdp });
   }
 
   /** @param {string} sdp */
@@ -394,9 +487,20 @@ export class SignalingClient extends EventTarget {
     return this.send({ type: 'answer', sdp });
   }
 
-  /** @param {boolean} audio @param {boolean} video */
-  sendMediaState(audio, video) {
-    return this.send({ type: 'media_state', audio, video });
+  /** @param {boolean} audio @param {boolean} video @param {boolean} [screen] */
+  sendMediaState(audio, video, screen = false) {
+    return this.send({ type: 'media_state', audio, video, screen });
+  }
+
+  /** @param {Quality} quality what this person receives */
+  setQuality(quality) {
+    return this.send({ type: 'set_quality', quality });
+  }
+
+  /** @param {string} name a new display name (also used by a later hello) */
+  setName(name) {
+    this.name = name;
+    return this.send({ type: 'set_name', name });
   }
 
   /** @param {boolean} raised */
@@ -461,6 +565,25 @@ export class SignalingClient extends EventTarget {
   /** @param {string} id */
   makeModerator(id) {
     return this.send({ type: 'make_moderator', id });
+  }
+
+  /**
+   * A chat message to everyone (`to` null) or privately to one participant.
+   * @param {string} text
+   * @param {string | null} to
+   */
+  sendChat(text, to) {
+    return this.send({ type: 'chat', text, to });
+  }
+
+  /** @param {string} emoji one of {@link REACTIONS} */
+  react(emoji) {
+    return this.send({ type: 'react', emoji });
+  }
+
+  /** @param {boolean} enabled (moderators) share the last group messages with newcomers */
+  setChatHistory(enabled) {
+    return this.send({ type: 'set_chat_history', enabled });
   }
 
   /** Says goodbye and closes the socket. */

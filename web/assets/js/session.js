@@ -1,15 +1,30 @@
 // The media side of a meeting: one RTCPeerConnection to the server. No DOM code here.
 //
-// The client makes exactly one offer (one send-only audio and one send-only video transceiver);
-// after that only the server offers, and each server offer says in `tracks` which transceiver
-// (mid) carries whose media. Turning the camera on or off never renegotiates: replaceTrack.
+// The client makes exactly one offer with four send-only transceivers (microphone, camera,
+// screen video, screen audio, named in `offer.sources`); after that only the server offers,
+// and each server offer says in `tracks` which transceiver (mid) carries whose media, and from
+// which source. Turning the camera on or off, switching devices and sharing the screen never
+// renegotiate: replaceTrack.
 
 /** @typedef {import('./protocol.js').TrackInfo} TrackInfo */
+/** @typedef {import('./protocol.js').TrackSource} TrackSource */
 
 /**
- * The remote tracks currently bound to one participant.
- * @typedef {{audio: MediaStreamTrack | null, video: MediaStreamTrack | null}} RemoteMedia
+ * The remote tracks currently bound to one participant: microphone and camera, and the
+ * screen share's video and sound.
+ * @typedef {{audio: MediaStreamTrack | null, video: MediaStreamTrack | null,
+ *   screen: MediaStreamTrack | null, screenAudio: MediaStreamTrack | null}} RemoteMedia
  */
+
+/** The upload cap for slow links ("Limit my upload"), bits per second. */
+export const LIMITED_CAMERA_BITRATE = 300_000;
+export const LIMITED_SCREEN_BITRATE = 500_000;
+
+/** @returns {RemoteMedia} */
+const noMedia = () => ({ audio: null, video: null, screen: null, screenAudio: null });
+
+/** @type {Record<TrackSource, keyof RemoteMedia>} */
+const SLOT = { microphone: 'audio', camera: 'video', screen: 'screen', screen_audio: 'screenAudio' };
 
 /** No STUN/TURN: the server is ICE-lite and its candidates come in its answer. */
 export const RTC_CONFIG = /** @type {RTCConfiguration} */ ({
@@ -39,6 +54,15 @@ export class MediaSession extends EventTarget {
     this.audioTransceiver = null;
     /** @type {RTCRtpTransceiver | null} */
     this.videoTransceiver = null;
+    /** @type {RTCRtpTransceiver | null} */
+    this.screenTransceiver = null;
+    /** @type {RTCRtpTransceiver | null} */
+    this.screenAudioTransceiver = null;
+    /** Our mids and what they carry (`offer.sources`), once the offer is made. */
+    /** @type {Record<string, TrackSource>} */
+    this.sources = {};
+    /** Upload cap on ("Limit my upload"). */
+    this.limited = false;
     /** Participant id → their bound remote tracks, as of the last server offer. */
     /** @type {Map<string, RemoteMedia>} */
     this.remote = new Map();
@@ -48,17 +72,32 @@ export class MediaSession extends EventTarget {
   }
 
   /**
-   * Adds the two send-only transceivers and returns the SDP of the one client offer.
+   * Adds the four send-only transceivers (microphone, camera, screen, screen audio) and
+   * returns the SDP of the one client offer; `this.sources` then names our mids.
+   * @param {{screen?: MediaStreamTrack | null, screenAudio?: MediaStreamTrack | null}} [share] a screen share already running (a reconnection)
    * @returns {Promise<string>}
    */
-  async createPublishOffer() {
+  async createPublishOffer(share = {}) {
     const { stream, audioTrack, videoTrack } = this.local;
     this.audioTransceiver = this.pc.addTransceiver(audioTrack ?? 'audio', { direction: 'sendonly', streams: [stream] });
     this.videoTransceiver = this.pc.addTransceiver(videoTrack ?? 'video', { direction: 'sendonly', streams: [stream] });
+    const screenStream = new MediaStream();
+    this.screenTransceiver = this.pc.addTransceiver(share.screen ?? 'video', { direction: 'sendonly', streams: [screenStream] });
+    this.screenAudioTransceiver = this.pc.addTransceiver(share.screenAudio ?? 'audio', { direction: 'sendonly', streams: [screenStream] });
     const offer = await this.pc.createOffer();
     await this.pc.setLocalDescription(offer);
     const sdp = this.pc.localDescription?.sdp;
     if (!sdp) throw new Error('the browser produced no local offer');
+    /** @type {[RTCRtpTransceiver, TrackSource][]} */
+    const named = [
+      [this.audioTransceiver, 'microphone'],
+      [this.videoTransceiver, 'camera'],
+      [this.screenTransceiver, 'screen'],
+      [this.screenAudioTransceiver, 'screen_audio'],
+    ];
+    this.sources = {};
+    for (const [t, source] of named) if (t.mid !== null) this.sources[t.mid] = source;
+    if (this.limited) await this.#applyLimit();
     return sdp;
   }
 
@@ -68,6 +107,7 @@ export class MediaSession extends EventTarget {
    */
   async acceptAnswer(sdp) {
     await this.pc.setRemoteDescription({ type: 'answer', sdp });
+    if (this.limited) await this.#applyLimit();
   }
 
   /**
@@ -96,13 +136,16 @@ export class MediaSession extends EventTarget {
     for (const t of this.pc.getTransceivers()) if (t.mid !== null) byMid.set(t.mid, t);
     /** @type {Map<string, RemoteMedia>} */
     const remote = new Map();
-    for (const { mid, participant, kind } of tracks) {
+    const own = [this.audioTransceiver, this.videoTransceiver, this.screenTransceiver, this.screenAudioTransceiver];
+    for (const { mid, participant, kind, source } of tracks) {
       const transceiver = byMid.get(mid);
-      if (!transceiver || transceiver === this.audioTransceiver || transceiver === this.videoTransceiver) continue;
+      if (!transceiver || own.includes(transceiver)) continue;
       const track = transceiver.receiver.track;
       if (track.kind !== kind) continue; // the server said one thing, the SDP another: ignore
-      const entry = remote.get(participant) ?? { audio: null, video: null };
-      entry[kind] = track;
+      const slot = SLOT[source] ?? (kind === 'audio' ? 'audio' : 'video');
+      if ((slot === 'audio' || slot === 'screenAudio') !== (kind === 'audio')) continue;
+      const entry = remote.get(participant) ?? noMedia();
+      entry[slot] = track;
       remote.set(participant, entry);
     }
     this.remote = remote;
@@ -114,7 +157,7 @@ export class MediaSession extends EventTarget {
    * @returns {RemoteMedia}
    */
   remoteMedia(participant) {
-    return this.remote.get(participant) ?? { audio: null, video: null };
+    return this.remote.get(participant) ?? noMedia();
   }
 
   /**
@@ -133,6 +176,47 @@ export class MediaSession extends EventTarget {
   async replaceAudioTrack(track) {
     this.local.audioTrack = track;
     if (this.audioTransceiver) await this.audioTransceiver.sender.replaceTrack(track);
+  }
+
+  /**
+   * Sends the screen share (or nothing, with nulls) on the screen transceivers.
+   * @param {MediaStreamTrack | null} video
+   * @param {MediaStreamTrack | null} audio
+   */
+  async replaceScreenTracks(video, audio) {
+    if (this.screenTransceiver) await this.screenTransceiver.sender.replaceTrack(video);
+    if (this.screenAudioTransceiver) await this.screenAudioTransceiver.sender.replaceTrack(audio);
+  }
+
+  /**
+   * Caps (or uncaps) what we upload, without renegotiation (RTCRtpSender.setParameters).
+   * @param {boolean} on
+   */
+  async setUploadLimit(on) {
+    this.limited = on;
+    await this.#applyLimit();
+  }
+
+  async #applyLimit() {
+    /** @type {[RTCRtpTransceiver | null, number][]} */
+    const caps = [
+      [this.videoTransceiver, LIMITED_CAMERA_BITRATE],
+      [this.screenTransceiver, LIMITED_SCREEN_BITRATE],
+    ];
+    for (const [t, cap] of caps) {
+      if (!t) continue;
+      const params = t.sender.getParameters();
+      if (!params.encodings || params.encodings.length === 0) continue; // not negotiated yet
+      for (const e of params.encodings) {
+        if (this.limited) e.maxBitrate = cap;
+        else delete e.maxBitrate;
+      }
+      try {
+        await t.sender.setParameters(params);
+      } catch (err) {
+        console.warn('moot: could not change the upload limit:', err);
+      }
+    }
   }
 
   close() {

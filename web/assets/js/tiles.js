@@ -8,6 +8,10 @@
 // "microphone off" while the microphone is off; and, for remote participants, one hidden
 // <audio autoplay> element; a .tile-hand indicator (hidden text "hand raised", data-hand) while
 // the person's hand is raised.
+// A screen share is a tile of its own: aria-label "NAME (screen)" (your own: "NAME (your
+// screen)"), data-screen="true", data-participant-id of the sharer, its sound in its own <audio>.
+// In speaker view (layout.js) the large tile has data-featured="true"; the server's dominant
+// speaker has data-dominant="true".
 
 import { h } from './dom.js';
 import { micOffIcon, handIcon } from './icons.js';
@@ -32,10 +36,14 @@ export class Tile {
   /**
    * @param {Participant} participant
    * @param {boolean} isLocal
+   * @param {{screen?: boolean}} [opts] a screen share tile
    */
-  constructor(participant, isLocal) {
+  constructor(participant, isLocal, opts = {}) {
     this.id = participant.id;
     this.isLocal = isLocal;
+    this.screen = !!opts.screen;
+    /** The grid's key: the participant id, or `ID:screen` for a screen share. */
+    this.key = this.screen ? screenKey(participant.id) : participant.id;
     /** @type {Participant} */
     this.participant = participant;
     /** @type {MediaStreamTrack | null} */
@@ -61,6 +69,7 @@ export class Tile {
       this.hand,
     );
     if (isLocal) this.el.dataset.local = 'true';
+    if (this.screen) this.el.dataset.screen = 'true';
     /** @type {HTMLAudioElement | null} */
     this.audio = null;
     if (!isLocal) {
@@ -76,15 +85,15 @@ export class Tile {
    */
   update(p) {
     this.participant = p;
-    const label = this.isLocal ? `${p.name} (you)` : p.name;
+    const label = this.screen ? (this.isLocal ? `${p.name} (your screen)` : `${p.name} (screen)`) : this.isLocal ? `${p.name} (you)` : p.name;
     this.el.setAttribute('aria-label', label);
     this.nameLabel.textContent = label;
     this.avatar.textContent = initialOf(p.name);
     this.el.dataset.audio = p.audio ? 'on' : 'off';
-    this.muted.hidden = p.audio;
-    this.hand.hidden = !p.hand_raised;
+    this.muted.hidden = p.audio || this.screen;
+    this.hand.hidden = !p.hand_raised || this.screen;
     this.el.dataset.hand = String(p.hand_raised);
-    if (!p.audio) this.setSpeaking(false);
+    if (!p.audio || this.screen) this.setSpeaking(false);
     this.#renderVideo();
   }
 
@@ -116,10 +125,11 @@ export class Tile {
 
   /** Shows the video while the person has the camera on and a track is bound, else the avatar. */
   #renderVideo() {
-    const show = this.participant.video && this.videoTrack !== null;
+    const on = this.screen ? this.participant.screen : this.participant.video;
+    const show = on && this.videoTrack !== null;
     this.el.dataset.video = show ? 'on' : 'off';
     if (show && !this.video && this.videoTrack) {
-      const video = h('video', { autoplay: true, playsinline: true, muted: true, class: this.isLocal ? 'mirror' : null });
+      const video = h('video', { autoplay: true, playsinline: true, muted: true, class: this.isLocal && !this.screen ? 'mirror' : null });
       video.muted = true; // the attribute alone does not mute a srcObject stream in every browser
       video.srcObject = new MediaStream([this.videoTrack]);
       void video.play().catch(() => {});
@@ -135,7 +145,7 @@ export class Tile {
 
   /** @param {boolean} speaking */
   setSpeaking(speaking) {
-    const on = speaking && this.participant.audio;
+    const on = speaking && this.participant.audio && !this.screen;
     this.el.dataset.speaking = on ? 'true' : 'false';
   }
 
@@ -146,6 +156,14 @@ export class Tile {
   }
 }
 
+/**
+ * The grid key of a participant's screen share tile.
+ * @param {string} id
+ */
+export function screenKey(id) {
+  return `${id}:screen`;
+}
+
 /** Smallest tile width before the grid scrolls, px; tiles keep a 16:9 frame. */
 const MIN_TILE = 150;
 const GAP = 8;
@@ -153,9 +171,15 @@ const GAP = 8;
 /** The responsive grid of tiles. */
 export class TileGrid {
   constructor() {
-    this.el = h('div', { class: 'tile-grid' });
+    this.el = h('div', { class: 'tile-grid', 'data-view': 'tile' });
+    /** By key: participant id, or {@link screenKey} for a screen share. */
     /** @type {Map<string, Tile>} */
     this.tiles = new Map();
+    /** `tile`: everyone the same size; `speaker`: one large tile (featured), the rest in a strip. */
+    /** @type {'tile' | 'speaker'} */
+    this.mode = 'tile';
+    /** @type {string | null} */
+    this.featured = null;
     this.observer = new ResizeObserver(() => this.layout());
     this.observer.observe(this.el);
   }
@@ -173,6 +197,7 @@ export class TileGrid {
       return existing;
     }
     const tile = new Tile(p, isLocal);
+    tile.el.dataset.featured = String(tile.key === this.featured);
     this.tiles.set(p.id, tile);
     if (isLocal) this.el.prepend(tile.el);
     else this.el.append(tile.el);
@@ -180,9 +205,46 @@ export class TileGrid {
     return tile;
   }
 
-  /** @param {string} id */
-  get(id) {
-    return this.tiles.get(id);
+  /**
+   * Adds a participant's screen share tile (first in the grid), or updates it.
+   * @param {Participant} p
+   * @param {boolean} [isLocal]
+   * @returns {Tile}
+   */
+  addScreen(p, isLocal = false) {
+    const existing = this.tiles.get(screenKey(p.id));
+    if (existing) {
+      existing.update(p);
+      return existing;
+    }
+    const tile = new Tile(p, isLocal, { screen: true });
+    this.tiles.set(tile.key, tile);
+    this.el.prepend(tile.el);
+    this.layout();
+    return tile;
+  }
+
+  /** @param {string} key a participant id, or a {@link screenKey} */
+  get(key) {
+    return this.tiles.get(key);
+  }
+
+  /**
+   * @param {'tile' | 'speaker'} mode
+   */
+  setMode(mode) {
+    this.mode = mode;
+    this.el.dataset.view = mode;
+    this.layout();
+  }
+
+  /**
+   * Which tile is large in speaker view (null: none).
+   * @param {string | null} key
+   */
+  setFeatured(key) {
+    this.featured = key;
+    for (const t of this.tiles.values()) t.el.dataset.featured = String(t.key === key);
   }
 
   /** @param {string} id */
@@ -202,6 +264,17 @@ export class TileGrid {
     const n = Math.max(1, this.tiles.size);
     const width = (this.el.clientWidth || window.innerWidth) - 1;
     const height = (this.el.clientHeight || window.innerHeight) - 1;
+    this.el.dataset.count = String(this.tiles.size);
+    if (this.mode === 'speaker') {
+      // One large tile over a strip of small ones (which wraps and scrolls when many).
+      const stripW = Math.max(96, Math.min(200, Math.floor(width / 5)));
+      const stripH = Math.floor((stripW * 9) / 16);
+      const featuredH = this.tiles.size > 1 ? Math.max(stripH, height - stripH - GAP) : height;
+      this.el.style.setProperty('--strip-width', `${stripW}px`);
+      this.el.style.setProperty('--strip-height', `${stripH}px`);
+      this.el.style.setProperty('--featured-height', `${featuredH}px`);
+      return;
+    }
     let best = 0;
     for (let cols = 1; cols <= n; cols++) {
       const rows = Math.ceil(n / cols);
@@ -217,7 +290,6 @@ export class TileGrid {
     const w = Math.max(1, Math.floor(best));
     this.el.style.setProperty('--tile-width', `${w}px`);
     this.el.style.setProperty('--tile-height', `${Math.floor((w * 9) / 16)}px`);
-    this.el.dataset.count = String(this.tiles.size);
   }
 
   clear() {
