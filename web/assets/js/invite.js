@@ -1,5 +1,7 @@
 // The Invite dialog: the meeting link, and for whoever holds the room's host key, a separate
-// host link that makes its holder a moderator.
+// host link that makes its holder a moderator. An "Email invitation" mailto: link carries the
+// meeting link only; when the meeting has a password, the dialog advises sending it through
+// another channel (the client never puts a password into the copied text or the email).
 
 import { h, announce } from './dom.js';
 import { ModalDialog } from './dialog.js';
@@ -13,6 +15,12 @@ export class InviteDialog {
     this.status = h('p', { role: 'status', class: 'dialog-status' });
     this.link = h('input', { id: 'invite-link', type: 'text', readonly: true, class: 'invite-link' });
     this.copy = h('button', { type: 'button', class: 'primary', text: 'Copy link', onclick: () => void this.#copy(this.link, 'Meeting link copied') });
+    this.mail = h('a', { class: 'button-link', id: 'invite-email', href: 'mailto:', text: 'Email invitation' });
+    this.passwordAdvice = h(
+      'p',
+      { id: 'invite-password-advice', class: 'warning', hidden: true },
+      'This meeting has a password. Send the password through another channel (for example a phone call or another messaging app), never together with the link.',
+    );
     this.hostLink = h('input', { id: 'host-link', type: 'text', readonly: true, class: 'invite-link', 'aria-describedby': 'host-link-warning' });
     this.copyHost = h('button', { type: 'button', text: 'Copy host link', onclick: () => void this.#copy(this.hostLink, 'Host link copied') });
     this.hostBox = h(
@@ -28,7 +36,8 @@ export class InviteDialog {
         { class: 'setting' },
         h('label', { for: 'invite-link', text: 'Meeting link' }),
         h('p', { class: 'hint', text: 'Send this link to the people you invite.' }),
-        h('div', { class: 'row' }, this.link, this.copy),
+        h('div', { class: 'row' }, this.link, this.copy, this.mail),
+        this.passwordAdvice,
       ),
       this.hostBox,
       this.status,
@@ -37,9 +46,12 @@ export class InviteDialog {
 
   /**
    * @param {string | null} hostKey the room's host key, if this browser holds it
+   * @param {boolean} [passwordSet] whether the meeting has a password (advice shown)
    */
-  open(hostKey) {
+  open(hostKey, passwordSet = false) {
     this.link.value = `${location.origin}/${this.room}`;
+    this.mail.href = inviteMailto(this.link.value);
+    this.setPassword(passwordSet);
     this.hostBox.hidden = !hostKey;
     this.hostLink.value = hostKey ? hostLink(location.origin, this.room, hostKey) : '';
     this.status.textContent = '';
@@ -64,7 +76,28 @@ export class InviteDialog {
     }
   }
 
+  /**
+   * Shows or hides the advice to send the password separately.
+   * @param {boolean} on
+   */
+  setPassword(on) {
+    this.passwordAdvice.hidden = !on;
+    if (on) this.link.setAttribute('aria-describedby', 'invite-password-advice');
+    else this.link.removeAttribute('aria-describedby');
+  }
+
   destroy() {
     this.dialog.destroy();
   }
+}
+
+/**
+ * A mailto: address for an invitation carrying the meeting link and nothing else (no password,
+ * no host link).
+ * @param {string} link
+ */
+export function inviteMailto(link) {
+  const subject = 'Invitation to a Moot video meeting';
+  const body = `Join the video meeting here: ${link}`;
+  return `mailto:?subject=${encodeURIComponent(subject)}&body=${encodeURIComponent(body)}`;
 }

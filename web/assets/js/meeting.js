@@ -10,6 +10,10 @@ import { ParticipantsPanel } from './participants.js';
 import { SecurityDialog } from './security.js';
 import { InviteDialog } from './invite.js';
 import { confirmDialog } from './dialog.js';
+import { ChatPanel } from './chat.js';
+import { HandQueue } from './hands.js';
+import { ReactionsMenu, showReaction, announceReaction } from './reactions.js';
+import { Shortcuts } from './shortcuts.js';
 
 /** @typedef {import('./protocol.js').Participant} Participant */
 /** @typedef {import('./protocol.js').ServerMessage} ServerMessage */
@@ -92,8 +96,15 @@ export class Meeting {
       removePassword: () => this.client.removePassword(),
       setLock: (on) => this.client.setLock(on),
       setAllowUnmute: (on) => this.client.setAllowUnmute(on),
+      setChatHistory: (on) => this.client.setChatHistory(on),
     });
     this.inviteDialog = new InviteDialog(this.room);
+    /** What this page last sent that the server may refuse (chat, reaction), and when. */
+    this.lastSent = { kind: '', at: 0 };
+    this.chat = new ChatPanel({ send: (text, to) => { this.lastSent = { kind: 'chat', at: Date.now() }; this.client.sendChat(text, to); } });
+    this.hands = new HandQueue();
+    this.panel.list.before(this.hands.el);
+    this.reactions = new ReactionsMenu({ send: (emoji) => { this.lastSent = { kind: 'react', at: Date.now() }; this.client.react(emoji); } });
     this.micButton = toggleButton({ label: 'Microphone', class: 'device', icon: micIcon, pressed: this.media.audioOn, onclick: () => this.toggleMic() });
     this.camButton = toggleButton({ label: 'Camera', class: 'device', icon: cameraIcon, pressed: this.media.videoOn, onclick: () => void this.toggleCamera() });
     this.micButton.disabled = !this.media.hasAudio;
@@ -108,13 +119,16 @@ export class Meeting {
       { role: 'toolbar', 'aria-label': 'Meeting controls', class: 'toolbar' },
       this.micButton,
       this.camButton,
+      this.chat.toggle,
       this.handButton,
+      this.reactions.button,
       this.peopleButton,
       this.securityButton,
       h('button', { type: 'button', class: 'tool', 'aria-haspopup': 'dialog', onclick: () => this.invite() }, h('span', { class: 'icon', 'aria-hidden': 'true' }, linkIcon()), h('span', { class: 'label', text: 'Invite' })),
       h('button', { type: 'button', class: 'tool danger', onclick: () => this.leave() }, h('span', { class: 'icon', 'aria-hidden': 'true' }, leaveIcon()), h('span', { class: 'label', text: 'Leave meeting' })),
     );
     this.toolbar.addEventListener('keydown', (ev) => this.#toolbarKeys(ev));
+    this.shortcuts = new Shortcuts(this.toolbar);
     this.heading = h('h1', { class: 'meeting-title', text: this.room });
     this.status = h('p', { class: 'meeting-status', text: 'Connecting…' });
   }
@@ -160,12 +174,13 @@ export class Meeting {
       h(
         'div',
         { class: 'meeting' },
-        h('header', { class: 'meeting-header' }, h('span', { class: 'brand', text: 'Moot' }), this.heading, this.status),
+        h('header', { class: 'meeting-header' }, h('span', { class: 'brand', text: 'Moot' }), this.heading, this.status, this.shortcuts.helpButton),
         this.alerts,
-        h('div', { class: 'meeting-body' }, h('section', { class: 'stage', 'aria-label': 'Participants’ video' }, this.grid.el), this.panel.el),
+        h('div', { class: 'meeting-body' }, h('section', { class: 'stage', 'aria-label': 'Participants’ video' }, this.grid.el), this.panel.el, this.chat.el, this.reactions.menu),
         this.toolbar,
       ),
     );
+    this.shortcuts.install();
     focusQuietly(this.heading);
     for (const problem of [this.media.audioProblem, this.media.videoProblem]) {
       if (problem) this.alerts.append(h('p', { class: 'device-note', text: problem }));
@@ -210,10 +225,21 @@ export class Meeting {
         this.speaking.unwatch(msg.id);
         this.grid.remove(msg.id);
         this.panel.remove(msg.id);
+        this.chat.removePerson(msg.id);
+        this.hands.remove(msg.id);
         announce(msg.reason === 'removed' ? `${p.name} was removed` : msg.reason === 'disconnected' ? `${p.name} lost the connection` : `${p.name} left`);
         this.#updateStatus();
         return;
       }
+      case 'chat':
+        this.chat.receive(msg.message);
+        return;
+      case 'chat_history':
+        this.chat.history(msg.messages);
+        return;
+      case 'reaction':
+        this.#reaction(msg.id, msg.emoji);
+        return;
       case 'participant_updated':
         return this.#participantUpdated(msg.participant);
       case 'error':
@@ -224,6 +250,8 @@ export class Meeting {
           else this.callbacks.onFatal(msg.code, msg.message, this.choice);
         } else if (msg.code === 'not_allowed' && (this.pendingUnmute.audio || this.pendingUnmute.video)) {
           await this.#unmuteRefused();
+        } else if (this.#refusedChatOrReaction(msg.code, msg.message)) {
+          // shown in the chat panel or the reactions bar
         } else if (this.security.isOpen) {
           this.security.showError(msg.message);
         } else {
@@ -235,6 +263,8 @@ export class Meeting {
 
   /** @param {Participant} p */
   #participantUpdated(p) {
+    this.hands.update(p, p.id === this.me?.id);
+    if (p.id !== this.me?.id && this.others.has(p.id)) this.chat.upsertPerson(p.id, p.name);
     if (p.id === this.me?.id) {
       const was = this.me;
       this.me = { ...this.me, name: p.name, moderator: p.moderator, hand_raised: p.hand_raised, audio_blocked: p.audio_blocked, video_blocked: p.video_blocked };
@@ -293,6 +323,8 @@ export class Meeting {
     if (prev.lobby !== next.lobby) said.push(next.lobby ? 'The lobby is on: newcomers wait to be let in' : 'The lobby is off');
     if (prev.locked !== next.locked) said.push(next.locked ? 'The meeting is locked' : 'The meeting is unlocked');
     if (prev.password !== next.password) said.push(next.password ? 'A meeting password is set' : 'The meeting password was removed');
+    if (prev.chat_history !== next.chat_history) said.push(next.chat_history ? 'People who join later will see earlier chat messages' : 'People who join later will not see earlier chat messages');
+    this.inviteDialog.setPassword(next.password);
     if (prev.allow_unmute !== next.allow_unmute) said.push(next.allow_unmute ? 'Participants may unmute themselves' : 'Participants muted by a moderator may not unmute themselves');
     for (const t of said) {
       announce(t);
@@ -372,6 +404,8 @@ export class Meeting {
     this.panel.setModerator(you.moderator);
     this.security.update(this.settings, you.moderator);
     setPressed(this.handButton, you.hand_raised, handIcon);
+    this.chat.setMe(you.id);
+    this.hands.update(you, true);
     const mine = this.grid.add(this.me, true);
     this.panel.upsert(this.me, true);
     mine.setVideoTrack(this.media.videoTrack);
@@ -392,6 +426,8 @@ export class Meeting {
   /** @param {Participant} p */
   #addOther(p) {
     this.others.set(p.id, p);
+    this.chat.upsertPerson(p.id, p.name);
+    this.hands.update(p, false);
     this.grid.add(p);
     this.panel.upsert(p, false);
     if (this.session) {
@@ -477,6 +513,41 @@ export class Meeting {
     if (this.me) this.client.sendMediaState(this.media.audioOn, this.media.videoOn);
   }
 
+  /**
+   * Shows a non-fatal refusal of a chat message or a reaction where it was sent from.
+   * @param {string} code
+   * @param {string} message
+   * @returns {boolean} whether it was one
+   */
+  #refusedChatOrReaction(code, message) {
+    const recent = Date.now() - this.lastSent.at < 5000;
+    if (code === 'bad_chat' || (recent && this.lastSent.kind === 'chat' && (code === 'rate_limited' || code === 'unknown_participant'))) {
+      this.chat.refused(message);
+      return true;
+    }
+    if (code === 'bad_reaction' || (recent && this.lastSent.kind === 'react' && code === 'rate_limited')) {
+      this.reactions.refused(message);
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Shows a reaction briefly over the sender's tile (or over the stage when that tile is not
+   * shown) and says it.
+   * @param {string} id
+   * @param {string} emoji
+   */
+  #reaction(id, emoji) {
+    const mine = id === this.me?.id;
+    const name = mine ? this.me?.name : this.others.get(id)?.name;
+    if (name === undefined) return;
+    const tile = this.grid.get(id);
+    if (tile && tile.el.isConnected && tile.el.offsetParent !== null) showReaction(tile.el, emoji);
+    else showReaction(this.grid.el, emoji, mine ? 'You' : name);
+    announceReaction(name, emoji, mine);
+  }
+
   togglePanel() {
     const open = this.panel.toggle();
     setPressed(this.peopleButton, open, peopleIcon);
@@ -484,7 +555,7 @@ export class Meeting {
 
   /** Opens the Invite dialog (with the host link for the holder of the host key). */
   invite() {
-    this.inviteDialog.open(this.hostKey);
+    this.inviteDialog.open(this.hostKey, this.settings.password);
   }
 
   /** @param {string} text */
@@ -539,6 +610,8 @@ export class Meeting {
     this.speaking.close();
     this.security.destroy();
     this.inviteDialog.destroy();
+    this.shortcuts.uninstall();
+    this.reactions.setOpen(false, false);
     if (!keepMedia) this.media.stop();
     for (const tile of this.grid.tiles.values()) {
       tile.setVideoTrack(null);

@@ -15,6 +15,7 @@ import { DEFAULT_SETTINGS } from './protocol.js';
  *   removePassword: () => void,
  *   setLock: (on: boolean) => void,
  *   setAllowUnmute: (on: boolean) => void,
+ *   setChatHistory?: (on: boolean) => void,
  * }} SecurityActions
  */
 
@@ -33,6 +34,7 @@ export class SecurityDialog {
     this.lobby = switchButton({ label: 'Lobby', checked: false, onchange: (on) => actions.setLobby(on) });
     this.lock = switchButton({ label: 'Lock room', checked: false, onchange: (on) => actions.setLock(on) });
     this.allowUnmute = switchButton({ label: 'Let participants unmute', checked: true, onchange: (on) => actions.setAllowUnmute(on) });
+    this.chatHistory = switchButton({ label: 'Share chat history with newcomers', checked: false, onchange: (on) => actions.setChatHistory?.(on) });
     this.passwordInput = h('input', { id: 'room-password', type: 'text', autocomplete: 'off', maxlength: String(MAX_PASSWORD), 'aria-describedby': 'room-password-state' });
     this.passwordState = h('p', { id: 'room-password-state', class: 'hint' });
     this.setPasswordButton = h('button', { type: 'button', text: 'Set password', onclick: () => {
@@ -70,6 +72,7 @@ export class SecurityDialog {
       ),
       h('div', { class: 'setting' }, this.lock, h('p', { class: 'hint', text: 'Nobody new can join, with or without the password.' })),
       h('div', { class: 'setting' }, this.allowUnmute, h('p', { class: 'hint', text: 'When off, people a moderator muted can only raise their hand to ask to speak.' })),
+      h('div', { class: 'setting' }, this.chatHistory, h('p', { class: 'hint', text: 'When on, people who join later see the last 100 messages sent to everyone (never private ones). When off, newcomers see no earlier messages. Chat is kept only in memory and goes with the meeting.' })),
       this.status,
     );
     this.#render();
@@ -91,9 +94,10 @@ export class SecurityDialog {
     setChecked(this.lobby, s.lobby);
     setChecked(this.lock, s.locked);
     setChecked(this.allowUnmute, s.allow_unmute);
+    setChecked(this.chatHistory, s.chat_history);
     this.passwordState.textContent = s.password ? 'A password is set.' : 'No password is set.';
     this.note.hidden = !ro;
-    for (const b of [this.lobby, this.lock, this.allowUnmute, this.setPasswordButton]) b.disabled = ro;
+    for (const b of [this.lobby, this.lock, this.allowUnmute, this.chatHistory, this.setPasswordButton]) b.disabled = ro;
     this.removePasswordButton.disabled = ro || !s.password;
     this.passwordInput.disabled = ro;
   }
