@@ -5,11 +5,18 @@ import { micIcon, cameraIcon, linkIcon, leaveIcon, peopleIcon, handIcon, shieldI
 import { SignalingClient, signalingUrl, DEFAULT_SETTINGS, ENTRY_ERRORS } from './protocol.js';
 import { MediaSession } from './session.js';
 import { SpeakingDetector } from './speaking.js';
-import { TileGrid } from './tiles.js';
+import { TileGrid, screenKey } from './tiles.js';
 import { ParticipantsPanel } from './participants.js';
 import { SecurityDialog } from './security.js';
 import { InviteDialog } from './invite.js';
 import { confirmDialog } from './dialog.js';
+import { Layout } from './layout.js';
+import { ScreenShare } from './screenshare.js';
+import { SettingsDialog, applySpeaker, preferredSpeaker } from './settings.js';
+import { Reconnector, ICE_DISCONNECTED_MS } from './reconnect.js';
+import { rememberDevice } from './media.js';
+import { gearIcon } from './icons.js';
+import { exposeForTests } from './debug.js';
 import { ChatPanel } from './chat.js';
 import { HandQueue } from './hands.js';
 import { ReactionsMenu, showReaction, announceReaction } from './reactions.js';
@@ -127,6 +134,52 @@ export class Meeting {
       h('button', { type: 'button', class: 'tool', 'aria-haspopup': 'dialog', onclick: () => this.invite() }, h('span', { class: 'icon', 'aria-hidden': 'true' }, linkIcon()), h('span', { class: 'label', text: 'Invite' })),
       h('button', { type: 'button', class: 'tool danger', onclick: () => this.leave() }, h('span', { class: 'icon', 'aria-hidden': 'true' }, leaveIcon()), h('span', { class: 'label', text: 'Leave meeting' })),
     );
+    // Screen share, views, devices and settings, reconnection.
+    this.layout = new Layout(this.grid);
+    this.screenShare = new ScreenShare({
+      started: (video, audio) => this.#screenStarted(video, audio),
+      stopped: () => this.#screenStopped(),
+      failed: (message) => this.#showError(message),
+    });
+    /** What this person receives (`set_quality`). */
+    /** @type {import('./protocol.js').Quality} */
+    this.quality = 'high';
+    this.uploadLimited = false;
+    this.sinkId = preferredSpeaker();
+    this.settingsDialog = new SettingsDialog({
+      chooseCamera: (id) => this.#chooseCamera(id),
+      chooseMicrophone: (id) => this.#chooseMicrophone(id),
+      chooseSpeaker: (id) => this.#chooseSpeaker(id),
+      current: () => ({ camera: this.media.cameraId, microphone: this.media.microphoneId, speaker: this.sinkId }),
+      setName: (name) => this.client.setName(name),
+      setQuality: (q) => {
+        this.quality = q;
+        this.client.setQuality(q);
+      },
+      setUploadLimit: (on) => {
+        this.uploadLimited = on;
+        void this.session?.setUploadLimit(on);
+      },
+      name: () => this.me?.name ?? this.name,
+    });
+    this.settingsButton = h('button', { type: 'button', class: 'tool', 'aria-haspopup': 'dialog', onclick: () => this.settingsDialog.open() }, h('span', { class: 'icon', 'aria-hidden': 'true' }, gearIcon()), h('span', { class: 'label', text: 'Settings' }));
+    /** The last `welcome.resume_token`. */
+    /** @type {string | null} */
+    this.resumeToken = null;
+    /** The last `welcome.ice_servers` (TURN), for every media session of this meeting. */
+    /** @type {RTCIceServer[]} */
+    this.iceServers = [];
+    this.reconnector = new Reconnector({
+      attempt: () => {
+        if (!this.ended && this.resumeToken) this.client.reconnect(this.resumeToken);
+      },
+      abandon: () => this.client.drop(),
+      giveUp: () => this.#connectionLost('Connection lost.'),
+    });
+    this.iceTimer = 0;
+    this.alerts.append(this.reconnector.banner);
+    this.camButton.after(this.screenShare.button);
+    this.toolbar.querySelector('.danger')?.before(this.layout.button, this.settingsButton);
     this.toolbar.addEventListener('keydown', (ev) => this.#toolbarKeys(ev));
     this.shortcuts = new Shortcuts(this.toolbar);
     this.heading = h('h1', { class: 'meeting-title', text: this.room });
@@ -150,6 +203,7 @@ export class Meeting {
         this.callbacks.onRefused('connection', info.opened ? 'The connection to the server was lost before you got in. Try again.' : 'Could not connect to the server.');
         return;
       }
+      if (this.#reconnectOnClose()) return;
       this.#connectionLost(info.opened ? 'Connection lost.' : 'Could not connect to the server.');
     });
     this.client.connect();
@@ -192,6 +246,7 @@ export class Meeting {
     if (this.ended) return;
     switch (msg.type) {
       case 'waiting':
+        if (this.reconnector.active) return this.#connectionLost('Connection lost.');
         if (!this.welcomed) this.callbacks.onWaiting();
         return;
       case 'welcome':
@@ -224,6 +279,7 @@ export class Meeting {
         this.others.delete(msg.id);
         this.speaking.unwatch(msg.id);
         this.grid.remove(msg.id);
+        this.#screenGone(msg.id);
         this.panel.remove(msg.id);
         this.chat.removePerson(msg.id);
         this.hands.remove(msg.id);
@@ -240,10 +296,16 @@ export class Meeting {
       case 'reaction':
         this.#reaction(msg.id, msg.emoji);
         return;
+      case 'dominant_speaker':
+        this.layout.setDominant(msg.id);
+        return;
       case 'participant_updated':
         return this.#participantUpdated(msg.participant);
       case 'error':
-        if (msg.fatal) {
+        if (msg.fatal && this.reconnector.active) {
+          this.reconnector.stop();
+          this.#connectionLost(`Connection lost: ${msg.message}`);
+        } else if (msg.fatal) {
           const entry = !this.welcomed && /** @type {readonly string[]} */ (ENTRY_ERRORS).includes(msg.code);
           this.#end(entry);
           if (entry) this.callbacks.onRefused(msg.code, msg.message);
@@ -252,6 +314,8 @@ export class Meeting {
           await this.#unmuteRefused();
         } else if (this.#refusedChatOrReaction(msg.code, msg.message)) {
           // shown in the chat panel or the reactions bar
+        } else if (this.settingsDialog.isOpen && msg.code === 'bad_display_name') {
+          this.settingsDialog.showError(msg.message);
         } else if (this.security.isOpen) {
           this.security.showError(msg.message);
         } else {
@@ -286,6 +350,7 @@ export class Meeting {
     if (!before) return;
     this.others.set(p.id, p);
     this.grid.get(p.id)?.update(p);
+    this.#screenChanged(p);
     this.panel.upsert(p, false);
     if (!before.moderator && p.moderator) announce(`${p.name} is now a moderator`);
     if (!before.hand_raised && p.hand_raised) announce(`${p.name} raised their hand`);
@@ -388,6 +453,9 @@ export class Meeting {
   /** @param {import('./protocol.js').WelcomeMessage} msg */
   async #welcome(msg) {
     const { you, participants } = msg;
+    this.resumeToken = msg.resume_token;
+    this.iceServers = msg.ice_servers;
+    if (this.me) return this.#welcomeAgain(msg);
     this.welcomed = true;
     this.choice = this.media.choice();
     this.settings = msg.settings;
@@ -413,14 +481,7 @@ export class Meeting {
     for (const p of participants) this.#addOther(p);
     this.#updateStatus();
 
-    this.session = new MediaSession({ stream: this.media.stream, audioTrack: this.media.audioTrack, videoTrack: this.media.videoTrack });
-    this.session.addEventListener('connectionstatechange', (ev) => {
-      const state = /** @type {CustomEvent<RTCPeerConnectionState>} */ (ev).detail;
-      if (state === 'failed' && !this.ended) this.#connectionLost('The media connection failed.');
-    });
-    const offer = await this.session.createPublishOffer();
-    this.client.sendOffer(offer);
-    this.client.sendMediaState(this.media.audioOn, this.media.videoOn);
+    await this.#startSession();
   }
 
   /** @param {Participant} p */
@@ -429,6 +490,7 @@ export class Meeting {
     this.chat.upsertPerson(p.id, p.name);
     this.hands.update(p, false);
     this.grid.add(p);
+    this.#screenChanged(p);
     this.panel.upsert(p, false);
     if (this.session) {
       // Their tracks, if any, arrive with the next server offer.
@@ -450,16 +512,19 @@ export class Meeting {
       tile.setAudioTrack(media.audio);
       this.speaking.watch(id, media.audio, (s) => tile.setSpeaking(s));
     }
+    this.#bindScreens();
   }
 
   /** Re-renders my own tile and panel entry from the local media state. */
   #refreshMe() {
     if (!this.me) return;
-    this.me = { ...this.me, audio: this.media.audioOn, video: this.media.videoOn };
+    this.me = { ...this.me, audio: this.media.audioOn, video: this.media.videoOn, screen: this.screenShare.active };
+    this.client.name = this.me.name;
     const tile = this.grid.get(this.me.id);
     tile?.setVideoTrack(this.media.videoTrack);
     tile?.update(this.me);
     this.panel.upsert(this.me, true);
+    this.#refreshMyScreen();
   }
 
   toggleMic() {
@@ -510,7 +575,7 @@ export class Meeting {
   #mediaChanged() {
     this.choice = this.media.choice();
     this.#refreshMe();
-    if (this.me) this.client.sendMediaState(this.media.audioOn, this.media.videoOn);
+    if (this.me) this.client.sendMediaState(this.media.audioOn, this.media.videoOn, this.screenShare.active);
   }
 
   /**
@@ -610,6 +675,10 @@ export class Meeting {
     this.speaking.close();
     this.security.destroy();
     this.inviteDialog.destroy();
+    this.screenShare.release();
+    this.settingsDialog.destroy();
+    this.reconnector.stop();
+    window.clearTimeout(this.iceTimer);
     this.shortcuts.uninstall();
     this.reactions.setOpen(false, false);
     if (!keepMedia) this.media.stop();
@@ -617,6 +686,216 @@ export class Meeting {
       tile.setVideoTrack(null);
       tile.setAudioTrack(null);
     }
+  }
+
+  // ---- Media session, screen share, devices, reconnection -------------------------------------
+
+  /** A new RTCPeerConnection and its one offer (on `welcome`, and again after a reconnection). */
+  async #startSession() {
+    if (!this.me) return;
+    this.layout.me = this.me.id;
+    const session = new MediaSession({
+      stream: this.media.stream, audioTrack: this.media.audioTrack, videoTrack: this.media.videoTrack,
+      iceServers: this.iceServers,
+      // Test/debug switch: `?relay=1` in the page URL sends media only through TURN.
+      relayOnly: new URLSearchParams(location.search).get('relay') === '1',
+    });
+    this.session = session;
+    session.limited = this.uploadLimited;
+    session.addEventListener('connectionstatechange', (ev) => {
+      if (session !== this.session || this.ended) return;
+      const state = /** @type {CustomEvent<RTCPeerConnectionState>} */ (ev).detail;
+      window.clearTimeout(this.iceTimer);
+      if (state === 'failed') this.#mediaLost();
+      else if (state === 'disconnected') {
+        this.iceTimer = window.setTimeout(() => {
+          if (session === this.session && session.pc.connectionState === 'disconnected') this.#mediaLost();
+        }, ICE_DISCONNECTED_MS);
+      }
+    });
+    exposeForTests(this);
+    const offer = await session.createPublishOffer({ screen: this.screenShare.video, screenAudio: this.screenShare.audio });
+    this.client.sendOffer(offer, session.sources);
+    this.client.sendMediaState(this.media.audioOn, this.media.videoOn, this.screenShare.active);
+  }
+
+  /** The media connection failed: reconnect everything (only the server makes offers). */
+  #mediaLost() {
+    if (!this.resumeToken) {
+      this.#connectionLost('The media connection failed.');
+      return;
+    }
+    this.client.drop(); // reported as a close: see #reconnectOnClose
+  }
+
+  /**
+   * The socket closed unexpectedly: start (or go on) reconnecting. Returns false when that is
+   * not possible (before `welcome`, or without a resume token).
+   * @returns {boolean}
+   */
+  #reconnectOnClose() {
+    if (!this.welcomed || !this.resumeToken || this.ended) return false;
+    if (this.reconnector.active) {
+      this.reconnector.failed();
+      return true;
+    }
+    window.clearTimeout(this.iceTimer);
+    this.session?.close();
+    this.session = null;
+    this.reconnector.start();
+    this.status.textContent = 'Reconnecting…';
+    return true;
+  }
+
+  /**
+   * A `welcome` while already in the meeting: a reconnection. With `resumed` the server kept
+   * us (same id, name, role, state); otherwise our grace period had run out and we are in again
+   * as a new participant. Either way: the room as it is now, and a new media session.
+   * @param {import('./protocol.js').WelcomeMessage} msg
+   */
+  async #welcomeAgain(msg) {
+    const me = /** @type {Participant} */ (this.me);
+    const { you } = msg;
+    this.reconnector.succeeded();
+    this.settings = msg.settings;
+    if (you.id !== me.id) {
+      this.speaking.unwatch('local');
+      this.grid.remove(me.id);
+      this.grid.remove(screenKey(me.id));
+      this.panel.remove(me.id);
+      this.me = { ...you, audio: this.media.audioOn, video: this.media.videoOn };
+      const mine = this.grid.add(this.me, true);
+      this.speaking.watch('local', this.media.audioTrack, (s) => mine.setSpeaking(s));
+    } else {
+      this.me = { ...me, ...you };
+    }
+    this.panel.setModerator(you.moderator);
+    this.security.update(this.settings, you.moderator);
+    const present = new Set(msg.participants.map((p) => p.id));
+    for (const id of [...this.others.keys()]) {
+      if (present.has(id)) continue;
+      this.others.delete(id);
+      this.speaking.unwatch(id);
+      this.grid.remove(id);
+      this.#screenGone(id);
+      this.panel.remove(id);
+      this.chat.removePerson(id);
+      this.hands.remove(id);
+    }
+    for (const p of msg.participants) {
+      if (!this.others.has(p.id)) {
+        this.#addOther(p);
+        continue;
+      }
+      this.others.set(p.id, p);
+      this.grid.get(p.id)?.update(p);
+      this.#screenChanged(p);
+      this.panel.upsert(p, false);
+    }
+    this.#refreshMe();
+    this.#updateStatus();
+    await this.#startSession();
+    if (!msg.resumed && this.quality !== 'high') this.client.setQuality(this.quality);
+    announce('Reconnected');
+  }
+
+  /**
+   * @param {MediaStreamTrack} video
+   * @param {MediaStreamTrack | null} audio
+   */
+  async #screenStarted(video, audio) {
+    await this.session?.replaceScreenTracks(video, audio);
+    this.#mediaChanged();
+    announce(audio ? 'You are sharing your screen and its sound' : 'You are sharing your screen');
+  }
+
+  async #screenStopped() {
+    await this.session?.replaceScreenTracks(null, null);
+    this.#mediaChanged();
+    announce('You stopped sharing your screen');
+  }
+
+  /** My own screen share tile ("NAME (your screen)") while I share. */
+  #refreshMyScreen() {
+    if (!this.me) return;
+    if (this.screenShare.active) this.grid.addScreen(this.me, true).setVideoTrack(this.screenShare.video);
+    else this.grid.remove(screenKey(this.me.id));
+    this.layout.refresh();
+  }
+
+  /**
+   * Someone else's screen share tile follows their `screen` state.
+   * @param {Participant} p
+   */
+  #screenChanged(p) {
+    if (p.screen) {
+      const tile = this.grid.addScreen(p);
+      if (this.session) {
+        const media = this.session.remoteMedia(p.id);
+        tile.setVideoTrack(media.screen);
+        tile.setAudioTrack(media.screenAudio);
+      }
+    } else {
+      this.grid.remove(screenKey(p.id));
+    }
+    this.layout.setScreen(p.id, p.screen);
+  }
+
+  /** @param {string} id someone who left */
+  #screenGone(id) {
+    this.grid.remove(screenKey(id));
+    this.layout.forget(id);
+  }
+
+  /** Puts the screen tracks from the last server offer on the screen tiles. */
+  #bindScreens() {
+    if (!this.session) return;
+    for (const id of this.others.keys()) {
+      const tile = this.grid.get(screenKey(id));
+      if (!tile) continue;
+      const media = this.session.remoteMedia(id);
+      tile.setVideoTrack(media.screen);
+      tile.setAudioTrack(media.screenAudio);
+    }
+    void applySpeaker(this.grid.el, this.sinkId);
+    this.layout.refresh();
+  }
+
+  /** @param {string} id */
+  async #chooseCamera(id) {
+    try {
+      const track = await this.media.switchCamera(id);
+      if (track) {
+        await this.session?.replaceVideoTrack(track);
+        this.#refreshMe();
+      }
+      this.settingsDialog.say('Camera changed');
+    } catch (err) {
+      this.settingsDialog.showError(`The camera could not be changed: ${errorText(err)}`);
+    }
+  }
+
+  /** @param {string} id */
+  async #chooseMicrophone(id) {
+    try {
+      const track = await this.media.switchMicrophone(id);
+      await this.session?.replaceAudioTrack(track);
+      const mine = this.me ? this.grid.get(this.me.id) : undefined;
+      if (mine) this.speaking.watch('local', track, (s) => mine.setSpeaking(s));
+      this.micButton.disabled = false;
+      setPressed(this.micButton, this.media.audioOn, micIcon);
+      this.settingsDialog.say('Microphone changed');
+    } catch (err) {
+      this.settingsDialog.showError(`The microphone could not be changed: ${errorText(err)}`);
+    }
+  }
+
+  /** @param {string} id */
+  async #chooseSpeaker(id) {
+    this.sinkId = id;
+    rememberDevice('speaker', id);
+    await applySpeaker(this.grid.el, id);
+    this.settingsDialog.say('Speaker changed');
   }
 
   #updateStatus() {
