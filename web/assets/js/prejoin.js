@@ -4,7 +4,8 @@ import { h, showView, toggleButton, setPressed, focusQuietly } from './dom.js';
 import { micIcon, cameraIcon } from './icons.js';
 import { displayNameProblem } from './names.js';
 import { isGuessable } from './guessable.js';
-import { LocalMedia } from './media.js';
+import { LocalMedia, rememberDevice } from './media.js';
+import { DeviceChoices, preferredSpeaker } from './settings.js';
 import { initialOf } from './tiles.js';
 
 const NAME_KEY = 'moot.displayName';
@@ -106,6 +107,32 @@ export function renderPrejoin(root, room, onJoin, opts = {}) {
   } });
   micButton.disabled = true;
   camButton.disabled = true;
+  // Which camera, microphone and speaker (comboboxes; remembered in this browser).
+  const devices = new DeviceChoices({
+    chooseCamera: async (id) => {
+      if (!media) return;
+      try {
+        await media.switchCamera(id);
+      } catch (err) {
+        camNote.textContent = `That camera could not be started: ${err instanceof Error ? err.message : String(err)}`;
+        camNote.hidden = false;
+      }
+      showPreview();
+    },
+    chooseMicrophone: async (id) => {
+      if (!media) return;
+      try {
+        await media.switchMicrophone(id);
+        micButton.disabled = false;
+        setPressed(micButton, media.audioOn, micIcon);
+      } catch (err) {
+        micNote.textContent = `That microphone could not be started: ${err instanceof Error ? err.message : String(err)}`;
+        micNote.hidden = false;
+      }
+    },
+    chooseSpeaker: (id) => rememberDevice('speaker', id),
+    current: () => ({ camera: media?.cameraId ?? '', microphone: media?.microphoneId ?? '', speaker: preferredSpeaker() }),
+  });
   micButton.setAttribute('aria-describedby', 'mic-note');
   camButton.setAttribute('aria-describedby', 'cam-note');
 
@@ -189,7 +216,7 @@ export function renderPrejoin(root, room, onJoin, opts = {}) {
       h(
         'div',
         { class: 'prejoin-grid' },
-        h('div', { class: 'card' }, previewBox, h('div', { class: 'device-toggles' }, micButton, camButton), micNote, camNote, mediaStatus),
+        h('div', { class: 'card' }, previewBox, h('div', { class: 'device-toggles' }, micButton, camButton), micNote, camNote, mediaStatus, devices.el),
         form,
       ),
     ),
@@ -216,6 +243,7 @@ export function renderPrejoin(root, room, onJoin, opts = {}) {
     }
     joinButton.disabled = false;
     showPreview();
+    void devices.refresh();
   };
   if (opts.media) ready(opts.media);
   else void LocalMedia.acquire().then(ready);
