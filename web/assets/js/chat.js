@@ -95,7 +95,8 @@ export class ChatPanel {
     this.toggle = toggleButton({ label: 'Chat', icon: chatIcon, pressed: false, onclick: () => this.setOpen(!this.shown) });
     this.toggle.setAttribute('aria-controls', 'chat-panel');
     this.toggle.setAttribute('aria-describedby', 'chat-unread');
-    this.toggle.append(this.badge, this.unreadText);
+    // The count is the toggle's description (outside it, so that its name stays "Chat").
+    this.toggle.append(this.badge);
 
     this.log = h('div', { role: 'log', 'aria-label': 'Messages', class: 'chat-log', tabindex: '0' });
     this.empty = h('p', { class: 'hint chat-empty', text: 'No messages yet. Messages are not kept after the meeting.' });
@@ -127,6 +128,7 @@ export class ChatPanel {
       'aside',
       { id: 'chat-panel', class: 'panel chat-panel', hidden: true, 'aria-labelledby': 'chat-heading' },
       h('h2', { id: 'chat-heading', text: 'Chat' }),
+      this.unreadText,
       this.empty,
       this.log,
       this.error,

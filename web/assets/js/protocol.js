@@ -27,7 +27,8 @@ export const MAX_CHAT_CHARS = 2000;
 /** @typedef {{id: string, name: string, knock: string | null}} LobbyEntry */
 /** @typedef {'left' | 'removed' | 'disconnected'} LeaveReason */
 
-/** @typedef {{type: 'welcome', version: number, you: Participant, room: string, participants: Participant[], settings: RoomSettings, host_key: string | null, resume_token: string | null, resumed: boolean}} WelcomeMessage */
+/** @typedef {{type: 'welcome', version: number, you: Participant, room: string, participants: Participant[], settings: RoomSettings, host_key: string | null, resume_token: string | null, resumed: boolean, ice_servers: IceServer[]}} WelcomeMessage */
+/** @typedef {{urls: string[], username: string, credential: string}} IceServer */
 /** @typedef {{type: 'dominant_speaker', id: string | null}} DominantSpeakerMessage */
 /** @typedef {{type: 'waiting'}} WaitingMessage */
 /** @typedef {{type: 'lobby', waiting: LobbyEntry[]}} LobbyMessage */
@@ -245,6 +246,12 @@ export function decodeServerMessage(text) {
         host_key: typeof o.host_key === 'string' && o.host_key !== '' ? o.host_key : null,
         resume_token: typeof o.resume_token === 'string' && o.resume_token !== '' ? o.resume_token : null,
         resumed: o.resumed === true,
+        // TURN relays with short-lived credentials; empty (no third party contacted) without.
+        ice_servers: Array.isArray(o.ice_servers) ? o.ice_servers.filter(isObject).map((s) => ({
+          urls: Array.isArray(s.urls) ? s.urls.filter((u) => typeof u === 'string') : [],
+          username: typeof s.username === 'string' ? s.username : '',
+          credential: typeof s.credential === 'string' ? s.credential : '',
+        })).filter((s) => s.urls.length > 0) : [],
       };
     }
     case 'waiting':

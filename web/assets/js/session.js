@@ -43,12 +43,18 @@ export class MediaSession extends EventTarget {
    *   audioTrack: MediaStreamTrack | null,
    *   videoTrack: MediaStreamTrack | null,
    *   PeerConnection?: typeof RTCPeerConnection,
-   * }} local
+   *   iceServers?: RTCIceServer[],
+   *   relayOnly?: boolean,
+   * }} local `iceServers`: `welcome.ice_servers` (TURN); `relayOnly`: media only through them
    */
   constructor(local) {
     super();
     const PC = local.PeerConnection ?? RTCPeerConnection;
-    this.pc = new PC(RTC_CONFIG);
+    this.pc = new PC({
+      ...RTC_CONFIG,
+      iceServers: local.iceServers ?? [],
+      ...(local.relayOnly ? { iceTransportPolicy: /** @type {RTCIceTransportPolicy} */ ('relay') } : {}),
+    });
     this.local = local;
     /** @type {RTCRtpTransceiver | null} */
     this.audioTransceiver = null;
