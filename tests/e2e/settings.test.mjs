@@ -1,6 +1,7 @@
 // Devices and settings. Pre-join offers the Camera and Microphone comboboxes. In the meeting,
 // Settings switches Alice's microphone to another of Chromium's fake microphones live (no
-// renegotiation: the same sender, a new track) and Bob still hears her; the camera combobox
+// renegotiation: the same sender, a new track) and Bob still hears her; Speaker plays Bob's
+// audio on another fake output (setSinkId); the camera combobox
 // lists Chromium's fake camera(s) (with one fake camera there is nothing to switch to, so
 // only the listing is checked then); Display name + Save renames Alice on Bob's page;
 // "Limit my upload" caps her camera sender at 300 kbps.
@@ -69,6 +70,15 @@ test('devices and settings: pre-join devices, live microphone switch, rename, up
       await waitForTone(tile(bob, 'Alice'), 'Bob still hears Alice on her other microphone');
     } else {
       console.log('only one fake microphone: nothing to switch to');
+    }
+    // The speaker (audio output), where the browser can choose it: the others' audio plays there.
+    if (Array.isArray(speakers) && speakers.length > 1) {
+      const target = speakers[1];
+      await speaker.selectOption({ label: target });
+      await settings.getByRole('status').filter({ hasText: 'Speaker changed' }).waitFor();
+      const wanted = await speaker.inputValue();
+      const sink = await waitFor('Bob’s audio on the chosen speaker', () => tile(alice, 'Bob').locator('audio').first().evaluate((a) => a.sinkId), (v) => v === wanted);
+      console.log(`speaker: ${target} (sinkId ${sink.slice(0, 12)}…)`);
     }
     // The camera likewise, if there is a second fake camera.
     const otherCam = cams.options.find((o) => o !== cams.selected);
