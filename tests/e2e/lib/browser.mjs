@@ -75,12 +75,14 @@ export class Scenario {
   /**
    * A new participant: its own browser context (own storage, own fake devices).
    * @param {string} name display name, also used in reports
+   * @param {import('playwright-core').BrowserContextOptions} [contextOptions] more options for its context
    */
-  async newPage(name) {
+  async newPage(name, contextOptions = {}) {
     const browser = await this.browserOnce();
     const context = await browser.newContext({
       permissions: ['camera', 'microphone'],
       viewport: { width: 1280, height: 720 },
+      ...contextOptions,
     });
     const page = await context.newPage();
     page.setDefaultTimeout(20_000);
