@@ -59,7 +59,8 @@ test('server messages are decoded and checked', () => {
   const w = decodeServerMessage(JSON.stringify({ type: 'welcome', version: 1, room: 'r', you: { id: 'p1', name: 'A', audio: true, video: false }, participants: [] }));
   assert.equal(w?.type, 'welcome');
   const o = decodeServerMessage(JSON.stringify({ type: 'offer', sdp: 'v=0', tracks: [{ mid: '2', participant: 'p2', kind: 'video' }] }));
-  assert.deepEqual(o, { type: 'offer', sdp: 'v=0', tracks: [{ mid: '2', participant: 'p2', kind: 'video' }] });
+  // No source from an older server: a video track is taken as the camera.
+  assert.deepEqual(o, { type: 'offer', sdp: 'v=0', tracks: [{ mid: '2', participant: 'p2', kind: 'video', source: 'camera' }] });
   assert.equal(decodeServerMessage('{"type":"from_the_future"}'), null);
   assert.throws(() => decodeServerMessage('nope'), ProtocolError);
   assert.throws(() => decodeServerMessage('{"type":"offer","sdp":"x","tracks":[{"mid":"1","participant":"p","kind":"data"}]}'), ProtocolError);
@@ -106,7 +107,7 @@ test('SignalingClient: hello first, typed events in order, expected vs lost clos
     ws.deliver({ type: 'answer', sdp: 'v=0' });
     assert.deepEqual(seen, ['participant_left', 'left p9', 'answer']);
     c.sendMediaState(false, true);
-    assert.deepEqual(JSON.parse(ws.sent[1]), { type: 'media_state', audio: false, video: true });
+    assert.deepEqual(JSON.parse(ws.sent[1]), { type: 'media_state', audio: false, video: true, screen: false });
     // The server drops us: unexpected.
     ws.close();
     assert.deepEqual(closes, [{ code: 1000, reason: '', expected: false, opened: true }]);
