@@ -7,9 +7,9 @@ mod messages;
 mod names;
 
 pub use messages::{
-    decode_client_message, ChatMessage, ClientMessage, DecodeError, ErrorCode, LeaveReason,
-    LobbyEntry, Participant, Quality, RoomSettings, ServerMessage, TrackInfo, TrackKind,
-    TrackSource, REACTIONS,
+    decode_client_message, ChatMessage, ClientMessage, DecodeError, ErrorCode, IceServer,
+    LeaveReason, LobbyEntry, Participant, Quality, RoomSettings, ServerMessage, TrackInfo,
+    TrackKind, TrackSource, REACTIONS,
 };
 pub use names::{DisplayName, NameError, ParticipantId, RoomName};
 

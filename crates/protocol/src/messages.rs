@@ -323,6 +323,17 @@ pub struct TrackInfo {
     pub source: TrackSource,
 }
 
+/// One entry of `welcome.ice_servers`: the shape of WebRTC's `RTCIceServer`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceServer {
+    /// "turn:host:port?transport=udp", "turns:host:port?transport=tcp", ...
+    pub urls: Vec<String>,
+    /// For TURN's shared-secret scheme: "<unix expiry time>:<random>".
+    pub username: String,
+    /// base64(HMAC-SHA1(shared secret, username)).
+    pub credential: String,
+}
+
 /// Messages the server sends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -341,6 +352,11 @@ pub enum ServerMessage {
         /// This welcome continues an earlier session (see "Reconnecting").
         #[serde(default)]
         resumed: bool,
+        /// STUN/TURN servers for the client's RTCPeerConnection (`iceServers`), with
+        /// short-lived credentials; empty when the instance has no TURN relay. The room logic
+        /// leaves it empty: the server fills it in (it has the config and the clock).
+        #[serde(default)]
+        ice_servers: Vec<IceServer>,
     },
     Chat {
         message: ChatMessage,

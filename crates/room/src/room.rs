@@ -275,6 +275,8 @@ impl Room {
                 host_key,
                 resume_token,
                 resumed,
+                // Filled in by the server, which has the TURN config and the clock.
+                ice_servers: Vec::new(),
             },
         });
         if self.settings.chat_history {

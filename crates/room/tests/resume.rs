@@ -21,6 +21,7 @@ fn resumed_welcome(
         host_key: None,
         resume_token: resume_token(connection),
         resumed: true,
+        ice_servers: Vec::new(),
     }
 }
 

@@ -110,6 +110,7 @@ pub fn welcome_with(
         settings,
         host_key,
         resumed: false,
+        ice_servers: Vec::new(),
     }
 }
 
