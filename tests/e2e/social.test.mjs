@@ -245,6 +245,13 @@ test('keyboard shortcuts: M toggles the microphone, C the chat, ? opens the help
     assert.equal(await box.inputValue(), 'mvcr?');
     assert.equal(await mic.getAttribute('aria-pressed'), before, 'typing does not toggle the microphone');
     await box.fill('');
+    // Escape in the chat panel closes it; focus goes back to the Chat toggle.
+    await alice.keyboard.press('Escape');
+    await waitFor('Escape closes the chat', () => chatToggle(alice).getAttribute('aria-pressed'), (v) => v === 'false');
+    assert.equal(await chatToggle(alice).evaluate((b) => b === document.activeElement), true, 'focus is on the Chat toggle');
+    await alice.keyboard.press('c');
+    await waitFor('C opens the chat', () => chatToggle(alice).getAttribute('aria-pressed'), (v) => v === 'true');
+    assert.equal(await box.evaluate((e) => e === document.activeElement), true, 'C puts focus in the Message box');
 
     // Outside a text field: M toggles the microphone (and back), C the chat.
     await alice.getByRole('heading', { level: 1 }).focus();

@@ -46,8 +46,8 @@ test('two people meet through a real coturn relay (iceTransportPolicy relay)', {
     for (const [page, name] of [[ann, 'Ann'], [bob, 'Bob']]) {
       // The page built its connection from welcome.ice_servers, with the relay-only policy.
       const configs = await page.evaluate(() => window.__mootPcConfigs);
-      assert.equal(configs.length, 1, `${name}: one RTCPeerConnection`);
-      const [cfg] = configs;
+      assert.ok(configs.length >= 1, `${name}: an RTCPeerConnection was made`);
+      const cfg = configs.at(-1);
       assert.equal(cfg.iceTransportPolicy, 'relay', `${name}: relay-only policy from ?relay=1`);
       assert.equal(cfg.iceServers.length, 1, `${name}: one ICE server from welcome`);
       assert.deepEqual(cfg.iceServers[0].urls, [`turn:127.0.0.1:${port}?transport=udp`]);

@@ -134,6 +134,13 @@ export class ChatPanel {
       this.error,
       this.form,
     );
+    // Escape in the panel closes it and gives focus back to the Chat toggle.
+    this.el.addEventListener('keydown', (ev) => {
+      if (ev.key !== 'Escape' || ev.defaultPrevented) return;
+      ev.preventDefault();
+      this.setOpen(false);
+      this.toggle.focus();
+    });
     this.#renderChoices();
     this.#renderCount();
   }
