@@ -658,6 +658,12 @@ export class Meeting {
   /** Leaves on purpose: tells the server, releases everything, shows the "left" page. */
   leave() {
     if (!this.ended) this.client.leave();
+    // The server must read `leave` before it sees the media connection end; otherwise it may
+    // take this for a dropped connection and keep us 10 s for a reconnection (the others would
+    // see "lost the connection" late). The tracks stop at once; the peer connection a bit later.
+    const session = this.session;
+    this.session = null;
+    if (session) window.setTimeout(() => session.close(), 1000);
     this.#end();
     this.callbacks.onLeft(this.choice);
   }
