@@ -305,6 +305,10 @@ export class Meeting {
         if (msg.fatal && this.reconnector.active) {
           this.reconnector.stop();
           this.#connectionLost(`Connection lost: ${msg.message}`);
+        } else if (msg.fatal && msg.code === 'server_error' && this.welcomed && this.resumeToken) {
+          // The server lost our media connection (ICE failed on its side) and closes: it keeps
+          // us for the resume grace period, so reconnect as after a dropped socket.
+          this.#reconnectOnClose();
         } else if (msg.fatal) {
           const entry = !this.welcomed && /** @type {readonly string[]} */ (ENTRY_ERRORS).includes(msg.code);
           this.#end(entry);
