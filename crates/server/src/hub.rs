@@ -6,12 +6,13 @@
 //! can possibly send its offer (it only does so after `welcome`).
 
 use crate::media::{MediaCommand, MediaHandle};
+use crate::turn::TurnCredentials;
 use moot_protocol::{ErrorCode, LeaveReason, ParticipantId, ServerMessage};
 use moot_room::{Input, Output, Rooms, RoomsConfig};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 use tokio::sync::mpsc;
 
 /// How many messages may wait for a slow client before it is disconnected.
@@ -32,15 +33,18 @@ pub struct Hub {
     sessions: Mutex<HashMap<ParticipantId, mpsc::Sender<Outbound>>>,
     next_id: AtomicU64,
     media: MediaHandle,
+    /// Hands each `welcome` its TURN credentials; None without a relay.
+    turn: Option<TurnCredentials>,
 }
 
 impl Hub {
-    pub fn new(config: RoomsConfig, media: MediaHandle) -> Self {
+    pub fn new(config: RoomsConfig, media: MediaHandle, turn: Option<TurnCredentials>) -> Self {
         Self {
             rooms: Mutex::new(Rooms::new(config)),
             sessions: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             media,
+            turn,
         }
     }
 
@@ -134,7 +138,15 @@ impl Hub {
 
     fn dispatch(&self, output: Output) {
         match output {
-            Output::Send { to, message } => self.deliver(to, Outbound::Message(message)),
+            Output::Send { to, mut message } => {
+                if let (ServerMessage::Welcome { ice_servers, .. }, Some(turn)) =
+                    (&mut message, &self.turn)
+                {
+                    // The room is sans-IO: the credentials need the wall clock, so here.
+                    *ice_servers = vec![turn.issue(SystemTime::now())];
+                }
+                self.deliver(to, Outbound::Message(message))
+            }
             Output::Joined { id, instance } => self.media.send(MediaCommand::AddPeer {
                 id,
                 group: instance.0,

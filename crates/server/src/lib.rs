@@ -12,6 +12,7 @@ mod metrics;
 mod privacy;
 mod session;
 pub mod tls;
+mod turn;
 
 use config::Config;
 use hub::Hub;
@@ -144,6 +145,7 @@ impl Bound {
                 max_rooms: self.config.rooms.max_rooms,
             },
             media.clone(),
+            turn::TurnCredentials::from_config(&self.config.turn),
         ));
         let limits = Arc::new(Limits::new(self.config.limits.clone()));
         let grace = Duration::from_secs(self.config.http.shutdown_grace_seconds);
