@@ -42,6 +42,8 @@ missing=()
 command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v ffmpeg >/dev/null || missing+=(ffmpeg)
 command -v ip >/dev/null || [ -x /usr/sbin/ip ] || missing+=(iproute2)
+# A real TURN relay for tests/e2e/turn-relay.test.mjs (started by the test, never as a service).
+command -v turnserver >/dev/null || [ -x /usr/bin/turnserver ] || missing+=(coturn)
 if [ "$WHAT" != rust ] && [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -54,7 +56,7 @@ if [ "$WHAT" != rust ] && [ ${#missing[@]} -gt 0 ]; then
     as_root apt-get install -y -q "${missing[@]}" || fail "apt-get install ${missing[*]}"
   fi
 else
-  echo "chromium, ffmpeg, iproute2: present (or not needed)"
+  echo "chromium, ffmpeg, iproute2, coturn: present (or not needed)"
 fi
 PATH=$PATH:/usr/sbin:/sbin
 
