@@ -23,7 +23,7 @@ struct RatesInner {
     last: Option<(Instant, SfuStats)>,
     datagrams_in: f64,
     datagrams_out: f64,
-    frames_forwarded: f64,
+    packets_forwarded: f64,
 }
 
 impl Rates {
@@ -36,7 +36,7 @@ impl Rates {
                 let rate = |a: u64, b: u64| a.saturating_sub(b) as f64 / secs;
                 inner.datagrams_in = rate(stats.datagrams_in, prev.datagrams_in);
                 inner.datagrams_out = rate(stats.datagrams_out, prev.datagrams_out);
-                inner.frames_forwarded = rate(stats.frames_forwarded, prev.frames_forwarded);
+                inner.packets_forwarded = rate(stats.packets_forwarded, prev.packets_forwarded);
             }
         }
         inner.last = Some((now, stats));
@@ -47,7 +47,7 @@ impl Rates {
         (
             inner.datagrams_in,
             inner.datagrams_out,
-            inner.frames_forwarded,
+            inner.packets_forwarded,
         )
     }
 }
@@ -118,17 +118,17 @@ pub fn render(state: &AppState) -> String {
     );
     metric(
         &mut out,
-        "moot_media_frames_forwarded_total",
+        "moot_media_packets_forwarded_total",
         "counter",
         "Media frames written to subscribers.",
-        media.frames_forwarded,
+        media.packets_forwarded,
     );
     metric(
         &mut out,
-        "moot_media_frames_blocked_total",
+        "moot_media_packets_blocked_total",
         "counter",
         "Media frames dropped because a moderator muted their sender.",
-        media.frames_blocked,
+        media.packets_blocked,
     );
     metric(
         &mut out,
@@ -155,7 +155,7 @@ pub fn render(state: &AppState) -> String {
     );
     metric(
         &mut out,
-        "moot_media_frames_forwarded_per_second",
+        "moot_media_packets_forwarded_per_second",
         "gauge",
         &format!("Media frames forwarded per second over the last {window} s."),
         format!("{frames:.1}"),
@@ -199,7 +199,7 @@ mod tests {
             start + Duration::from_secs(2),
             SfuStats {
                 datagrams_out: 700,
-                frames_forwarded: 60,
+                packets_forwarded: 60,
                 ..SfuStats::default()
             },
         );

@@ -33,6 +33,8 @@ enum Next {
     Leave,
     /// Send this message (if any), then close.
     Close(Option<ServerMessage>),
+    /// Writing to the client failed: it is gone or going.
+    WriteFailed,
 }
 
 pub async fn run(
@@ -57,6 +59,8 @@ pub async fn run(
     ping.tick().await; // the first tick is immediate
     loop {
         let next = tokio::select! {
+            // Read before writing: a client's last words (`leave`) come before its close.
+            biased;
             frame = stream.next() => {
                 let Some(Ok(frame)) = frame else { break };
                 last_heard = Instant::now();
@@ -96,16 +100,40 @@ pub async fn run(
                 let _ = sink.close().await;
                 break;
             }
+            Next::WriteFailed => {
+                // The client closed its end; a `leave` it sent just before may still be
+                // unread. Honour it, so a polite goodbye is never taken for a dropped line.
+                if said_goodbye(&mut stream).await {
+                    reason = LeaveReason::Left;
+                }
+                break;
+            }
         }
     }
     hub.leave(id, reason);
+}
+
+/// Reads what is left of a closing connection (briefly); true if it contains `leave`.
+async fn said_goodbye(stream: &mut futures_util::stream::SplitStream<WebSocket>) -> bool {
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(500);
+    while let Ok(Some(Ok(frame))) = tokio::time::timeout_at(deadline, stream.next()).await {
+        if let Message::Text(text) = frame {
+            if matches!(
+                decode_client_message(text.as_str()),
+                Ok(ClientMessage::Leave {})
+            ) {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 impl Next {
     fn from_send<E>(result: Result<(), E>) -> Self {
         match result {
             Ok(()) => Self::Continue,
-            Err(_) => Self::Close(None),
+            Err(_) => Self::WriteFailed,
         }
     }
 }

@@ -34,9 +34,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::crypto::CryptoProvider;
-use str0m::media::{KeyframeRequestKind, MediaData, Mid};
+use str0m::media::{KeyframeRequestKind, Mid};
 use str0m::net::{Protocol, Receive};
+use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
 use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, RtcConfig};
+
+/// How long a peer's ICE may stay disconnected before its session is given up.
+pub const ICE_RECOVERY: Duration = Duration::from_secs(8);
 
 /// A peer (one participant's media session). The server uses the participant's number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -146,9 +150,12 @@ pub enum SfuOutput {
 pub struct SfuStats {
     pub datagrams_in: u64,
     pub datagrams_out: u64,
-    pub frames_forwarded: u64,
-    /// Frames dropped because their sender is not allowed to send that media (moderator mute).
-    pub frames_blocked: u64,
+    /// RTP packets written to subscribers.
+    pub packets_forwarded: u64,
+    /// Payload bytes of those packets.
+    pub bytes_forwarded: u64,
+    /// Packets dropped because their sender may not send that media (moderator mute).
+    pub packets_blocked: u64,
     pub keyframe_requests_sent: u64,
 }
 
@@ -172,6 +179,8 @@ pub struct Sfu {
     next_speaker_evaluation: Option<Instant>,
     demux: Demux,
     dirty: VecDeque<PeerId>,
+    /// Peers whose ICE went `Disconnected`, to check again at the due time.
+    ice_recovery_checks: Vec<(PeerId, Instant)>,
     /// Keyframe requests held back by the throttle, sent when it allows (due time).
     deferred_keyframes: Vec<(TrackKey, Instant)>,
     faulted: Vec<PeerId>,
@@ -193,6 +202,7 @@ impl Sfu {
             demux: Demux::default(),
             dirty: VecDeque::new(),
             deferred_keyframes: Vec::new(),
+            ice_recovery_checks: Vec::new(),
             faulted: Vec::new(),
             outputs: VecDeque::new(),
             stats: SfuStats::default(),
@@ -226,6 +236,8 @@ impl Sfu {
         let mut rtc = RtcConfig::new()
             .set_crypto_provider(self.crypto.clone())
             .set_ice_lite(true)
+            // Forward RTP as is: no depacketizing and repacketizing per subscriber.
+            .set_rtp_mode(true)
             .set_local_ice_credentials(creds)
             .clear_codecs()
             .enable_opus(true, false)
@@ -445,6 +457,18 @@ impl Sfu {
 
     /// Drives every peer whose timer is due.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.ice_recovery_checks.iter().any(|(_, due)| *due <= now) {
+            let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.ice_recovery_checks)
+                .into_iter()
+                .partition(|(_, due)| *due <= now);
+            self.ice_recovery_checks = later;
+            for (id, _) in due {
+                let lost = self.peers.get(&id).and_then(|p| p.ice_lost_at);
+                if lost.is_some_and(|t| now.saturating_duration_since(t) >= ICE_RECOVERY) {
+                    self.faulted.push(id);
+                }
+            }
+        }
         if self.next_speaker_evaluation.is_some_and(|t| t <= now) {
             self.evaluate_speakers(now);
         }
@@ -485,6 +509,7 @@ impl Sfu {
             .filter_map(|p| p.next_timeout)
             .chain(deferred)
             .chain(self.next_speaker_evaluation)
+            .chain(self.ice_recovery_checks.iter().map(|(_, due)| *due))
             .min()
     }
 
@@ -567,7 +592,7 @@ impl Sfu {
             Event::MediaAdded(added) if added.direction.is_receiving() => {
                 self.publish(id, added.mid, added.kind);
             }
-            Event::MediaData(data) => self.forward(now, id, data),
+            Event::RtpPacket(packet) => self.forward(now, id, packet),
             Event::KeyframeRequest(req) => {
                 let source = self.peers[&id]
                     .subscription_on_mid(req.mid)
@@ -576,9 +601,20 @@ impl Sfu {
                     self.request_keyframe(now, source, req.kind);
                 }
             }
-            Event::IceConnectionStateChange(IceConnectionState::Disconnected) | Event::Closed => {
-                self.faulted.push(id);
+            Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                // Often transient (a busy or briefly offline client): browsers resume their
+                // checks and the connection recovers. Give up only after ICE_RECOVERY.
+                if let Some(peer) = self.peers.get_mut(&id) {
+                    peer.ice_lost_at.get_or_insert(now);
+                }
+                self.ice_recovery_checks.push((id, now + ICE_RECOVERY));
             }
+            Event::IceConnectionStateChange(_) => {
+                if let Some(peer) = self.peers.get_mut(&id) {
+                    peer.ice_lost_at = None;
+                }
+            }
+            Event::Closed => self.faulted.push(id),
             Event::Connected => tracing::debug!(peer = id.0, "media connected"),
             _ => {}
         }
@@ -630,40 +666,51 @@ impl Sfu {
         }
     }
 
-    fn forward(&mut self, now: Instant, id: PeerId, data: MediaData) {
-        let key = TrackKey {
-            peer: id,
-            mid: data.mid,
+    /// Forwards one RTP packet (RTX already unwrapped by str0m) to every subscriber of its
+    /// track: no depacketizing, one shared payload, per subscriber only a header rewrite and
+    /// SRTP. Per packet this costs O(subscribers of the track) and no allocation beyond str0m's.
+    fn forward(&mut self, now: Instant, id: PeerId, packet: RtpPacket) {
+        let ssrc = packet.header.ssrc;
+        let Some(publisher) = self.peers.get_mut(&id) else {
+            return;
         };
-        if !data.contiguous {
-            // Frames were lost beyond what NACK recovered: subscribers need a fresh keyframe.
-            self.request_keyframe(now, key, KeyframeRequestKind::Fir);
-        }
+        let Some((mid, params)) = publisher.incoming(ssrc, packet.header.payload_type) else {
+            return;
+        };
+        let key = TrackKey { peer: id, mid };
         let Some(track) = self.tracks.get(&key) else {
             return;
         };
-        let allowed = match (track.kind, self.peers.get(&id)) {
-            (MediaKind::Audio, Some(p)) => p.may_send_audio,
-            (MediaKind::Video, Some(p)) => p.may_send_video,
-            (_, None) => false,
+        let allowed = match track.kind {
+            MediaKind::Audio => publisher.may_send_audio,
+            MediaKind::Video => publisher.may_send_video,
         };
         if !allowed {
-            self.stats.frames_blocked += 1;
+            self.stats.packets_blocked += 1;
             return;
         }
-        let (source, rank, group) = {
-            let publisher = &self.peers[&id];
-            (track.source, publisher.speaker_rank, publisher.group)
-        };
+        let (source, rank, group) = (track.source, publisher.speaker_rank, publisher.group);
+        let ext = &packet.header.ext_vals;
         if source == Source::Microphone {
-            if let Some(level) = data.ext_vals.audio_level {
-                let detector = self.speakers.entry(group).or_default();
-                detector.on_level(now, id, level);
+            if let Some(level) = ext.audio_level {
+                self.speakers
+                    .entry(group)
+                    .or_default()
+                    .on_level(now, id, level);
                 if self.next_speaker_evaluation.is_none() {
                     self.next_speaker_evaluation = Some(now + EVALUATE_EVERY);
                 }
             }
         }
+        // Only what the receiver's decoder or player uses; str0m adds mid and the transport
+        // extensions itself.
+        let out_ext = ExtensionValues {
+            audio_level: ext.audio_level,
+            voice_activity: ext.voice_activity,
+            video_orientation: ext.video_orientation,
+            ..ExtensionValues::default()
+        };
+        let nackable = track.kind == MediaKind::Video;
         for &(sub_id, sub_mid) in &track.subscribers {
             let Some(sub) = self.peers.get_mut(&sub_id) else {
                 continue;
@@ -671,22 +718,32 @@ impl Sfu {
             if !sub.receive_video.allows(source, rank) {
                 continue;
             }
+            let Some((pt, seq_no)) = sub.outgoing(sub_mid, params, packet.seq_no) else {
+                continue;
+            };
+            let write = RtpWrite::new(
+                pt,
+                seq_no,
+                packet.header.timestamp,
+                packet.timestamp,
+                packet.payload.clone(),
+            )
+            .marker(packet.header.marker)
+            .ext_vals(out_ext.clone())
+            .nackable(nackable);
             let written = sub.with_rtc(|rtc| {
-                let Some(mut writer) = rtc.writer(sub_mid) else {
+                let mut api = rtc.direct_api();
+                let Some(tx) = api.stream_tx_by_mid(sub_mid, None) else {
                     return Ok(false);
                 };
-                let Some(pt) = writer.match_params(data.params) else {
-                    return Ok(false);
-                };
-                if let Some(level) = data.ext_vals.audio_level {
-                    writer =
-                        writer.audio_level(level, data.ext_vals.voice_activity.unwrap_or(false));
-                }
-                writer.write(pt, data.network_time, data.time, data.data.clone())?;
+                tx.write_rtp(write);
                 Ok(true)
             });
             match written {
-                Ok(true) => self.stats.frames_forwarded += 1,
+                Ok(true) => {
+                    self.stats.packets_forwarded += 1;
+                    self.stats.bytes_forwarded += packet.payload.len() as u64;
+                }
                 Ok(false) => {}
                 Err(_) => self.faulted.push(sub_id),
             }
@@ -723,9 +780,9 @@ impl Sfu {
             return;
         };
         let sent = peer.with_rtc(|rtc| {
-            if let Some(mut writer) = rtc.writer(source.mid) {
-                // NotReceivingDirection etc. only mean "not possible now"; not a fault.
-                let _ = writer.request_keyframe(None, kind);
+            // No receive stream yet (nothing arrived) only means "not possible now".
+            if let Some(rx) = rtc.direct_api().stream_rx_by_mid(source.mid, None) {
+                rx.request_keyframe(kind);
             }
             Ok(())
         });

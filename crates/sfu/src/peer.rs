@@ -6,8 +6,20 @@ use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 use str0m::change::SdpPendingOffer;
-use str0m::media::{MediaKind, Mid};
+use str0m::format::PayloadParams;
+use str0m::media::{MediaKind, Mid, Pt};
+use str0m::rtp::{SeqNo, Ssrc};
 use str0m::{Rtc, RtcError};
+
+/// First sequence number of every outgoing stream (well clear of 0 so that reordered
+/// packets just before the first one could be numbered in a later version).
+const FIRST_SEQ: u64 = 1000;
+
+#[derive(Debug, Default)]
+pub struct TxStream {
+    pts: Vec<(Pt, Pt)>,
+    seq_base: Option<u64>,
+}
 
 /// Why a peer's media session ended abnormally.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +67,8 @@ pub struct Peer {
     /// Mids on which this peer's client sends media to us.
     pub published: Vec<Mid>,
     pub next_timeout: Option<Instant>,
+    /// When ICE went `Disconnected` (None while connected).
+    pub ice_lost_at: Option<Instant>,
     /// Whether this peer's audio / video may be forwarded (a moderator mute clears them).
     /// Enforced here so it never depends on the client's cooperation.
     pub may_send_audio: bool,
@@ -65,6 +79,13 @@ pub struct Peer {
     pub receive_video: ReceiveVideo,
     /// Position in the group's speaker order (0: the dominant speaker).
     pub speaker_rank: usize,
+    /// Incoming SSRC -> (mid, codec), learned from str0m once per stream, so the per-packet
+    /// path needs no lookup inside str0m.
+    rx_streams: HashMap<Ssrc, (Mid, Option<PayloadParams>, Pt)>,
+    /// Per outgoing mid: the payload type map (publisher codec -> ours) and the sequence
+    /// number rebase. Each subscriber stream starts at a small sequence number (ROC 0): passing
+    /// the publisher's extended numbers on would need the ROC signalled out of band.
+    tx_streams: HashMap<Mid, TxStream>,
     /// Queued for draining (avoids queueing twice).
     pub queued: bool,
     pub fault: Option<PeerFault>,
@@ -80,11 +101,14 @@ impl Peer {
             subscriptions: Vec::new(),
             published: Vec::new(),
             next_timeout: None,
+            ice_lost_at: None,
             may_send_audio: true,
             may_send_video: true,
             declared_sources: HashMap::new(),
             receive_video: ReceiveVideo::All,
             speaker_rank: usize::MAX,
+            rx_streams: HashMap::new(),
+            tx_streams: HashMap::new(),
             queued: false,
             fault: None,
         }
@@ -107,6 +131,53 @@ impl Peer {
         };
         self.fault = Some(fault.clone());
         Err(fault)
+    }
+
+    /// The mid and codec of an incoming packet on `ssrc` with payload type `pt`.
+    pub fn incoming(&mut self, ssrc: Ssrc, pt: Pt) -> Option<(Mid, PayloadParams)> {
+        if let Some((mid, params, cached_pt)) = self.rx_streams.get(&ssrc) {
+            if *cached_pt == pt {
+                return params.map(|p| (*mid, p));
+            }
+        }
+        let found = self
+            .with_rtc(|rtc| {
+                let mid = rtc.direct_api().stream_rx(&ssrc).map(|s| s.mid());
+                let params = rtc
+                    .codec_config()
+                    .params()
+                    .iter()
+                    .find(|p| p.pt() == pt)
+                    .copied();
+                Ok(mid.map(|m| (m, params)))
+            })
+            .ok()
+            .flatten()?;
+        self.rx_streams.insert(ssrc, (found.0, found.1, pt));
+        found.1.map(|p| (found.0, p))
+    }
+
+    /// Our payload type for `params` on outgoing `mid`, and the rebased sequence number.
+    pub fn outgoing(&mut self, mid: Mid, params: PayloadParams, seq: SeqNo) -> Option<(Pt, SeqNo)> {
+        let stream = self.tx_streams.entry(mid).or_default();
+        let pt = match stream.pts.iter().find(|(from, _)| *from == params.pt()) {
+            Some((_, to)) => *to,
+            None => {
+                let to = self
+                    .rtc
+                    .codec_config()
+                    .match_params(params)
+                    .map(|p| p.pt())?;
+                let stream = self.tx_streams.entry(mid).or_default();
+                stream.pts.push((params.pt(), to));
+                to
+            }
+        };
+        let stream = self.tx_streams.entry(mid).or_default();
+        let base = *stream.seq_base.get_or_insert(*seq);
+        // A packet older than the first one forwarded cannot be numbered: drop it.
+        let offset = (*seq).checked_sub(base)?;
+        Some((pt, SeqNo::from(FIRST_SEQ + offset)))
     }
 
     /// Whether the next offer would change anything.

@@ -225,7 +225,12 @@ async fn a_dropped_connection_resumes_without_a_leave() {
     assert!(host.me().moderator);
     host.vanish();
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert!(watcher.knows(host_id), "no leave within the grace period: {:?} {:?}", watcher.left_reason(host_id), watcher.ended());
+    assert!(
+        watcher.knows(host_id),
+        "no leave within the grace period: {:?} {:?}",
+        watcher.left_reason(host_id),
+        watcher.ended()
+    );
     let back = SimParticipant::try_join(
         &url,
         "resumable",

@@ -397,6 +397,6 @@ async fn the_server_can_refuse_guessable_room_names() {
             "{name}"
         );
     }
-    join(&url, "bafok-tisul-moraz-punek", "Host").await;
+    let _host = join(&url, "bafok-tisul-moraz-punek", "Host").await;
     assert_eq!(server.info.room_counts(), (1, 1));
 }
