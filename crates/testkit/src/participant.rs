@@ -441,9 +441,13 @@ impl Client {
         loop {
             let timeout = self.drain().await?;
             tokio::select! {
-                _ = &mut *leave => {
-                    send(&mut self.ws, &serde_json::json!({"type": "leave"})).await?;
-                    let _ = self.ws.close(None).await;
+                polite = &mut *leave => {
+                    // Err: the handle was dropped without `leave()` (or `vanish()` races its
+                    // abort): go without a word, like a closed tab.
+                    if polite.is_ok() {
+                        send(&mut self.ws, &serde_json::json!({"type": "leave"})).await?;
+                        let _ = self.ws.close(None).await;
+                    }
                     return Ok(());
                 }
                 message = next_message(&mut self.ws) => self.on_signal(message?).await?,
