@@ -27,6 +27,14 @@ pub enum ClientMessage {
         /// The `resume_token` of a session that dropped less than 10 s ago.
         #[serde(default)]
         resume: Option<String>,
+        /// The client can encrypt and decrypt media end to end (docs/e2ee.md); without it
+        /// (or without a valid `e2ee_public_key`) it cannot enter a room with `e2ee` on.
+        #[serde(default)]
+        e2ee: bool,
+        /// The client's ECDH identity public key (base64), shown to the others in its
+        /// participant object so that each pair can derive a shared key.
+        #[serde(default)]
+        e2ee_public_key: Option<String>,
     },
     /// The client's one initial offer (its send-only audio and video transceivers).
     Offer {
@@ -102,9 +110,18 @@ pub enum ClientMessage {
     SetChatHistory {
         enabled: bool,
     },
+    /// Moderators: turn end-to-end encryption on (it cannot be turned off again).
+    SetE2ee {
+        enabled: bool,
+    },
+    /// An opaque end-to-end key exchange message for one other participant of the room.
+    E2ee {
+        to: ParticipantId,
+        payload: String,
+    },
 }
 
-const CLIENT_MESSAGE_TYPES: [&str; 23] = [
+const CLIENT_MESSAGE_TYPES: [&str; 25] = [
     "hello",
     "offer",
     "answer",
@@ -128,6 +145,8 @@ const CLIENT_MESSAGE_TYPES: [&str; 23] = [
     "set_name",
     "set_quality",
     "set_chat_history",
+    "set_e2ee",
+    "e2ee",
 ];
 
 impl ClientMessage {
@@ -157,6 +176,8 @@ impl ClientMessage {
             Self::SetName { .. } => "set_name",
             Self::SetQuality { .. } => "set_quality",
             Self::SetChatHistory { .. } => "set_chat_history",
+            Self::SetE2ee { .. } => "set_e2ee",
+            Self::E2ee { .. } => "e2ee",
         }
     }
 }
@@ -227,6 +248,10 @@ pub struct Participant {
     pub audio_blocked: bool,
     /// Same for video.
     pub video_blocked: bool,
+    /// Their end-to-end encryption identity key (base64 ECDH public key), if their client can
+    /// do end-to-end encryption. The server only passes it on.
+    #[serde(default)]
+    pub e2ee_public_key: Option<String>,
 }
 
 /// Room settings everyone in the room may see. `password` only says whether one is set.
@@ -239,6 +264,9 @@ pub struct RoomSettings {
     /// Newcomers receive the last 100 group chat messages.
     #[serde(default)]
     pub chat_history: bool,
+    /// Media and chat are end-to-end encrypted; once on, it stays on for the room's life.
+    #[serde(default)]
+    pub e2ee: bool,
 }
 
 /// Where a track comes from on its sender's side.
@@ -398,6 +426,11 @@ pub enum ServerMessage {
     ParticipantUpdated {
         participant: Participant,
     },
+    /// An end-to-end key exchange message from `from`, passed on as received.
+    E2ee {
+        from: ParticipantId,
+        payload: String,
+    },
     Error {
         code: ErrorCode,
         message: String,
@@ -469,6 +502,8 @@ pub enum ErrorCode {
     ServerShutdown,
     BadChat,
     BadReaction,
+    E2eeUnsupported,
+    BadE2ee,
 }
 
 #[cfg(test)]
@@ -489,6 +524,8 @@ mod tests {
                 host_key: None,
                 knock: None,
                 resume: None,
+                e2ee: false,
+                e2ee_public_key: None,
             })
         );
         assert_eq!(

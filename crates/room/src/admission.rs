@@ -226,6 +226,12 @@ pub(crate) fn decide(
             "a moderator removed you from this meeting; you cannot come back into it".into(),
         );
     }
+    if room.settings().e2ee && request.e2ee_key().is_none() {
+        // Before the host key: not even the room's creator may enter an encrypted meeting
+        // unencrypted (docs/e2ee.md).
+        let (code, message) = crate::e2ee::unsupported_refusal();
+        return Entry::Refuse(code, message);
+    }
     if request
         .host_key
         .as_deref()

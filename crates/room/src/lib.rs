@@ -14,6 +14,8 @@
 //! - `admission.rs`: the entry rules of docs/protocol.md ("Entering a room: who gets in"):
 //!   ban > host key > lock > password > lobby, the password hash and the failure throttle.
 //! - `moderation.rs`: the moderator actions.
+//! - `e2ee.rs`: the end-to-end encryption setting, who may enter an encrypted room, and the
+//!   relay of opaque key exchange messages (docs/e2ee.md).
 //! - `chat.rs`: chat messages, reactions, names, receive quality and the dominant speaker.
 //! - `resume.rs`: the reconnection grace period (docs/protocol.md, "Reconnecting").
 //! - `room.rs`: one room: members in join order, lobby, settings, and the notifications it sends;
@@ -31,6 +33,7 @@
 mod admission;
 mod bucket;
 mod chat;
+mod e2ee;
 pub mod guessable;
 mod moderation;
 mod resume;
@@ -39,6 +42,9 @@ mod rooms;
 
 pub use chat::{
     CHAT_BURST, CHAT_HISTORY_LEN, CHAT_REFILL, MAX_CHAT_CHARS, REACTION_BURST, REACTION_REFILL,
+};
+pub use e2ee::{
+    valid_e2ee_public_key, E2EE_BURST, E2EE_REFILL, MAX_E2EE_PAYLOAD, MAX_E2EE_PUBLIC_KEY,
 };
 pub use resume::RESUME_GRACE;
 
@@ -63,6 +69,8 @@ pub struct RoomsConfig {
     /// Creating a room beyond this many is refused with `too_many_rooms`; joining an existing
     /// room is not affected.
     pub max_rooms: usize,
+    /// New rooms start with end-to-end encryption on (`rooms.e2ee_by_default`).
+    pub e2ee_by_default: bool,
 }
 
 impl Default for RoomsConfig {
@@ -72,6 +80,7 @@ impl Default for RoomsConfig {
             max_participants_per_room: 100,
             require_unguessable_names: false,
             max_rooms: 1000,
+            e2ee_by_default: false,
         }
     }
 }
@@ -102,6 +111,11 @@ pub struct JoinRequest {
     /// A fresh random secret from the server: becomes this participant's resume token (sent
     /// in `welcome`). It must be unguessable and unique; an empty token never matches.
     pub new_resume_token: String,
+    /// `hello.e2ee`: the client can do end-to-end encryption.
+    pub e2ee: bool,
+    /// `hello.e2ee_public_key`, as received. Only a valid one ([`valid_e2ee_public_key`]) with
+    /// `e2ee` makes the participant E2EE-capable; it then appears in their participant object.
+    pub e2ee_public_key: Option<String>,
 }
 
 impl JoinRequest {
@@ -120,7 +134,17 @@ impl JoinRequest {
             new_host_key: new_host_key.into(),
             resume: None,
             new_resume_token: new_resume_token.into(),
+            e2ee: false,
+            e2ee_public_key: None,
         }
+    }
+
+    /// The E2EE identity key this participant will show the others: `Some` only when the
+    /// client said it can do end-to-end encryption and gave a valid key.
+    pub(crate) fn e2ee_key(&self) -> Option<String> {
+        self.e2ee_public_key
+            .clone()
+            .filter(|key| self.e2ee && e2ee::valid_e2ee_public_key(key))
     }
 }
 
@@ -162,6 +186,9 @@ pub enum Action {
     /// turned on: moderators should know that enabling it shows newcomers what was said
     /// earlier, not only what is said from now on.
     SetChatHistory(bool),
+    /// Turns end-to-end encryption on (refused while someone in the room cannot do it) or
+    /// off (always refused once on: see docs/e2ee.md).
+    SetE2ee(bool),
 }
 
 impl Action {
@@ -181,6 +208,7 @@ impl Action {
             Self::AllowUnmute(_) => "allow_unmute",
             Self::MakeModerator(_) => "make_moderator",
             Self::SetChatHistory(_) => "set_chat_history",
+            Self::SetE2ee(_) => "set_e2ee",
         }
     }
 }
@@ -202,6 +230,7 @@ impl std::fmt::Debug for Action {
             Self::AllowUnmute(id) => write!(f, "AllowUnmute({id})"),
             Self::MakeModerator(id) => write!(f, "MakeModerator({id})"),
             Self::SetChatHistory(on) => write!(f, "SetChatHistory({on})"),
+            Self::SetE2ee(on) => write!(f, "SetE2ee({on})"),
         }
     }
 }
@@ -210,6 +239,8 @@ impl std::fmt::Debug for Action {
 ///
 /// Not `#[non_exhaustive]` on purpose: when a feature adds an input, the server should fail to
 /// compile until it decides where that input comes from.
+// Inputs are handled one at a time and never stored, so the size of `Join` costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
     /// A connection said `hello` (already validated) and wants to enter `room`.
@@ -251,6 +282,13 @@ pub enum Input {
     },
     /// `set_quality`.
     SetQuality { id: ParticipantId, quality: Quality },
+    /// `e2ee`: an opaque key exchange message for `to`, as received (this crate checks the
+    /// payload's size and alphabet, that both are in the same room, and the rate).
+    E2ee {
+        id: ParticipantId,
+        to: ParticipantId,
+        payload: String,
+    },
     /// The SFU decided who speaks in `room_of`'s room (`None`: nobody); `dominant_speaker` is
     /// broadcast to that room if it changed. A speaker who is not in that room is ignored.
     DominantSpeaker {

@@ -56,6 +56,7 @@ impl Rooms {
                 let (room, out) = self.live_room(&room_name);
                 room.update_settings(false, |s| s.chat_history = enabled, out);
             }
+            Action::SetE2ee(enabled) => self.set_e2ee(id, &room_name, enabled),
             Action::SetAllowUnmute(allowed) => {
                 let (room, out) = self.live_room(&room_name);
                 room.update_settings(false, |s| s.allow_unmute = allowed, out);
@@ -161,6 +162,12 @@ impl Rooms {
         let max = self.config.max_participants_per_room;
         let (room, out) = self.live_room(room_name);
         let id = waiter.entry.id;
+        if room.settings().e2ee && waiter.e2ee_public_key.is_none() {
+            // E2EE was turned on while they waited: they still cannot enter unencrypted.
+            let (code, message) = crate::e2ee::unsupported_refusal();
+            out.push_back(Output::Refused { id, code, message });
+            return;
+        }
         if let Some(Entry::Refuse(code, message)) = admission::room_full(room, max) {
             out.push_back(Output::Refused { id, code, message });
             return;
@@ -170,7 +177,7 @@ impl Rooms {
     }
 
     /// A non-fatal error to `to`.
-    fn reply(&mut self, to: ParticipantId, code: ErrorCode, message: String) {
+    pub(crate) fn reply(&mut self, to: ParticipantId, code: ErrorCode, message: String) {
         self.outputs.push_back(Output::Send {
             to,
             message: ServerMessage::error(code, message),

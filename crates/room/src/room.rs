@@ -35,6 +35,7 @@ struct Member {
     quality: Quality,
     chat_bucket: Bucket,
     reaction_bucket: Bucket,
+    e2ee_bucket: Bucket,
 }
 
 /// Hand-written so that the resume token never reaches a log.
@@ -54,6 +55,8 @@ pub(crate) struct Newcomer {
     pub(crate) id: ParticipantId,
     pub(crate) name: DisplayName,
     pub(crate) identity: Option<String>,
+    /// Set only for an E2EE-capable client (see `JoinRequest::e2ee_key`).
+    pub(crate) e2ee_public_key: Option<String>,
     pub(crate) resume_token: String,
 }
 
@@ -62,6 +65,7 @@ pub(crate) struct Newcomer {
 pub(crate) struct Waiter {
     pub(crate) entry: LobbyEntry,
     pub(crate) identity: Option<String>,
+    pub(crate) e2ee_public_key: Option<String>,
     pub(crate) resume_token: String,
 }
 
@@ -71,6 +75,7 @@ impl Waiter {
             id: self.entry.id,
             name: self.entry.name,
             identity: self.identity,
+            e2ee_public_key: self.e2ee_public_key,
             resume_token: self.resume_token,
         }
     }
@@ -83,6 +88,7 @@ pub(crate) const INITIAL_SETTINGS: RoomSettings = RoomSettings {
     password: false,
     allow_unmute: true,
     chat_history: false,
+    e2ee: false,
 };
 
 pub(crate) struct Room {
@@ -185,6 +191,28 @@ impl Room {
             .is_some_and(|i| self.members[i].participant.moderator)
     }
 
+    /// Takes one of `id`'s key exchange tokens: `None` if `id` is not here, else whether
+    /// there was one.
+    pub(crate) fn take_e2ee_token(&mut self, id: ParticipantId, now: Instant) -> Option<bool> {
+        let index = self.position(id)?;
+        Some(self.members[index].e2ee_bucket.take(now))
+    }
+
+    /// Whether `id` is here and connected (messages to an away member are dropped).
+    pub(crate) fn is_present(&self, id: ParticipantId) -> bool {
+        self.position(id)
+            .is_some_and(|i| self.members[i].away_until.is_none())
+    }
+
+    /// Whether everyone here can do end-to-end encryption; else the names of those who cannot.
+    pub(crate) fn e2ee_incapable(&self) -> Vec<String> {
+        self.members
+            .iter()
+            .filter(|m| m.participant.e2ee_public_key.is_none())
+            .map(|m| m.participant.name.to_string())
+            .collect()
+    }
+
     /// Everyone in join order, as the wire shows them.
     pub(crate) fn participants(&self) -> Vec<Participant> {
         self.members.iter().map(|m| m.participant.clone()).collect()
@@ -208,6 +236,7 @@ impl Room {
             id,
             name,
             identity,
+            e2ee_public_key,
             resume_token,
         } = newcomer;
         debug_assert!(!self.contains(id), "caller checks for double joins");
@@ -223,6 +252,7 @@ impl Room {
             hand_seq: None,
             audio_blocked: false,
             video_blocked: false,
+            e2ee_public_key,
         };
         out.push_back(Output::Joined {
             id,
@@ -241,6 +271,7 @@ impl Room {
             quality: Quality::High,
             chat_bucket: Bucket::new(CHAT_BURST, CHAT_REFILL),
             reaction_bucket: Bucket::new(REACTION_BURST, REACTION_REFILL),
+            e2ee_bucket: Bucket::new(crate::E2EE_BURST, crate::E2EE_REFILL),
         });
         if moderator && !self.lobby.is_empty() {
             self.send_lobby_to(id, out);

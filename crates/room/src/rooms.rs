@@ -77,6 +77,7 @@ impl Rooms {
             Input::React { id, emoji } => self.react(now, id, emoji),
             Input::SetName { id, name } => self.set_name(id, name),
             Input::SetQuality { id, quality } => self.set_quality(id, quality),
+            Input::E2ee { id, to, payload } => self.relay_e2ee(now, id, to, payload),
             Input::DominantSpeaker { id, room_of } => self.dominant_speaker(id, room_of),
             Input::Disconnect { id } => self.disconnect(now, id),
         }
@@ -173,6 +174,7 @@ impl Rooms {
                     id,
                     name,
                     identity,
+                    e2ee_public_key: request.e2ee_key(),
                     resume_token: request.new_resume_token,
                 };
                 room.enter(newcomer, moderator, None, &mut self.outputs);
@@ -184,6 +186,7 @@ impl Rooms {
                 let waiter = Waiter {
                     entry,
                     identity,
+                    e2ee_public_key: request.e2ee_key(),
                     resume_token: request.new_resume_token,
                 };
                 room.wait(waiter, &mut self.outputs);
@@ -222,6 +225,11 @@ impl Rooms {
             let message = format!("the room {room_name} is full: this server allows nobody in");
             return self.refuse(id, ErrorCode::RoomFull, message);
         }
+        let e2ee_public_key = request.e2ee_key();
+        if self.config.e2ee_by_default && e2ee_public_key.is_none() {
+            let (code, message) = crate::e2ee::unsupported_refusal();
+            return self.refuse(id, code, message);
+        }
         self.last_instance += 1;
         let instance = RoomInstanceId(self.last_instance);
         self.outputs.push_back(Output::RoomCreated {
@@ -230,10 +238,14 @@ impl Rooms {
         });
         let key = request.new_host_key;
         let mut room = Room::new(instance, room_name.clone(), key.clone());
+        if self.config.e2ee_by_default {
+            room.update_settings(false, |s| s.e2ee = true, &mut self.outputs);
+        }
         let newcomer = Newcomer {
             id,
             name,
             identity,
+            e2ee_public_key,
             resume_token: request.new_resume_token,
         };
         room.enter(newcomer, true, Some(key), &mut self.outputs);

@@ -109,6 +109,9 @@ pub struct RoomsConfig {
     pub max_rooms: usize,
     /// Refuse to create rooms whose names are guessable (docs/protocol.md has the rule).
     pub require_unguessable_room_names: bool,
+    /// New rooms start with end-to-end encryption on (docs/e2ee.md); browsers that cannot
+    /// do it cannot create or join them.
+    pub e2ee_by_default: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -202,6 +205,7 @@ impl Default for RoomsConfig {
             max_participants: 100,
             max_rooms: 1000,
             require_unguessable_room_names: false,
+            e2ee_by_default: false,
         }
     }
 }

@@ -143,6 +143,7 @@ impl Bound {
                 max_participants_per_room: self.config.rooms.max_participants,
                 require_unguessable_names: self.config.rooms.require_unguessable_room_names,
                 max_rooms: self.config.rooms.max_rooms,
+                e2ee_by_default: self.config.rooms.e2ee_by_default,
             },
             media.clone(),
             turn::TurnCredentials::from_config(&self.config.turn),

@@ -28,6 +28,9 @@ struct Cli {
     /// Refuse to create rooms with guessable names.
     #[arg(long, env = "MOOT_REQUIRE_UNGUESSABLE_ROOM_NAMES")]
     require_unguessable_room_names: bool,
+    /// Start new rooms with end-to-end encryption on (`rooms.e2ee_by_default`).
+    #[arg(long, env = "MOOT_E2EE_BY_DEFAULT")]
+    e2ee_by_default: bool,
     /// Log filter, e.g. info, debug, moot_server=debug [default: info].
     #[arg(long, env = "MOOT_LOG")]
     log_level: Option<String>,
@@ -75,6 +78,9 @@ impl Cli {
         }
         if !self.public_ips.is_empty() {
             config.media.public_ips = self.public_ips;
+        }
+        if self.e2ee_by_default {
+            config.rooms.e2ee_by_default = true;
         }
         if self.require_unguessable_room_names {
             config.rooms.require_unguessable_room_names = true;

@@ -27,6 +27,8 @@ enum Phase {
     Entered,
 }
 
+// One `Next` lives at a time, briefly: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Next {
     Continue,
     /// The client said `leave`: close, and tell the others it left (not "disconnected").
@@ -196,6 +198,8 @@ fn on_frame(
                 host_key,
                 knock,
                 resume,
+                e2ee,
+                e2ee_public_key,
             },
         ) => {
             if version != PROTOCOL_VERSION {
@@ -232,6 +236,8 @@ fn on_frame(
                 new_host_key: random_token(32),
                 resume,
                 new_resume_token: random_token(32),
+                e2ee,
+                e2ee_public_key,
             };
             hub.room_input(Input::Join {
                 id,
@@ -315,6 +321,12 @@ fn in_room(id: ParticipantId, message: ClientMessage, hub: &Hub) -> Next {
             Next::Continue
         }
         ClientMessage::SetChatHistory { enabled } => moderate(Action::SetChatHistory(enabled)),
+        ClientMessage::SetE2ee { enabled } => moderate(Action::SetE2ee(enabled)),
+        ClientMessage::E2ee { to, payload } => {
+            // Opaque to the server: the room checks only the envelope and relays it.
+            hub.room_input(Input::E2ee { id, to, payload });
+            Next::Continue
+        }
         ClientMessage::RaiseHand { raised } => {
             hub.room_input(Input::RaiseHand { id, raised });
             Next::Continue

@@ -95,6 +95,9 @@ pub struct Hello {
     pub host_key: Option<String>,
     pub knock: Option<String>,
     pub resume: Option<String>,
+    /// `hello.e2ee`: claim end-to-end encryption support.
+    pub e2ee: bool,
+    pub e2ee_public_key: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -111,6 +114,8 @@ struct Shared {
     chat_history: Option<Vec<ChatMessage>>,
     reactions: Vec<(ParticipantId, String)>,
     dominant_speaker: Option<ParticipantId>,
+    /// `e2ee` messages received: (from, payload).
+    e2ee: Vec<(ParticipantId, String)>,
     resume_token: Option<String>,
     errors: Vec<(ErrorCode, String)>,
     keyframe_requests: u64,
@@ -160,7 +165,8 @@ impl SimParticipant {
             &mut ws,
             &serde_json::json!({"type": "hello", "version": 1, "room": room, "name": name,
                 "identity": hello.identity, "password": hello.password,
-                "host_key": hello.host_key, "knock": hello.knock, "resume": hello.resume}),
+                "host_key": hello.host_key, "knock": hello.knock, "resume": hello.resume,
+                "e2ee": hello.e2ee, "e2ee_public_key": hello.e2ee_public_key}),
         )
         .await?;
         let (me, others, settings, host_key, resume_token) = loop {
@@ -298,6 +304,11 @@ impl SimParticipant {
 
     pub fn reactions(&self) -> Vec<(ParticipantId, String)> {
         lock(&self.shared).reactions.clone()
+    }
+
+    /// The `e2ee` key exchange messages received so far: (from, payload).
+    pub fn e2ee_messages(&self) -> Vec<(ParticipantId, String)> {
+        lock(&self.shared).e2ee.clone()
     }
 
     /// The dominant speaker as last announced.
@@ -557,6 +568,7 @@ impl Client {
             }
             ServerMessage::Reaction { id, emoji } => lock(&self.shared).reactions.push((id, emoji)),
             ServerMessage::DominantSpeaker { id } => lock(&self.shared).dominant_speaker = id,
+            ServerMessage::E2ee { from, payload } => lock(&self.shared).e2ee.push((from, payload)),
             ServerMessage::Error {
                 code,
                 message,

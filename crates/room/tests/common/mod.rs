@@ -39,6 +39,7 @@ pub fn person(n: u64) -> Participant {
         hand_seq: None,
         audio_blocked: false,
         video_blocked: false,
+        e2ee_public_key: None,
     }
 }
 
@@ -81,6 +82,7 @@ pub const INITIAL: RoomSettings = RoomSettings {
     password: false,
     allow_unmute: true,
     chat_history: false,
+    e2ee: false,
 };
 
 pub fn send(to: u64, message: ServerMessage) -> Output {
