@@ -24,6 +24,34 @@ pub fn vp8_frame(keyframe: bool, size: usize) -> Vec<u8> {
     frame
 }
 
+/// Length of the stamp at the end of every canned frame.
+pub const STAMP_LEN: usize = 16;
+
+/// Writes the frame's number and its send time (Unix nanoseconds, comparable between
+/// processes on one host) into the last 16 bytes, for loss and one-way latency measurement.
+pub fn stamp(frame: &mut [u8], counter: u64, unix_nanos: u64) {
+    let at = frame.len().saturating_sub(STAMP_LEN);
+    if frame.len() >= STAMP_LEN {
+        frame[at..at + 8].copy_from_slice(&counter.to_le_bytes());
+        frame[at + 8..].copy_from_slice(&unix_nanos.to_le_bytes());
+    }
+}
+
+/// Reads back `stamp`: (counter, send time in Unix nanoseconds).
+pub fn read_stamp(frame: &[u8]) -> Option<(u64, u64)> {
+    let at = frame.len().checked_sub(STAMP_LEN)?;
+    let counter = u64::from_le_bytes(frame[at..at + 8].try_into().ok()?);
+    let nanos = u64::from_le_bytes(frame[at + 8..].try_into().ok()?);
+    Some((counter, nanos))
+}
+
+/// Now as Unix nanoseconds.
+pub fn unix_nanos() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
 /// Whether a VP8 payload is a keyframe (P bit clear).
 pub fn vp8_is_keyframe(frame: &[u8]) -> bool {
     frame.first().is_some_and(|b| b & 1 == 0)
@@ -40,5 +68,14 @@ mod tests {
         assert!(vp8_is_keyframe(&key));
         assert_eq!(&key[3..6], &[0x9d, 0x01, 0x2a]);
         assert!(!vp8_is_keyframe(&vp8_frame(false, 900)));
+    }
+
+    #[test]
+    fn stamps_round_trip_and_keep_the_frame_tag() {
+        let mut key = vp8_frame(true, 900);
+        stamp(&mut key, 42, 1_700_000_000_123_456_789);
+        assert_eq!(read_stamp(&key), Some((42, 1_700_000_000_123_456_789)));
+        assert!(vp8_is_keyframe(&key));
+        assert_eq!(read_stamp(&[1, 2, 3]), None);
     }
 }

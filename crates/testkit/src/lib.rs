@@ -4,6 +4,7 @@
 //! WebSocket and runs a full-ICE str0m `Rtc` on its own UDP socket, publishing canned Opus and
 //! VP8 (no encoder needed) and counting the frames it receives from each other participant.
 
+pub mod baseline;
 pub mod canned;
 mod participant;
 

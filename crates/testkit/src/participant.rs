@@ -76,10 +76,17 @@ impl Loss {
     }
 }
 
+/// Latency samples kept per participant (bounded: a long load test must not grow memory).
+const MAX_LATENCY_SAMPLES: usize = 20_000;
+
 /// What arrived from one remote track.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Received {
     pub frames: u64,
+    /// Frames missing between received ones (by the sender's frame counter).
+    pub lost: u64,
+    /// The last frame counter seen.
+    pub last_counter: u64,
     /// Frames str0m flagged as following a gap that NACK/RTX did not repair.
     pub gaps: u64,
     pub bytes: u64,
@@ -111,6 +118,8 @@ struct Shared {
     muted: Vec<TrackKind>,
     left: HashMap<ParticipantId, LeaveReason>,
     chat: Vec<ChatMessage>,
+    /// One-way latencies of received frames (sender stamp to arrival), in microseconds.
+    latencies_us: Vec<u32>,
     chat_history: Option<Vec<ChatMessage>>,
     reactions: Vec<(ParticipantId, String)>,
     dominant_speaker: Option<ParticipantId>,
@@ -290,6 +299,20 @@ impl SimParticipant {
     /// `muted` notices received (this client ignores them and keeps sending, on purpose).
     pub fn muted(&self) -> Vec<TrackKind> {
         lock(&self.shared).muted.clone()
+    }
+
+    /// Takes the one-way latency samples gathered so far (microseconds).
+    pub fn take_latencies(&self) -> Vec<u32> {
+        std::mem::take(&mut lock(&self.shared).latencies_us)
+    }
+
+    /// Everything received so far, per (sender, kind).
+    pub fn received_all(&self) -> Vec<((ParticipantId, TrackKind), Received)> {
+        lock(&self.shared)
+            .received
+            .iter()
+            .map(|(k, v)| (*k, *v))
+            .collect()
     }
 
     /// Chat messages received, in order.
@@ -498,7 +521,11 @@ impl Client {
             mid,
             Codec::Opus,
             MediaTime::new(n * 960, str0m::media::Frequency::FORTY_EIGHT_KHZ),
-            canned::opus_frame(n),
+            {
+                let mut frame = canned::opus_frame(n);
+                canned::stamp(&mut frame, n, canned::unix_nanos());
+                frame
+            },
             Some(level),
         )
     }
@@ -510,7 +537,8 @@ impl Client {
         self.frame_no += 1;
         let key = self.force_keyframe || self.frame_no.is_multiple_of(KEYFRAME_INTERVAL);
         self.force_keyframe = false;
-        let frame = canned::vp8_frame(key, if key { 3000 } else { 900 });
+        let mut frame = canned::vp8_frame(key, if key { 3000 } else { 900 });
+        canned::stamp(&mut frame, self.frame_no, canned::unix_nanos());
         write(
             &mut self.rtc,
             mid,
@@ -607,9 +635,20 @@ impl Client {
                 let Some(&(from, kind)) = self.remote_mids.get(&data.mid) else {
                     return;
                 };
-                let mut shared = lock(&self.shared);
+                let mut guard = lock(&self.shared);
+                let shared = &mut *guard;
                 let entry = shared.received.entry((from, kind)).or_default();
                 entry.frames += 1;
+                if let Some((counter, sent)) = canned::read_stamp(&data.data) {
+                    if entry.last_counter > 0 && counter > entry.last_counter {
+                        entry.lost += counter - entry.last_counter - 1;
+                    }
+                    entry.last_counter = entry.last_counter.max(counter);
+                    let latency = canned::unix_nanos().saturating_sub(sent) / 1000;
+                    if shared.latencies_us.len() < MAX_LATENCY_SAMPLES {
+                        shared.latencies_us.push(latency as u32);
+                    }
+                }
                 if !data.contiguous {
                     entry.gaps += 1;
                 }

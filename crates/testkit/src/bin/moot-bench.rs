@@ -1,12 +1,14 @@
-//! Small spine benchmark (not a test): runs the real `moot` binary as its own process and
-//! drives it with simulated participants from this process. Prints, as medians of several runs:
-//! server RSS idle and with 3 participants, and server CPU per forwarded datagram with 10
-//! participants all sending audio and video.
+//! The benchmark (not a test): runs the real `moot` binary as its own process and drives it
+//! with simulated participants (str0m clients, canned Opus and VP8) from this process, the
+//! load generator. Prints, in one run: (a) a baseline secure relay's packets per CPU-second,
+//! measured here and now; (b) Moot's forwarded packets per server CPU-second for rooms of
+//! 10, 25 and 50 (half sending video), its ratio to (a), frame loss, one-way latency from the
+//! frame stamps, and server memory per participant. `MOOT_BENCH_SIZES=10,25` picks sizes.
 //!
 //! `cargo build --release -p moot-server -p moot-testkit && target/release/moot-bench`
 
 use anyhow::{bail, Context};
-use moot_testkit::{SimOptions, SimParticipant};
+use moot_testkit::{baseline, SimOptions, SimParticipant};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -102,18 +104,19 @@ impl Server {
     }
 }
 
-async fn join_many(server: &Server, room: &str, n: usize) -> anyhow::Result<Vec<SimParticipant>> {
+async fn join_many(
+    server: &Server,
+    room: &str,
+    n: usize,
+    video_senders: usize,
+) -> anyhow::Result<Vec<SimParticipant>> {
     let mut all = Vec::new();
     for i in 0..n {
-        all.push(
-            SimParticipant::join(
-                &server.ws_url(),
-                room,
-                &format!("sim{i}"),
-                SimOptions::default(),
-            )
-            .await?,
-        );
+        let options = SimOptions {
+            video: i < video_senders,
+            ..SimOptions::default()
+        };
+        all.push(SimParticipant::join(&server.ws_url(), room, &format!("sim{i}"), options).await?);
     }
     Ok(all)
 }
@@ -123,65 +126,161 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let at = ((sorted.len() - 1) as f64 * p).round() as usize;
+    f64::from(sorted[at]) / 1000.0
+}
+
+/// Frames received and lost over all (receiver, sender, kind) pairs.
+fn totals(sims: &[SimParticipant]) -> (u64, u64) {
+    sims.iter()
+        .flat_map(|s| s.received_all())
+        .fold((0, 0), |(f, l), (_, r)| (f + r.frames, l + r.lost))
+}
+
+struct RoomFigures {
+    size: usize,
+    forwarded_per_second: f64,
+    per_cpu_second: f64,
+    cpu_share: f64,
+    loss: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    rss_per_participant_kib: f64,
+    /// CPU used by this process (the load generator), in cores.
+    loadgen_cpu_share: f64,
+}
+
+/// CPU seconds used so far by this whole process (all threads).
+fn own_cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    let Some(close) = stat.rfind(')') else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (ticks(11) + ticks(12)) as f64 / 100.0
+}
+
+async fn measure_room(size: usize) -> anyhow::Result<RoomFigures> {
+    let server = start_server()?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let idle = server.rss_kib()? as f64;
+    let sims = join_many(&server, &format!("bench-{size}"), size, size / 2).await?;
+    tokio::time::sleep(WARMUP).await;
+    for s in &sims {
+        s.take_latencies();
+    }
+    let (frames0, lost0) = totals(&sims);
+    let own0 = own_cpu_seconds();
+    let (cpu0, fwd0, t0) = (
+        server.cpu_seconds()?,
+        server.metric("moot_media_packets_forwarded_total")?,
+        Instant::now(),
+    );
+    tokio::time::sleep(WINDOW).await;
+    let (cpu1, fwd1, t1) = (
+        server.cpu_seconds()?,
+        server.metric("moot_media_packets_forwarded_total")?,
+        Instant::now(),
+    );
+    let (frames1, lost1) = totals(&sims);
+    let own1 = own_cpu_seconds();
+    let rss = server.rss_kib()? as f64;
+    let mut latencies: Vec<u32> = sims.iter().flat_map(|s| s.take_latencies()).collect();
+    latencies.sort_unstable();
+    for s in sims {
+        s.leave().await;
+    }
+    let wall = (t1 - t0).as_secs_f64();
+    let (frames, lost) = ((frames1 - frames0) as f64, (lost1 - lost0) as f64);
+    let forwarded = (fwd1 - fwd0) as f64;
+    Ok(RoomFigures {
+        size,
+        forwarded_per_second: forwarded / wall,
+        per_cpu_second: forwarded / (cpu1 - cpu0).max(1e-9),
+        cpu_share: (cpu1 - cpu0) / wall,
+        loss: lost / (frames + lost).max(1.0),
+        p50_ms: percentile(&latencies, 0.5),
+        p99_ms: percentile(&latencies, 0.99),
+        rss_per_participant_kib: (rss - idle) / size as f64,
+        loadgen_cpu_share: (own1 - own0) / wall,
+    })
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
-    let (mut idle, mut three, mut per_packet, mut rate) = (vec![], vec![], vec![], vec![]);
+    let sizes: Vec<usize> = std::env::var("MOOT_BENCH_SIZES")
+        .unwrap_or_else(|_| "10,25,50".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    // (a) the yardstick, in this run, on this machine.
+    let baseline =
+        tokio::task::spawn_blocking(|| baseline::run(Duration::from_secs(3), 9)).await??;
+    let base_rate = baseline.packets_per_cpu_second();
+
+    // (b) spine figures: memory idle and with three, median of RUNS.
+    let (mut idle, mut three) = (vec![], vec![]);
     for run in 0..RUNS {
         let server = start_server()?;
         tokio::time::sleep(Duration::from_millis(500)).await;
         idle.push(server.rss_kib()? as f64);
-
-        let trio = join_many(&server, &format!("rss-{run}"), 3).await?;
+        let trio = join_many(&server, &format!("rss-{run}"), 3, 3).await?;
         tokio::time::sleep(WARMUP).await;
         three.push(server.rss_kib()? as f64);
         for p in trio {
             p.leave().await;
         }
-
-        let ten = join_many(&server, &format!("cpu-{run}"), 10).await?;
-        tokio::time::sleep(WARMUP).await;
-        let (cpu0, sent0, t0) = (
-            server.cpu_seconds()?,
-            server.metric("moot_media_datagrams_sent_total")?,
-            Instant::now(),
-        );
-        tokio::time::sleep(WINDOW).await;
-        let (cpu1, sent1, t1) = (
-            server.cpu_seconds()?,
-            server.metric("moot_media_datagrams_sent_total")?,
-            Instant::now(),
-        );
-        let cpu = cpu1 - cpu0;
-        let sent = (sent1 - sent0) as f64;
-        per_packet.push(cpu / sent * 1e6);
-        rate.push(sent / cpu);
-        eprintln!(
-            "run {}: {:.0} datagrams/s sent, server CPU {:.2} s over {:.1} s",
-            run + 1,
-            sent / (t1 - t0).as_secs_f64(),
-            cpu,
-            (t1 - t0).as_secs_f64()
-        );
-        for p in ten {
-            p.leave().await;
-        }
     }
-    println!("Moot spine benchmark, median of {RUNS} runs (loopback, release build)");
+
+    // (c) rooms of each size, half the participants sending video, everyone audio.
+    let mut rooms = Vec::new();
+    for size in sizes {
+        let figures = measure_room(size).await?;
+        eprintln!("room of {size}: done");
+        rooms.push(figures);
+    }
+
     println!(
-        "  server RSS idle:                      {:>8.1} MiB",
-        median(idle) / 1024.0
+        "Moot benchmark (loopback, release build; server and load generator share this machine)"
     );
     println!(
-        "  server RSS with 3 participants:       {:>8.1} MiB",
+        "  baseline relay (1 thread, AES-128-GCM open + 9 seals + 9 sendto per packet): {:.0} packets/s per CPU-second",
+        base_rate
+    );
+    println!(
+        "  server RSS idle {:.1} MiB, with 3 participants {:.1} MiB",
+        median(idle) / 1024.0,
         median(three) / 1024.0
     );
-    println!(
-        "  server CPU per datagram sent (10 p.): {:>8.2} µs",
-        median(per_packet)
-    );
-    println!(
-        "  datagrams sent per server CPU-second: {:>8.0}",
-        median(rate)
-    );
+    println!();
+    println!("  | participants | forwarded pkt/s | pkt per server CPU-s | ratio to baseline | server CPU (cores) | load generator CPU (cores) | frame loss | latency p50 / p99 (ms) | RSS per participant |");
+    println!("  |---|---|---|---|---|---|---|---|---|");
+    for r in &rooms {
+        println!(
+            "  | {} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2}% | {:.1} / {:.1} | {:.0} KiB |",
+            r.size,
+            r.forwarded_per_second,
+            r.per_cpu_second,
+            r.per_cpu_second / base_rate,
+            r.cpu_share,
+            r.loadgen_cpu_share,
+            r.loss * 100.0,
+            r.p50_ms,
+            r.p99_ms,
+            r.rss_per_participant_kib
+        );
+    }
     Ok(())
 }
