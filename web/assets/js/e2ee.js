@@ -1,0 +1,404 @@
+// End-to-end encryption keys (docs/e2ee.md). No DOM code here: WebCrypto only, so the key
+// exchange and the verification codes are tested in Node.
+//
+// - Identity: an ECDH P-256 key pair per page, made when the meeting starts; its public half
+//   goes in `hello.e2ee_public_key` and reaches everyone in our participant object.
+// - Pairwise channel: ECDH(our private key, their public key) → HKDF-SHA256 → an AES-GCM key
+//   for that pair. Key messages travel in `e2ee {to, payload}`, payload = base64(iv ‖
+//   AES-GCM(JSON)), with "from|to" as additional data, so the server can neither read nor
+//   redirect them.
+// - Sender key: 16 random bytes per participant, KID = generation × 65536 + step. When someone
+//   joins, every sender ratchets its key one step (RFC 9605 §5.1-style) and sends the new one
+//   to the newcomer only; the others derive it themselves. When someone leaves or is removed,
+//   every sender makes a fresh random key (next generation) and sends it to everyone left.
+// - Verification: a code derived from both identity public keys, the same on both sides unless
+//   the server handed one of them a different key.
+
+import { deriveFrameKey, ratchet, encryptFrame, decryptFrame, frameHeader, clearBytes, concat } from './sframe.js';
+
+/** @typedef {import('./sframe.js').FrameKey} FrameKey */
+
+const GEN = 65536;
+/** Steps a receiver derives forward at most to catch up with a sender's ratchet. */
+const MAX_CATCH_UP = 64;
+/** How long a receiver keeps a sender's previous generation for frames still in flight. */
+export const OLD_KEY_MS = 2000;
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** @param {Uint8Array<ArrayBufferLike>} bytes @returns {string} */
+export function toBase64(bytes) {
+  let s = '';
+  for (const b of bytes) s += String.fromCharCode(b);
+  return btoa(s);
+}
+
+/** @param {string} text @returns {Uint8Array<ArrayBuffer>} */
+export function fromBase64(text) {
+  const s = atob(text);
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
+
+/** Whether this browser can encrypt frames (Chromium's encoded insertable streams). */
+export function e2eeSupported() {
+  return typeof RTCRtpSender !== 'undefined' && 'createEncodedStreams' in RTCRtpSender.prototype && typeof crypto?.subtle !== 'undefined';
+}
+
+/**
+ * The verification code of a pair: SHA-256 over both raw public keys (sorted, so both sides
+ * agree), shown as four groups of five digits (about 66 bits).
+ * @param {Uint8Array<ArrayBuffer>} a
+ * @param {Uint8Array<ArrayBuffer>} b
+ * @returns {Promise<string>}
+ */
+export async function verificationCode(a, b) {
+  const [x, y] = compareBytes(a, b) <= 0 ? [a, b] : [b, a];
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', concat(enc.encode('Moot verification v1'), x, y)));
+  const groups = [];
+  for (let i = 0; i < 4; i++) {
+    const v = ((digest[i * 3] << 16) | (digest[i * 3 + 1] << 8) | digest[i * 3 + 2]) % 100000;
+    groups.push(String(v).padStart(5, '0'));
+  }
+  return groups.join(' ');
+}
+
+/** @param {Uint8Array<ArrayBuffer>} a @param {Uint8Array<ArrayBuffer>} b */
+function compareBytes(a, b) {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return a.length - b.length;
+}
+
+/**
+ * One sender key generation as a receiver knows it.
+ * @typedef {{gen: number, step: number, base: Uint8Array<ArrayBuffer>, keys: Map<number, FrameKey>, retireAt: number | null}} Generation
+ */
+
+/**
+ * @typedef {{
+ *   id: string,
+ *   publicRaw: Uint8Array,
+ *   pairKey: Promise<CryptoKey>,
+ *   code: Promise<string>,
+ *   gens: Map<number, Generation>,
+ *   latestGen: number,
+ *   verifiedByMe: boolean,
+ *   verifiedByThem: boolean,
+ * }} Peer
+ */
+
+/**
+ * Keys of one participant in one meeting. Events: `key` (detail: peer id) when a peer's sender
+ * key arrives; `verified` (detail: peer id) when a verification mark changes.
+ */
+export class E2eeKeys extends EventTarget {
+  /**
+   * @param {CryptoKeyPair} identity
+   * @param {Uint8Array<ArrayBuffer>} publicRaw
+   */
+  constructor(identity, publicRaw) {
+    super();
+    this.identity = identity;
+    this.publicRaw = publicRaw;
+    this.publicKey = toBase64(publicRaw);
+    /** Our participant id, once welcomed. */
+    this.me = '';
+    /** @type {Map<string, Peer>} */
+    this.peers = new Map();
+    /** Our sender key. */
+    this.gen = 0;
+    this.step = 0;
+    this.base = crypto.getRandomValues(new Uint8Array(16));
+    /** @type {Promise<FrameKey>} */
+    this.frameKey = deriveFrameKey(this.base, 0);
+    this.ctr = 0;
+    /** Sends a key exchange payload to one participant (set by the meeting). */
+    /** @type {(to: string, payload: string) => void} */
+    this.send = () => {};
+    /** Counters for tests and diagnostics. */
+    this.stats = { encrypted: 0, decrypted: 0, failed: 0, noKey: 0 };
+  }
+
+  /** A new identity key pair. */
+  static async create() {
+    const identity = /** @type {CryptoKeyPair} */ (await crypto.subtle.generateKey({ name: 'ECDH', namedCurve: 'P-256' }, false, ['deriveBits']));
+    const publicRaw = new Uint8Array(await crypto.subtle.exportKey('raw', identity.publicKey));
+    return new E2eeKeys(identity, publicRaw);
+  }
+
+  get kid() {
+    return this.gen * GEN + this.step;
+  }
+
+  /**
+   * Someone whose client can encrypt (their participant object has a key).
+   * @param {string} id
+   * @param {string} publicKey base64
+   */
+  addPeer(id, publicKey) {
+    const existing = this.peers.get(id);
+    if (existing && toBase64(existing.publicRaw) === publicKey) return existing;
+    const publicRaw = fromBase64(publicKey);
+    /** @type {Peer} */
+    const peer = {
+      id,
+      publicRaw,
+      pairKey: this.#pairKey(publicRaw),
+      code: verificationCode(this.publicRaw, publicRaw),
+      gens: new Map(),
+      latestGen: -1,
+      verifiedByMe: false,
+      verifiedByThem: false,
+    };
+    // A failed derivation (a bad key from the server) must not be an unhandled rejection.
+    peer.pairKey.catch(() => {});
+    peer.code.catch(() => {});
+    this.peers.set(id, peer);
+    return peer;
+  }
+
+  /** @param {string} id */
+  removePeer(id) {
+    this.peers.delete(id);
+  }
+
+  /** @param {Uint8Array<ArrayBuffer>} publicRaw */
+  async #pairKey(publicRaw) {
+    const theirs = await crypto.subtle.importKey('raw', publicRaw, { name: 'ECDH', namedCurve: 'P-256' }, false, []);
+    const shared = await crypto.subtle.deriveBits({ name: 'ECDH', public: theirs }, this.identity.privateKey, 256);
+    const ikm = await crypto.subtle.importKey('raw', shared, 'HKDF', false, ['deriveKey']);
+    const [x, y] = compareBytes(this.publicRaw, publicRaw) <= 0 ? [this.publicRaw, publicRaw] : [publicRaw, this.publicRaw];
+    return crypto.subtle.deriveKey(
+      { name: 'HKDF', hash: 'SHA-256', salt: enc.encode('Moot pairwise v1'), info: concat(x, y) },
+      ikm,
+      { name: 'AES-GCM', length: 256 },
+      false,
+      ['encrypt', 'decrypt'],
+    );
+  }
+
+  /**
+   * Encrypts a message for one peer.
+   * @param {string} to
+   * @param {object} message
+   * @returns {Promise<string>} the base64 payload
+   */
+  async seal(to, message) {
+    const peer = this.peers.get(to);
+    if (!peer) throw new Error(`no E2EE key for ${to}`);
+    const iv = crypto.getRandomValues(new Uint8Array(12));
+    const ct = await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: enc.encode(`${this.me}|${to}`) }, await peer.pairKey, enc.encode(JSON.stringify(message)));
+    return toBase64(concat(iv, new Uint8Array(ct)));
+  }
+
+  /**
+   * Decrypts a message from a peer; throws if it was not sealed by them for us.
+   * @param {string} from
+   * @param {string} payload
+   * @returns {Promise<any>}
+   */
+  async open(from, payload) {
+    const peer = this.peers.get(from);
+    if (!peer) throw new Error(`no E2EE key for ${from}`);
+    const bytes = fromBase64(payload);
+    const pt = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: bytes.subarray(0, 12), additionalData: enc.encode(`${from}|${this.me}`) }, await peer.pairKey, bytes.subarray(12));
+    return JSON.parse(dec.decode(pt));
+  }
+
+  /** @param {string} to */
+  async sendKey(to) {
+    const payload = await this.seal(to, { t: 'key', gen: this.gen, step: this.step, key: toBase64(this.base) });
+    this.send(to, payload);
+  }
+
+  /** Someone joined: ratchet our key one step and give them the new one. @param {string} id */
+  async joined(id) {
+    await this.#advance();
+    if (this.peers.has(id)) await this.sendKey(id);
+  }
+
+  /** Someone left: a fresh key for everyone still here. */
+  async left() {
+    this.gen += 1;
+    this.step = 0;
+    this.base = crypto.getRandomValues(new Uint8Array(16));
+    this.frameKey = deriveFrameKey(this.base, this.kid);
+    this.ctr = 0;
+    await Promise.all([...this.peers.keys()].map((id) => this.sendKey(id).catch(() => {})));
+  }
+
+  async #advance() {
+    this.base = await ratchet(this.base);
+    this.step += 1;
+    this.frameKey = deriveFrameKey(this.base, this.kid);
+    this.ctr = 0;
+  }
+
+  /**
+   * A key exchange message arrived.
+   * @param {string} from
+   * @param {string} payload
+   */
+  async receive(from, payload) {
+    const msg = await this.open(from, payload);
+    const peer = /** @type {Peer} */ (this.peers.get(from));
+    if (msg.t === 'key' && Number.isInteger(msg.gen) && Number.isInteger(msg.step) && typeof msg.key === 'string') {
+      this.#learn(peer, msg.gen, msg.step, fromBase64(msg.key));
+      this.dispatchEvent(new CustomEvent('key', { detail: from }));
+    } else if (msg.t === 'verified') {
+      peer.verifiedByThem = true;
+      this.dispatchEvent(new CustomEvent('verified', { detail: from }));
+    }
+  }
+
+  /**
+   * @param {Peer} peer
+   * @param {number} gen
+   * @param {number} step
+   * @param {Uint8Array<ArrayBuffer>} base
+   */
+  #learn(peer, gen, step, base) {
+    const known = peer.gens.get(gen);
+    if (known && known.step >= step) return;
+    peer.gens.set(gen, { gen, step, base, keys: new Map(), retireAt: null });
+    if (gen > peer.latestGen) {
+      peer.latestGen = gen;
+      const now = Date.now();
+      for (const g of peer.gens.values()) if (g.gen < gen && g.retireAt === null) g.retireAt = now + OLD_KEY_MS;
+    }
+  }
+
+  /** We confirmed the code with this person (told them too). @param {string} id */
+  async markVerified(id) {
+    const peer = this.peers.get(id);
+    if (!peer) return;
+    peer.verifiedByMe = true;
+    this.send(id, await this.seal(id, { t: 'verified' }));
+    this.dispatchEvent(new CustomEvent('verified', { detail: id }));
+  }
+
+  /**
+   * The frame key for `kid` of `peer`, deriving forward along the ratchet if needed.
+   * @param {Peer} peer
+   * @param {number} kid
+   * @returns {Promise<FrameKey | null>}
+   */
+  async #frameKeyOf(peer, kid) {
+    const gen = Math.floor(kid / GEN);
+    const step = kid % GEN;
+    const g = peer.gens.get(gen);
+    if (!g || step < g.step || step - g.step > MAX_CATCH_UP) return null;
+    if (g.retireAt !== null && Date.now() > g.retireAt) {
+      peer.gens.delete(gen);
+      return null;
+    }
+    const cached = g.keys.get(kid);
+    if (cached) return cached;
+    if (step > g.step) {
+      let base = g.base;
+      for (let s = g.step; s < step; s++) base = await ratchet(base);
+      g.base = base;
+      g.step = step;
+      // Keys of earlier steps stay cached briefly (frames in flight); nothing older is derivable.
+      if (g.keys.size > 4) g.keys.delete(g.keys.keys().next().value ?? -1);
+    }
+    const fk = await deriveFrameKey(g.base, kid);
+    g.keys.set(kid, fk);
+    return fk;
+  }
+
+  /**
+   * Encrypts one outgoing frame with our current key.
+   * @param {'audio' | 'video'} kind
+   * @param {Uint8Array<ArrayBuffer>} frame
+   */
+  async encrypt(kind, frame) {
+    const fk = await this.frameKey;
+    const ctr = this.ctr++;
+    this.stats.encrypted++;
+    return encryptFrame(fk, ctr, frame, clearBytes(kind, frame));
+  }
+
+  /**
+   * Decrypts one incoming frame from `owner`; null when it cannot (no key yet, a wrong key, a
+   * tampered frame): the caller drops it.
+   * @param {'audio' | 'video'} kind
+   * @param {string | undefined} owner
+   * @param {Uint8Array<ArrayBuffer>} data
+   * @returns {Promise<Uint8Array<ArrayBuffer> | null>}
+   */
+  async decrypt(kind, owner, data) {
+    const peer = owner ? this.peers.get(owner) : undefined;
+    const clear = clearBytes(kind, data);
+    const header = frameHeader(data, clear);
+    if (!peer || !header) {
+      this.stats.noKey++;
+      return null;
+    }
+    const fk = await this.#frameKeyOf(peer, header.kid);
+    if (!fk) {
+      this.stats.noKey++;
+      return null;
+    }
+    try {
+      const out = await decryptFrame(fk, data, clear);
+      this.stats.decrypted++;
+      return out;
+    } catch {
+      this.stats.failed++;
+      return null;
+    }
+  }
+
+  /**
+   * Test hook: what we know of `id`'s sender keys, as a removed participant could have kept it.
+   * @param {string} id
+   */
+  exportPeerKeys(id) {
+    const peer = this.peers.get(id);
+    if (!peer) return [];
+    return [...peer.gens.values()].map((g) => ({ gen: g.gen, step: g.step, key: toBase64(g.base) }));
+  }
+
+  /**
+   * Test hook: replaces what we know of `id`'s keys with a wrong one (same KIDs, wrong bytes).
+   * @param {string} id
+   */
+  corruptPeerKeys(id) {
+    const peer = this.peers.get(id);
+    if (!peer) return;
+    for (const g of peer.gens.values()) {
+      g.base = crypto.getRandomValues(new Uint8Array(16));
+      g.keys.clear();
+    }
+  }
+}
+
+/**
+ * Tries captured keys (as `exportPeerKeys` gives them) on a captured frame, each as it is and
+ * ratcheted up to 8 steps forward, whatever KID the frame names. For tests: true if one
+ * decrypts it.
+ * @param {{gen: number, step: number, key: string}[]} keys
+ * @param {'audio' | 'video'} kind
+ * @param {Uint8Array<ArrayBuffer>} data
+ */
+export async function canDecryptWith(keys, kind, data) {
+  const clear = clearBytes(kind, data);
+  const header = frameHeader(data, clear);
+  if (!header) return false;
+  // Whatever KID the frame names: every captured key, and each of its next ratchet steps.
+  for (const k of keys) {
+    let base = fromBase64(k.key);
+    for (let s = 0; s <= 8; s++) {
+      try {
+        await decryptFrame(await deriveFrameKey(base, header.kid), data, clear);
+        return true;
+      } catch {
+        // wrong key
+      }
+      base = await ratchet(base);
+    }
+  }
+  return false;
+}
