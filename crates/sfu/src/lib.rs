@@ -28,7 +28,7 @@ use demux::Demux;
 use peer::{Peer, SubState, Subscription};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -179,6 +179,8 @@ pub struct Sfu {
     next_speaker_evaluation: Option<Instant>,
     demux: Demux,
     dirty: VecDeque<PeerId>,
+    /// Every peer's next str0m timeout, ordered, so finding due peers needs no scan.
+    timers: BTreeSet<(Instant, PeerId)>,
     /// Peers whose ICE went `Disconnected`, to check again at the due time.
     ice_recovery_checks: Vec<(PeerId, Instant)>,
     /// Keyframe requests held back by the throttle, sent when it allows (due time).
@@ -203,6 +205,7 @@ impl Sfu {
             dirty: VecDeque::new(),
             deferred_keyframes: Vec::new(),
             ice_recovery_checks: Vec::new(),
+            timers: BTreeSet::new(),
             faulted: Vec::new(),
             outputs: VecDeque::new(),
             stats: SfuStats::default(),
@@ -254,6 +257,8 @@ impl Sfu {
             }
         }
         self.peers.insert(id, Peer::new(group, rtc));
+        // Due at once: a new Rtc wants its first poll.
+        self.timers.insert((now, id));
         self.groups.entry(group).or_default().push(id);
         self.demux.insert_peer(id, ufrag);
         self.rerank(now, group);
@@ -481,12 +486,15 @@ impl Sfu {
                 self.request_keyframe(now, key, KeyframeRequestKind::Pli);
             }
         }
-        let due: Vec<PeerId> = self
-            .peers
-            .iter()
-            .filter(|(_, p)| p.next_timeout.is_none_or(|t| t <= now))
-            .map(|(id, _)| *id)
-            .collect();
+        // Only the peers whose timers are due: O(due · log peers), never a scan of all peers.
+        let mut due = Vec::new();
+        while let Some(&(at, id)) = self.timers.first() {
+            if at > now {
+                break;
+            }
+            self.timers.pop_first();
+            due.push(id);
+        }
         for id in due {
             if let Some(peer) = self.peers.get_mut(&id) {
                 if peer
@@ -504,9 +512,10 @@ impl Sfu {
     /// When `handle_timeout` should next be called.
     pub fn next_timeout(&self) -> Option<Instant> {
         let deferred = self.deferred_keyframes.iter().map(|(_, due)| *due);
-        self.peers
-            .values()
-            .filter_map(|p| p.next_timeout)
+        self.timers
+            .first()
+            .map(|(at, _)| *at)
+            .into_iter()
             .chain(deferred)
             .chain(self.next_speaker_evaluation)
             .chain(self.ice_recovery_checks.iter().map(|(_, due)| *due))
@@ -571,7 +580,10 @@ impl Sfu {
             };
             match peer.with_rtc(|rtc| rtc.poll_output()) {
                 Ok(Output::Timeout(t)) => {
-                    peer.next_timeout = Some(t);
+                    if let Some(old) = peer.next_timeout.replace(t) {
+                        self.timers.remove(&(old, id));
+                    }
+                    self.timers.insert((t, id));
                     return;
                 }
                 Ok(Output::Transmit(t)) => {

@@ -70,6 +70,10 @@ impl Sfu {
             return;
         };
         self.demux.remove_peer(id);
+        if let Some(at) = peer.next_timeout {
+            self.timers.remove(&(at, id));
+        }
+        self.timers.retain(|(_, p)| *p != id);
         if let Some(members) = self.groups.get_mut(&peer.group) {
             members.retain(|p| *p != id);
             if members.is_empty() {
