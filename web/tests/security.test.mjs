@@ -28,7 +28,7 @@ test('new server messages decode', () => {
   });
   assert.deepEqual(decodeServerMessage('{"type":"settings","settings":{"lobby":false,"locked":true,"password":false,"allow_unmute":true}}'), {
     type: 'settings',
-    settings: { lobby: false, locked: true, password: false, allow_unmute: true, chat_history: false },
+    settings: { lobby: false, locked: true, password: false, allow_unmute: true, chat_history: false, e2ee: false },
   });
   assert.deepEqual(decodeServerMessage('{"type":"muted","kind":"audio"}'), { type: 'muted', kind: 'audio' });
   assert.deepEqual(decodeServerMessage('{"type":"participant_left","id":"p2","reason":"removed"}'), { type: 'participant_left', id: 'p2', reason: 'removed' });

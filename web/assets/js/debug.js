@@ -1,7 +1,8 @@
 // A test-only window into a meeting, and only when the page's address has `?debug`
 // (e.g. `/my-room?debug`): `window.__mootDebug` gives the current RTCPeerConnection (for
-// getStats), the current screen share track, and `dropSocket()`, which drops the signaling
-// socket as a network failure would (to test reconnection). It changes nothing by itself and
+// getStats), the current screen share track, `dropSocket()`, which drops the signaling
+// socket as a network failure would (to test reconnection), and the end-to-end encryption
+// keys and captured frames (to test what travels through the server). It changes nothing by itself and
 // reveals nothing a page's own scripts could not already reach.
 
 /**
@@ -9,6 +10,8 @@
  *   session: import('./session.js').MediaSession | null,
  *   client: import('./protocol.js').SignalingClient,
  *   screenShare: import('./screenshare.js').ScreenShare,
+ *   e2ee: import('./e2ee.js').E2eeKeys | null,
+ *   captured: Record<string, {kind: string, owner: string | undefined, bytes: Uint8Array}[]> | null,
  * }} meeting
  */
 export function exposeForTests(meeting) {
@@ -22,6 +25,15 @@ export function exposeForTests(meeting) {
     },
     dropSocket() {
       meeting.client.drop();
+    },
+    // End-to-end encryption: the frames the encryption layer saw (video, the last 60 of each:
+    // sent-plain, sent-wire, received-wire, received-plain), counters, and key hooks for the
+    // "wrong key" and "removed participant's old key" tests.
+    get e2ee() {
+      return meeting.e2ee;
+    },
+    get captured() {
+      return meeting.captured;
     },
   };
 }

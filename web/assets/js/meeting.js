@@ -21,6 +21,7 @@ import { ChatPanel } from './chat.js';
 import { HandQueue } from './hands.js';
 import { ReactionsMenu, showReaction, announceReaction } from './reactions.js';
 import { Shortcuts } from './shortcuts.js';
+import { E2eeKeys, e2eeSupported } from './e2ee.js';
 
 /** @typedef {import('./protocol.js').Participant} Participant */
 /** @typedef {import('./protocol.js').ServerMessage} ServerMessage */
@@ -96,6 +97,7 @@ export class Meeting {
       muteAll: (kind) => this.client.muteAll(kind),
       admit: (e) => this.client.admit(e.id),
       reject: (e) => this.client.reject(e.id),
+      verify: (p) => void this.e2ee?.markVerified(p.id),
     });
     this.security = new SecurityDialog({
       setLobby: (on) => this.client.setLobby(on),
@@ -104,7 +106,17 @@ export class Meeting {
       setLock: (on) => this.client.setLock(on),
       setAllowUnmute: (on) => this.client.setAllowUnmute(on),
       setChatHistory: (on) => this.client.setChatHistory(on),
+      setE2ee: (on) => this.client.setE2ee(on),
     });
+    /** End-to-end encryption keys; null when this browser cannot encrypt frames. */
+    /** @type {E2eeKeys | null} */
+    this.e2ee = null;
+    this.e2eeCapable = e2eeSupported();
+    this.security.e2eeSupported = this.e2eeCapable;
+    /** Frames seen by the encryption layer, kept only with `?debug` (tests). */
+    /** @type {Record<string, {kind: string, owner: string | undefined, bytes: Uint8Array}[]> | null} */
+    this.captured = new URLSearchParams(location.search).has('debug') ? {} : null;
+    this.e2eeState = h('p', { id: 'e2ee-state', class: 'e2ee-state', role: 'status', 'data-e2ee': 'off', text: 'Not end-to-end encrypted' });
     this.inviteDialog = new InviteDialog(this.room);
     /** What this page last sent that the server may refuse (chat, reaction), and when. */
     this.lastSent = { kind: '', at: 0 };
@@ -188,6 +200,37 @@ export class Meeting {
 
   /** Connects; the meeting view replaces the pre-join page once the server lets us in. */
   start() {
+    if (this.e2eeCapable) {
+      // The identity key must be in `hello`: make it first (a few milliseconds).
+      E2eeKeys.create().then(
+        (keys) => this.#startWith(keys),
+        (err) => {
+          console.warn('moot: no end-to-end encryption keys:', err);
+          this.e2eeCapable = false;
+          this.security.e2eeSupported = false;
+          this.#startWith(null);
+        },
+      );
+    } else {
+      this.#startWith(null);
+    }
+  }
+
+  /** @param {E2eeKeys | null} keys */
+  #startWith(keys) {
+    if (this.ended) return;
+    if (keys) {
+      this.e2ee = keys;
+      this.client.hello.e2ee_public_key = keys.publicKey;
+      keys.send = (to, payload) => void this.client.sendE2ee(to, payload);
+      keys.addEventListener('verified', (ev) => {
+        const id = /** @type {CustomEvent<string>} */ (ev).detail;
+        this.#showVerification(id);
+        const p = this.others.get(id);
+        const peer = keys.peers.get(id);
+        if (p && peer?.verifiedByMe && peer.verifiedByThem) announce(`You and ${p.name} verified the encryption`);
+      });
+    }
     window.addEventListener('pagehide', this.onPageHide);
     this.client.onMessage((msg) => {
       this.queue = this.queue.then(() => this.#handle(msg)).catch((err) => this.#showError(`Something went wrong: ${errorText(err)}`));
@@ -228,7 +271,7 @@ export class Meeting {
       h(
         'div',
         { class: 'meeting' },
-        h('header', { class: 'meeting-header' }, h('span', { class: 'brand', text: 'Moot' }), this.heading, this.status, this.shortcuts.helpButton),
+        h('header', { class: 'meeting-header' }, h('span', { class: 'brand', text: 'Moot' }), this.heading, this.status, this.e2eeState, this.shortcuts.helpButton),
         this.alerts,
         h('div', { class: 'meeting-body' }, h('section', { class: 'stage', 'aria-label': 'Participants’ video' }, this.grid.el), this.panel.el, this.chat.el, this.reactions.menu),
         this.toolbar,
@@ -267,9 +310,17 @@ export class Meeting {
         this.#bindRemoteMedia();
         return;
       }
+      case 'e2ee':
+        try {
+          await this.e2ee?.receive(msg.from, msg.payload);
+        } catch (err) {
+          console.warn('moot: ignored a key exchange message that did not open:', err);
+        }
+        return;
       case 'participant_joined':
         if (msg.participant.id === this.me?.id) return;
         this.#addOther(msg.participant);
+        if (this.e2ee?.peers.has(msg.participant.id)) await this.e2ee.joined(msg.participant.id);
         announce(`${msg.participant.name} joined`);
         this.#updateStatus();
         return;
@@ -283,6 +334,11 @@ export class Meeting {
         this.panel.remove(msg.id);
         this.chat.removePerson(msg.id);
         this.hands.remove(msg.id);
+        if (this.e2ee) {
+          // Whoever left must not read what follows: a fresh key for everyone still here.
+          this.e2ee.removePeer(msg.id);
+          await this.e2ee.left();
+        }
         announce(msg.reason === 'removed' ? `${p.name} was removed` : msg.reason === 'disconnected' ? `${p.name} lost the connection` : `${p.name} left`);
         this.#updateStatus();
         return;
@@ -386,12 +442,14 @@ export class Meeting {
   #settingsChanged(next) {
     const prev = this.settings;
     this.settings = next;
+    this.#showE2ee();
     this.security.update(next, !!this.me?.moderator);
     /** @type {string[]} */
     const said = [];
     if (prev.lobby !== next.lobby) said.push(next.lobby ? 'The lobby is on: newcomers wait to be let in' : 'The lobby is off');
     if (prev.locked !== next.locked) said.push(next.locked ? 'The meeting is locked' : 'The meeting is unlocked');
     if (prev.password !== next.password) said.push(next.password ? 'A meeting password is set' : 'The meeting password was removed');
+    if (prev.e2ee !== next.e2ee) said.push(next.e2ee ? 'The meeting is now end-to-end encrypted' : 'The meeting is no longer end-to-end encrypted');
     if (prev.chat_history !== next.chat_history) said.push(next.chat_history ? 'People who join later will see earlier chat messages' : 'People who join later will not see earlier chat messages');
     this.inviteDialog.setPassword(next.password);
     if (prev.allow_unmute !== next.allow_unmute) said.push(next.allow_unmute ? 'Participants may unmute themselves' : 'Participants muted by a moderator may not unmute themselves');
@@ -484,6 +542,8 @@ export class Meeting {
     this.speaking.watch('local', this.media.audioTrack, (s) => mine.setSpeaking(s));
     for (const p of participants) this.#addOther(p);
     this.#updateStatus();
+    this.#showE2ee();
+    await this.#e2eeWelcome(you.id);
 
     await this.#startSession();
   }
@@ -491,11 +551,19 @@ export class Meeting {
   /** @param {Participant} p */
   #addOther(p) {
     this.others.set(p.id, p);
+    if (this.e2ee && p.e2ee_public_key) {
+      try {
+        this.e2ee.addPeer(p.id, p.e2ee_public_key);
+      } catch (err) {
+        console.warn('moot: a participant has an unusable encryption key:', err);
+      }
+    }
     this.chat.upsertPerson(p.id, p.name);
     this.hands.update(p, false);
     this.grid.add(p);
     this.#screenChanged(p);
     this.panel.upsert(p, false);
+    this.#showVerification(p.id);
     if (this.session) {
       // Their tracks, if any, arrive with the next server offer.
       const tile = this.grid.get(p.id);
@@ -503,6 +571,39 @@ export class Meeting {
       tile?.setVideoTrack(media.video);
       tile?.setAudioTrack(media.audio);
     }
+  }
+
+  /**
+   * After `welcome`: our id, and our current sender key to everyone already here.
+   * @param {string} me
+   */
+  async #e2eeWelcome(me) {
+    const keys = this.e2ee;
+    if (!keys) return;
+    keys.me = me;
+    for (const id of [...keys.peers.keys()]) if (!this.others.has(id)) keys.removePeer(id);
+    await Promise.all([...keys.peers.keys()].map((id) => keys.sendKey(id).catch((err) => console.warn('moot: could not send a key:', err))));
+    for (const id of keys.peers.keys()) this.#showVerification(id);
+  }
+
+  /** The always-visible encryption indicator: it says what is true for this page's media. */
+  #showE2ee() {
+    const on = this.settings.e2ee && !!this.e2ee;
+    this.e2eeState.dataset.e2ee = on ? 'on' : 'off';
+    this.e2eeState.textContent = on ? 'End-to-end encrypted' : 'Not end-to-end encrypted';
+    this.e2eeState.title = on
+      ? 'Audio, video and chat are encrypted so that only the people in this meeting can read them. Compare verification codes in Participants to be sure nobody is in between.'
+      : 'The server can see this meeting’s audio and video.';
+  }
+
+  /** @param {string} id */
+  #showVerification(id) {
+    const peer = this.e2ee?.peers.get(id);
+    if (!peer) return;
+    peer.code.then(
+      (code) => this.panel.setVerification(id, { code, byMe: peer.verifiedByMe, byThem: peer.verifiedByThem }),
+      () => this.panel.setVerification(id, null),
+    );
   }
 
   /** Puts each remote track from the last server offer on its participant's tile. */
@@ -709,6 +810,7 @@ export class Meeting {
       iceServers: this.iceServers,
       // Test/debug switch: `?relay=1` in the page URL sends media only through TURN.
       relayOnly: new URLSearchParams(location.search).get('relay') === '1',
+      frameCrypto: this.#frameCrypto(),
     });
     this.session = session;
     session.limited = this.uploadLimited;
@@ -727,6 +829,26 @@ export class Meeting {
     const offer = await session.createPublishOffer({ screen: this.screenShare.video, screenAudio: this.screenShare.audio });
     this.client.sendOffer(offer, session.sources);
     this.client.sendMediaState(this.media.audioOn, this.media.videoOn, this.screenShare.active);
+  }
+
+  /** @returns {import('./session.js').FrameCrypto | null} */
+  #frameCrypto() {
+    const keys = this.e2ee;
+    if (!keys) return null;
+    const captured = this.captured;
+    return {
+      active: () => this.settings.e2ee,
+      encrypt: (kind, frame) => keys.encrypt(kind, frame),
+      decrypt: (kind, owner, data) => keys.decrypt(kind, owner, data),
+      capture: captured
+        ? (where, kind, owner, bytes) => {
+            if (kind !== 'video') return;
+            const list = (captured[where] ??= []);
+            list.push({ kind, owner, bytes: bytes.slice() });
+            if (list.length > 60) list.shift();
+          }
+        : undefined,
+    };
   }
 
   /** The media connection failed: reconnect everything (only the server makes offers). */
@@ -804,6 +926,8 @@ export class Meeting {
     }
     this.#refreshMe();
     this.#updateStatus();
+    this.#showE2ee();
+    await this.#e2eeWelcome(this.me?.id ?? you.id);
     await this.#startSession();
     if (!msg.resumed && this.quality !== 'high') this.client.setQuality(this.quality);
     announce('Reconnected');

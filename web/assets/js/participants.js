@@ -18,7 +18,14 @@ import { handIcon } from './icons.js';
  *   muteAll: (kind: TrackKind) => void,
  *   admit: (e: LobbyEntry) => void,
  *   reject: (e: LobbyEntry) => void,
+ *   verify?: (p: Participant) => void,
  * }} ModerationActions
+ */
+
+/**
+ * Where the end-to-end verification with one person stands: the code both sides should see,
+ * and who has confirmed it.
+ * @typedef {{code: string, byMe: boolean, byThem: boolean}} Verification
  */
 
 /**
@@ -48,13 +55,30 @@ class PersonItem {
     this.makeModBtn = small('', () => actions.makeModerator(this.p));
     this.removeBtn = small('', () => actions.remove(this.p), 'danger');
     this.actions = h('div', { class: 'person-actions', hidden: true }, this.muteBtn, this.stopVideoBtn, this.allowBtn, this.makeModBtn, this.removeBtn);
+    this.code = h('span', { class: 'verify-code' });
+    this.verifyState = h('span', { class: 'verify-state' });
+    this.verifyBtn = small('', () => actions.verify?.(this.p));
+    this.verify = h('div', { class: 'person-verify', hidden: true }, this.code, this.verifyState, this.verifyBtn);
     this.el = h(
       'li',
       { 'data-participant-id': p.id },
       h('div', { class: 'person-line' }, this.name, this.badge, this.hand),
       this.state,
+      this.verify,
       this.actions,
     );
+  }
+
+  /** @param {Verification | null} v */
+  setVerification(v) {
+    this.verify.hidden = !v;
+    if (!v) return;
+    const name = this.p.name;
+    this.code.textContent = `Verification code: ${v.code}`;
+    this.el.dataset.verified = String(v.byMe && v.byThem);
+    this.verifyState.textContent = v.byMe && v.byThem ? 'verified' : v.byMe ? `waiting for ${name} to confirm` : v.byThem ? `${name} confirmed the code` : '';
+    this.verifyBtn.textContent = `Mark ${name} as verified`;
+    this.verifyBtn.hidden = v.byMe;
   }
 
   /**
@@ -131,6 +155,15 @@ export class ParticipantsPanel {
       else this.list.append(item.el);
     }
     item.update(p, this.moderator);
+  }
+
+  /**
+   * The verification code and marks for one person (null hides them).
+   * @param {string} id
+   * @param {Verification | null} v
+   */
+  setVerification(id, v) {
+    this.items.get(id)?.setVerification(v);
   }
 
   /** @param {string} id */

@@ -8,7 +8,7 @@ export const PROTOCOL_VERSION = 1;
  * to false when an older server leaves them out; `hand_seq` orders the raised hands (null when
  * lowered).
  * @typedef {{id: string, name: string, audio: boolean, video: boolean, moderator: boolean,
- *   hand_raised: boolean, audio_blocked: boolean, video_blocked: boolean, screen: boolean, hand_seq?: number | null}} Participant
+ *   hand_raised: boolean, audio_blocked: boolean, video_blocked: boolean, screen: boolean, hand_seq?: number | null, e2ee_public_key?: string | null}} Participant
  */
 /** The six reactions the server accepts (docs/protocol.md), in menu order. */
 export const REACTIONS = /** @type {const} */ (['👍', '👏', '😂', '😮', '❤️', '🎉']);
@@ -23,7 +23,7 @@ export const MAX_CHAT_CHARS = 2000;
 /** @typedef {'microphone' | 'camera' | 'screen' | 'screen_audio'} TrackSource */
 /** @typedef {{mid: string, participant: string, kind: TrackKind, source: TrackSource}} TrackInfo */
 /** @typedef {'high' | 'standard' | 'low' | 'audio_only'} Quality */
-/** @typedef {{lobby: boolean, locked: boolean, password: boolean, allow_unmute: boolean, chat_history: boolean}} RoomSettings */
+/** @typedef {{lobby: boolean, locked: boolean, password: boolean, allow_unmute: boolean, chat_history: boolean, e2ee: boolean}} RoomSettings */
 /** @typedef {{id: string, name: string, knock: string | null}} LobbyEntry */
 /** @typedef {'left' | 'removed' | 'disconnected'} LeaveReason */
 
@@ -40,13 +40,14 @@ export const MAX_CHAT_CHARS = 2000;
 /** @typedef {{type: 'participant_left', id: string, reason: LeaveReason}} ParticipantLeftMessage */
 /** @typedef {{type: 'participant_updated', participant: Participant}} ParticipantUpdatedMessage */
 /** @typedef {{type: 'error', code: string, message: string, fatal: boolean}} ErrorMessage */
+/** @typedef {{type: 'e2ee', from: string, payload: string}} E2eeMessage */
 
 /**
  * @typedef {WelcomeMessage | WaitingMessage | LobbyMessage | SettingsMessage | MutedMessage
  *   | AnswerMessage | OfferMessage | ParticipantJoinedMessage
  *   | ParticipantLeftMessage | ParticipantUpdatedMessage | ErrorMessage
  *   | ChatServerMessage | ChatHistoryMessage | ReactionMessage
- *   | DominantSpeakerMessage} ServerMessage
+ *   | DominantSpeakerMessage | E2eeMessage} ServerMessage
  */
 
 /**
@@ -67,16 +68,18 @@ export const MAX_CHAT_CHARS = 2000;
  *   chat_history: ChatHistoryMessage,
  *   reaction: ReactionMessage,
  *   dominant_speaker: DominantSpeakerMessage,
+ *   e2ee: E2eeMessage,
  * }} ServerMessageMap
  */
 
 /**
  * What `hello` may carry besides version, room and name (each left out when absent).
- * @typedef {{identity?: string, password?: string, host_key?: string, knock?: string, resume?: string}} HelloExtras
+ * `e2ee_public_key` (base64) also says the client can do end-to-end encryption (`e2ee: true`).
+ * @typedef {{identity?: string, password?: string, host_key?: string, knock?: string, resume?: string, e2ee_public_key?: string}} HelloExtras
  */
 
 /**
- * @typedef {{type: 'hello', version: number, room: string, name: string} & HelloExtras
+ * @typedef {{type: 'hello', version: number, room: string, name: string, e2ee?: boolean} & HelloExtras
  *   | {type: 'offer', sdp: string, sources?: Record<string, TrackSource>}
  *   | {type: 'answer', sdp: string}
  *   | {type: 'media_state', audio: boolean, video: boolean, screen?: boolean}
@@ -94,6 +97,8 @@ export const MAX_CHAT_CHARS = 2000;
  *   | {type: 'chat', text: string, to: string | null}
  *   | {type: 'react', emoji: string}
  *   | {type: 'set_chat_history', enabled: boolean}
+ *   | {type: 'set_e2ee', enabled: boolean}
+ *   | {type: 'e2ee', to: string, payload: string}
  *   | {type: 'mute_all', kind: TrackKind}} ClientMessage
  */
 
@@ -157,11 +162,12 @@ function participant(v, what) {
     video_blocked: optBool(v, 'video_blocked', what),
     hand_seq: typeof v.hand_seq === 'number' ? v.hand_seq : null,
     screen: optBool(v, 'screen', what),
+    e2ee_public_key: typeof v.e2ee_public_key === 'string' && v.e2ee_public_key !== '' ? v.e2ee_public_key : null,
   };
 }
 
 /** Settings of a room before any moderator changed them. */
-export const DEFAULT_SETTINGS = /** @type {RoomSettings} */ (Object.freeze({ lobby: false, locked: false, password: false, allow_unmute: true, chat_history: false }));
+export const DEFAULT_SETTINGS = /** @type {RoomSettings} */ (Object.freeze({ lobby: false, locked: false, password: false, allow_unmute: true, chat_history: false, e2ee: false }));
 
 /**
  * @param {unknown} v
@@ -178,7 +184,7 @@ function settings(v, what) {
     if (typeof x !== 'boolean') throw new ProtocolError(`${what}.${f} must be a boolean`);
     return x;
   };
-  return { lobby: b('lobby'), locked: b('locked'), password: b('password'), allow_unmute: b('allow_unmute'), chat_history: b('chat_history') };
+  return { lobby: b('lobby'), locked: b('locked'), password: b('password'), allow_unmute: b('allow_unmute'), chat_history: b('chat_history'), e2ee: b('e2ee') };
 }
 
 /**
@@ -310,6 +316,8 @@ export function decodeServerMessage(text) {
     }
     case 'reaction':
       return { type: 'reaction', id: str(o, 'id'), emoji: str(o, 'emoji') };
+    case 'e2ee':
+      return { type: 'e2ee', from: str(o, 'from'), payload: str(o, 'payload') };
     case 'error':
       if (typeof o.fatal !== 'boolean') throw new ProtocolError('error.fatal must be a boolean');
       return { type: 'error', code: str(o, 'code'), message: str(o, 'message'), fatal: o.fatal };
@@ -402,7 +410,8 @@ export class SignalingClient extends EventTarget {
       if (this.socket !== ws) return;
       this.state = 'open';
       this.opened = true;
-      this.send({ type: 'hello', version: PROTOCOL_VERSION, room: this.room, name: this.name, ...this.hello });
+      const e2ee = this.hello.e2ee_public_key ? { e2ee: true } : {};
+      this.send(/** @type {ClientMessage} */ ({ type: 'hello', version: PROTOCOL_VERSION, room: this.room, name: this.name, ...this.hello, ...e2ee }));
       this.dispatchEvent(new Event('open'));
     });
     ws.addEventListener('message', (ev) => {
@@ -591,6 +600,20 @@ export class SignalingClient extends EventTarget {
   /** @param {boolean} enabled (moderators) share the last group messages with newcomers */
   setChatHistory(enabled) {
     return this.send({ type: 'set_chat_history', enabled });
+  }
+
+  /** @param {boolean} enabled (moderators) end-to-end encryption on (it cannot be turned off) */
+  setE2ee(enabled) {
+    return this.send({ type: 'set_e2ee', enabled });
+  }
+
+  /**
+   * An opaque key exchange message for one participant (docs/e2ee.md).
+   * @param {string} to
+   * @param {string} payload base64
+   */
+  sendE2ee(to, payload) {
+    return this.send({ type: 'e2ee', to, payload });
   }
 
   /** Says goodbye and closes the socket. */

@@ -16,6 +16,7 @@ import { DEFAULT_SETTINGS } from './protocol.js';
  *   setLock: (on: boolean) => void,
  *   setAllowUnmute: (on: boolean) => void,
  *   setChatHistory?: (on: boolean) => void,
+ *   setE2ee?: (on: boolean) => void,
  * }} SecurityActions
  */
 
@@ -35,6 +36,10 @@ export class SecurityDialog {
     this.lock = switchButton({ label: 'Lock room', checked: false, onchange: (on) => actions.setLock(on) });
     this.allowUnmute = switchButton({ label: 'Let participants unmute', checked: true, onchange: (on) => actions.setAllowUnmute(on) });
     this.chatHistory = switchButton({ label: 'Share chat history with newcomers', checked: false, onchange: (on) => actions.setChatHistory?.(on) });
+    this.e2ee = switchButton({ label: 'End-to-end encryption', checked: false, onchange: (on) => actions.setE2ee?.(on) });
+    this.e2eeHint = h('p', { class: 'hint' });
+    /** Whether this browser can encrypt (without it, the switch cannot be turned on here). */
+    this.e2eeSupported = true;
     this.passwordInput = h('input', { id: 'room-password', type: 'text', autocomplete: 'off', maxlength: String(MAX_PASSWORD), 'aria-describedby': 'room-password-state' });
     this.passwordState = h('p', { id: 'room-password-state', class: 'hint' });
     this.setPasswordButton = h('button', { type: 'button', text: 'Set password', onclick: () => {
@@ -72,6 +77,7 @@ export class SecurityDialog {
       ),
       h('div', { class: 'setting' }, this.lock, h('p', { class: 'hint', text: 'Nobody new can join, with or without the password.' })),
       h('div', { class: 'setting' }, this.allowUnmute, h('p', { class: 'hint', text: 'When off, people a moderator muted can only raise their hand to ask to speak.' })),
+      h('div', { class: 'setting' }, this.e2ee, this.e2eeHint),
       h('div', { class: 'setting' }, this.chatHistory, h('p', { class: 'hint', text: 'When on, people who join later see the last 100 messages sent to everyone (never private ones). When off, newcomers see no earlier messages. Chat is kept only in memory and goes with the meeting.' })),
       this.status,
     );
@@ -95,9 +101,17 @@ export class SecurityDialog {
     setChecked(this.lock, s.locked);
     setChecked(this.allowUnmute, s.allow_unmute);
     setChecked(this.chatHistory, s.chat_history);
+    setChecked(this.e2ee, s.e2ee);
+    this.e2ee.disabled = ro || s.e2ee || !this.e2eeSupported;
+    this.e2eeHint.textContent = s.e2ee
+      ? 'On: audio, video and chat are encrypted so that only the people in the meeting can read them, not the server. It stays on until the meeting ends.'
+      : !this.e2eeSupported
+        ? 'This browser cannot encrypt media end to end.'
+        : 'When on, audio, video and chat are encrypted so that only the people in the meeting can read them, not the server. Everyone’s browser must support it, and it cannot be turned off again in this meeting.';
     this.passwordState.textContent = s.password ? 'A password is set.' : 'No password is set.';
     this.note.hidden = !ro;
     for (const b of [this.lobby, this.lock, this.allowUnmute, this.chatHistory, this.setPasswordButton]) b.disabled = ro;
+    // (the E2EE switch is set above: it is also read-only once on)
     this.removePasswordButton.disabled = ro || !s.password;
     this.passwordInput.disabled = ro;
   }

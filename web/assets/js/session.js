@@ -20,6 +20,18 @@
 export const LIMITED_CAMERA_BITRATE = 300_000;
 export const LIMITED_SCREEN_BITRATE = 500_000;
 
+/**
+ * What end-to-end encryption needs from the session (e2ee.js implements it): `active()` says
+ * whether to encrypt and decrypt now; frames that cannot be decrypted come back null and are
+ * dropped, never passed on. `capture` (tests only) sees each frame's bytes.
+ * @typedef {{
+ *   active: () => boolean,
+ *   encrypt: (kind: 'audio' | 'video', frame: Uint8Array<ArrayBuffer>) => Promise<Uint8Array<ArrayBuffer>>,
+ *   decrypt: (kind: 'audio' | 'video', owner: string | undefined, data: Uint8Array<ArrayBuffer>) => Promise<Uint8Array<ArrayBuffer> | null>,
+ *   capture?: (where: 'sent-plain' | 'sent-wire' | 'received-wire' | 'received-plain', kind: 'audio' | 'video', owner: string | undefined, bytes: Uint8Array<ArrayBuffer>) => void,
+ * }} FrameCrypto
+ */
+
 /** @returns {RemoteMedia} */
 const noMedia = () => ({ audio: null, video: null, screen: null, screenAudio: null });
 
@@ -45,16 +57,41 @@ export class MediaSession extends EventTarget {
    *   PeerConnection?: typeof RTCPeerConnection,
    *   iceServers?: RTCIceServer[],
    *   relayOnly?: boolean,
-   * }} local `iceServers`: `welcome.ice_servers` (TURN); `relayOnly`: media only through them
+   *   frameCrypto?: FrameCrypto | null,
+   * }} local `iceServers`: `welcome.ice_servers` (TURN); `relayOnly`: media only through them;
+   *   `frameCrypto`: end-to-end encryption of every frame (Chromium's encoded insertable streams)
    */
   constructor(local) {
     super();
     const PC = local.PeerConnection ?? RTCPeerConnection;
-    this.pc = new PC({
+    /** @type {FrameCrypto | null} */
+    this.frameCrypto = local.frameCrypto ?? null;
+    this.pc = new PC(/** @type {RTCConfiguration} */ ({
       ...RTC_CONFIG,
       iceServers: local.iceServers ?? [],
       ...(local.relayOnly ? { iceTransportPolicy: /** @type {RTCIceTransportPolicy} */ ('relay') } : {}),
-    });
+      // Chromium: every sender and receiver then has encoded streams (createEncodedStreams);
+      // receiver-side transforms are reliable only with this (design.md).
+      ...(this.frameCrypto ? { encodedInsertableStreams: true } : {}),
+    }));
+    /** Remote mid → participant id, as of the last server offer (whose frames a receiver gets). */
+    /** @type {Map<string, string>} */
+    this.owners = new Map();
+    if (this.frameCrypto) {
+      const fc = this.frameCrypto;
+      this.pc.addEventListener('track', (ev) => {
+        const t = /** @type {RTCTrackEvent} */ (ev).transceiver;
+        const kind = /** @type {'audio' | 'video'} */ (t.receiver.track.kind);
+        pipeFrames(t.receiver, async (data) => {
+          const owner = t.mid === null ? undefined : this.owners.get(t.mid);
+          fc.capture?.('received-wire', kind, owner, data);
+          if (!fc.active()) return data;
+          const plain = await fc.decrypt(kind, owner, data);
+          if (plain) fc.capture?.('received-plain', kind, owner, plain);
+          return plain;
+        });
+      });
+    }
     this.local = local;
     /** @type {RTCRtpTransceiver | null} */
     this.audioTransceiver = null;
@@ -90,6 +127,19 @@ export class MediaSession extends EventTarget {
     const screenStream = new MediaStream();
     this.screenTransceiver = this.pc.addTransceiver(share.screen ?? 'video', { direction: 'sendonly', streams: [screenStream] });
     this.screenAudioTransceiver = this.pc.addTransceiver(share.screenAudio ?? 'audio', { direction: 'sendonly', streams: [screenStream] });
+    const fc = this.frameCrypto;
+    if (fc) {
+      for (const t of [this.audioTransceiver, this.videoTransceiver, this.screenTransceiver, this.screenAudioTransceiver]) {
+        const kind = t === this.audioTransceiver || t === this.screenAudioTransceiver ? 'audio' : 'video';
+        pipeFrames(t.sender, async (frame) => {
+          fc.capture?.('sent-plain', kind, undefined, frame);
+          if (!fc.active()) return frame;
+          const wire = await fc.encrypt(kind, frame);
+          fc.capture?.('sent-wire', kind, undefined, wire);
+          return wire;
+        });
+      }
+    }
     const offer = await this.pc.createOffer();
     await this.pc.setLocalDescription(offer);
     const sdp = this.pc.localDescription?.sdp;
@@ -143,6 +193,7 @@ export class MediaSession extends EventTarget {
     /** @type {Map<string, RemoteMedia>} */
     const remote = new Map();
     const own = [this.audioTransceiver, this.videoTransceiver, this.screenTransceiver, this.screenAudioTransceiver];
+    this.owners = new Map(tracks.map((t) => [t.mid, t.participant]));
     for (const { mid, participant, kind, source } of tracks) {
       const transceiver = byMid.get(mid);
       if (!transceiver || own.includes(transceiver)) continue;
@@ -229,4 +280,29 @@ export class MediaSession extends EventTarget {
     this.pc.close();
     this.remote = new Map();
   }
+}
+
+/**
+ * Runs every encoded frame of a sender or receiver through `change` (Chromium's
+ * createEncodedStreams); a null result drops the frame. Frames stay in order.
+ * @param {RTCRtpSender | RTCRtpReceiver} endpoint
+ * @param {(data: Uint8Array<ArrayBuffer>) => Promise<Uint8Array<ArrayBuffer> | null>} change
+ */
+function pipeFrames(endpoint, change) {
+  const { readable, writable } = /** @type {any} */ (endpoint).createEncodedStreams();
+  const transform = new TransformStream({
+    /** @param {any} frame @param {TransformStreamDefaultController} controller */
+    async transform(frame, controller) {
+      let out = null;
+      try {
+        out = await change(new Uint8Array(frame.data));
+      } catch (err) {
+        console.warn('moot: a frame could not be processed:', err);
+      }
+      if (!out) return;
+      frame.data = out.buffer.byteLength === out.byteLength ? out.buffer : out.slice().buffer;
+      controller.enqueue(frame);
+    },
+  });
+  readable.pipeThrough(transform).pipeTo(writable).catch(() => {});
 }
