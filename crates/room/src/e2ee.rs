@@ -38,8 +38,9 @@ pub fn valid_e2ee_public_key(key: &str) -> bool {
 pub(crate) fn unsupported_refusal() -> (ErrorCode, String) {
     (
         ErrorCode::E2eeUnsupported,
-        "this meeting is end-to-end encrypted and your browser cannot encrypt its media: \
-         join from a current Chromium, Chrome, Edge, Firefox or Safari"
+        "this meeting is end-to-end encrypted and your browser cannot encrypt its media end \
+         to end, so it cannot join: use a browser that can (Moot's web client does it in \
+         current Chromium, Chrome and Edge)"
             .into(),
     )
 }
