@@ -13,6 +13,7 @@ mod privacy;
 mod session;
 pub mod tls;
 mod turn;
+mod udp_batch;
 
 use config::Config;
 use hub::Hub;

@@ -4,6 +4,7 @@
 //! the hub to the participant's session queue, in the order the SFU produced them.
 
 use crate::hub::{Hub, Outbound};
+use crate::udp_batch::{send_all, Datagram, BATCH};
 use moot_protocol::{
     ErrorCode, ParticipantId, Quality, ServerMessage, TrackInfo, TrackKind, TrackSource,
 };
@@ -17,6 +18,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
+
+/// Datagrams taken from the socket per loop turn after the first (bounded, so commands and
+/// timers are never starved).
+const RECEIVE_BURST: usize = 32;
 
 #[derive(Debug)]
 pub enum MediaCommand {
@@ -138,8 +143,9 @@ pub async fn run(
         seed: rand::random(),
     });
     let mut buf = vec![0u8; 2048];
+    let mut outgoing: Vec<Datagram> = Vec::with_capacity(BATCH);
     loop {
-        flush(&mut sfu, &socket, &hub).await;
+        flush(&mut sfu, &socket, &hub, &mut outgoing).await;
         if let Ok(mut shared) = stats.lock() {
             *shared = sfu.stats();
         }
@@ -150,6 +156,12 @@ pub async fn run(
             received = socket.recv_from(&mut buf) => match received {
                 Ok((len, source)) => {
                     sfu.handle_receive(Instant::now(), source, destination, &buf[..len]);
+                    // Take whatever else is already queued before sending, so one sendmmsg
+                    // carries the datagrams of several received packets.
+                    for _ in 0..RECEIVE_BURST {
+                        let Ok((len, source)) = socket.try_recv_from(&mut buf) else { break };
+                        sfu.handle_receive(Instant::now(), source, destination, &buf[..len]);
+                    }
                 }
                 // ICMP errors from departed clients surface here on Linux; not fatal.
                 Err(e) => tracing::debug!("media recv error: {e}"),
@@ -219,18 +231,13 @@ fn sdp_error(error: &SfuError, what: &str) -> ServerMessage {
 }
 
 /// Sends every pending datagram and delivers every signaling output.
-async fn flush(sfu: &mut Sfu, socket: &UdpSocket, hub: &Hub) {
+async fn flush(sfu: &mut Sfu, socket: &UdpSocket, hub: &Hub, queue: &mut Vec<Datagram>) {
     while let Some(output) = sfu.poll_output() {
         match output {
-            SfuOutput::Transmit(t) => {
-                if let Err(e) = socket.try_send_to(&t.contents, t.destination) {
-                    if e.kind() == std::io::ErrorKind::WouldBlock {
-                        let _ = socket.send_to(&t.contents, t.destination).await;
-                    } else {
-                        tracing::debug!("media send error: {e}");
-                    }
-                }
-            }
+            SfuOutput::Transmit(t) => queue.push(Datagram {
+                destination: t.destination,
+                contents: t.contents.into(),
+            }),
             SfuOutput::Offer { peer, sdp, tracks } => {
                 let tracks = tracks
                     .into_iter()
@@ -261,4 +268,5 @@ async fn flush(sfu: &mut Sfu, socket: &UdpSocket, hub: &Hub) {
             }
         }
     }
+    send_all(socket, queue).await;
 }
