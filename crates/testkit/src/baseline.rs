@@ -29,7 +29,12 @@ impl BaselineResult {
 
 /// CPU seconds used so far by the calling thread.
 pub fn thread_cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/thread-self/stat") else {
+    proc_cpu_seconds("/proc/thread-self/stat")
+}
+
+/// User + system CPU seconds from a `/proc/.../stat` file (0 if unreadable).
+pub fn proc_cpu_seconds(path: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(path) else {
         return 0.0;
     };
     let Some(close) = stat.rfind(')') else {

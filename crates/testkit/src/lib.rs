@@ -7,6 +7,7 @@
 pub mod baseline;
 pub mod canned;
 mod participant;
+pub mod raw;
 
 pub use participant::{Hello, Received, SimOptions, SimParticipant};
 

@@ -1,37 +1,13 @@
 //! A hostile client speaking the protocol by hand gets a clear error for every bad input, the
 //! server keeps running, and the people already meeting notice nothing.
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use moot_protocol::{ErrorCode, ServerMessage, TrackKind};
 use moot_testkit::{spawn_server, SimOptions, SimParticipant};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn connect(url: &str) -> Ws {
-    tokio_tungstenite::connect_async(url)
-        .await
-        .expect("connects")
-        .0
-}
-
-/// The next server message (skipping pings), or None if the server closed.
-async fn next(ws: &mut Ws) -> Option<ServerMessage> {
-    loop {
-        let frame = tokio::time::timeout(Duration::from_secs(5), ws.next())
-            .await
-            .expect("server answers within 5 s");
-        match frame {
-            Some(Ok(Message::Text(t))) => {
-                return Some(serde_json::from_str(t.as_str()).expect("server sends valid JSON"))
-            }
-            Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
-            Some(Ok(_)) => {}
-        }
-    }
-}
+use moot_testkit::raw::{connect, next, Ws};
 
 async fn expect_error(ws: &mut Ws, code: ErrorCode, fatal: bool) -> String {
     match next(ws).await {

@@ -2,7 +2,7 @@
 //! count them, and graceful shutdown: each limit gives the client its documented error code
 //! and shows up in /metrics; /metrics never names a room or a person.
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use moot_protocol::{ErrorCode, ServerMessage};
 use moot_server::config::Config;
 use moot_testkit::{spawn_server_with, Hello, SimOptions, SimParticipant};
@@ -11,31 +11,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn connect(url: &str) -> Ws {
-    tokio_tungstenite::connect_async(url)
-        .await
-        .expect("connects")
-        .0
-}
-
-/// The next server message (skipping pings), or None once the server closed.
-async fn next(ws: &mut Ws) -> Option<ServerMessage> {
-    loop {
-        let frame = tokio::time::timeout(Duration::from_secs(5), ws.next())
-            .await
-            .expect("server answers within 5 s");
-        match frame {
-            Some(Ok(Message::Text(t))) => {
-                return Some(serde_json::from_str(t.as_str()).expect("valid JSON"))
-            }
-            Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
-            Some(Ok(_)) => {}
-        }
-    }
-}
+use moot_testkit::raw::{connect, next, Ws};
 
 async fn expect_error(ws: &mut Ws, code: ErrorCode, fatal: bool) {
     match next(ws).await {

@@ -156,20 +156,7 @@ struct RoomFigures {
 
 /// CPU seconds used so far by this whole process (all threads).
 fn own_cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return 0.0;
-    };
-    let Some(close) = stat.rfind(')') else {
-        return 0.0;
-    };
-    let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    (ticks(11) + ticks(12)) as f64 / 100.0
+    baseline::proc_cpu_seconds("/proc/self/stat")
 }
 
 async fn measure_room(size: usize) -> anyhow::Result<RoomFigures> {
