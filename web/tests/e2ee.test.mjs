@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { encodeHeader, decodeHeader, clearBytes, deriveFrameKey, encryptFrame, decryptFrame } from '../assets/js/sframe.js';
-import { E2eeKeys, verificationCode, canDecryptWith, fromBase64 } from '../assets/js/e2ee.js';
+import { E2eeKeys, verificationCode, canDecryptWith, fromBase64, CHAT_PREFIX, MAX_E2EE_CHAT_BYTES, utf8Length } from '../assets/js/e2ee.js';
 
 test('the SFrame header encodes KID and CTR in the shortest form and decodes back', () => {
   assert.deepEqual([...encodeHeader(0, 0)], [0x00]);
@@ -126,4 +126,109 @@ test('verification codes match on both sides and differ when a key was swapped',
   assert.notEqual(seenByA, ba, 'the codes differ, so comparing them exposes it');
   assert.notEqual(await verificationCode(mallory.publicRaw, b.publicRaw), ab);
   assert.equal(fromBase64(a.publicKey).length, 65, 'an uncompressed P-256 point');
+});
+
+// Chat (docs/e2ee.md, "Chat"): the same keys as the frames for group messages, the pairwise
+// key for private ones.
+
+test('a group chat message round-trips under the sender key; the relayed text is not the plaintext', async () => {
+  const [a, b, c] = await people(3);
+  await a.sendKey('p2');
+  await a.sendKey('p3');
+  await deliver([a, b, c]);
+  const text = 'Meet at 10, room 4 — café ☕';
+  const wire = await a.encryptChat(text, null);
+  assert.ok(wire.startsWith(CHAT_PREFIX), 'documented prefix');
+  assert.ok(!wire.includes('Meet') && !wire.includes(Buffer.from('Meet at 10').toString('base64').slice(0, 8)), 'no plaintext in the relayed text');
+  assert.match(wire.slice(CHAT_PREFIX.length), /^[A-Za-z0-9+/]+=*$/, 'base64: no control characters, passes the server rules');
+  assert.deepEqual(await b.decryptChat('p1', null, wire), { ok: true, text });
+  assert.deepEqual(await c.decryptChat('p1', null, wire), { ok: true, text });
+  assert.deepEqual(await a.decryptChat('p1', null, wire), { ok: true, text }, 'the sender reads its own echo');
+  // A fresh IV each time: the same text never gives the same ciphertext.
+  assert.notEqual(await a.encryptChat(text, null), wire);
+});
+
+test('chat: a wrong key, a changed sender, a changed recipient or changed bytes fail', async () => {
+  const [a, b, c] = await people(3);
+  await a.sendKey('p2');
+  await a.sendKey('p3');
+  await c.sendKey('p2');
+  await deliver([a, b, c]);
+  const wire = await a.encryptChat('secret plan', null);
+  c.corruptPeerKeys('p1');
+  assert.deepEqual(await c.decryptChat('p1', null, wire), { ok: false, reason: 'failed' }, 'wrong key');
+  const [, stranger] = await people(2);
+  assert.deepEqual(await stranger.decryptChat('p1', null, wire), { ok: false, reason: 'no-key' }, 'no key for that sender at all');
+  assert.equal((await b.decryptChat('p1', null, wire)).ok, true);
+  assert.equal((await b.decryptChat('p3', null, wire)).ok, false, 'as if from someone else (c has a key): fails');
+  assert.equal((await b.decryptChat('p1', 'p2', wire)).ok, false, 'group turned private by the server: fails');
+  const bytes = fromBase64(wire.slice(CHAT_PREFIX.length));
+  bytes[bytes.length - 1] ^= 1;
+  assert.equal((await b.decryptChat('p1', null, CHAT_PREFIX + Buffer.from(bytes).toString('base64'))).ok, false, 'changed bytes');
+  assert.equal((await b.decryptChat('p1', null, 'e2ee:v1:not base64!')).ok, false, 'malformed');
+  assert.equal((await b.decryptChat('p1', null, 'hello')).ok, false, 'not encrypted at all');
+});
+
+test('a private chat message uses the pairwise key: only sender and recipient open it', async () => {
+  const [a, b, c] = await people(3);
+  // No sender key was exchanged: private messages need none.
+  const wire = await a.encryptChat('just for you', 'p2');
+  assert.deepEqual(await b.decryptChat('p1', 'p2', wire), { ok: true, text: 'just for you' });
+  assert.deepEqual(await a.decryptChat('p1', 'p2', wire), { ok: true, text: 'just for you' }, 'the sender reads its echo');
+  assert.equal((await c.decryptChat('p1', 'p3', wire)).ok, false, 'redirected to c by the server: fails');
+  assert.equal((await c.decryptChat('p1', 'p2', wire)).ok, false, 'c is neither party');
+  assert.equal((await b.decryptChat('p1', null, wire)).ok, false, 'private turned group: fails');
+  // And the pairwise key is what opens it: a's sender key is not involved.
+  await a.sendKey('p3');
+  await deliver([a, b, c]);
+  assert.equal((await c.decryptChat('p1', 'p2', wire)).ok, false);
+});
+
+test('chat and rekeying: a newcomer reads what follows, not what came before; the removed one reads nothing new', async () => {
+  const [a, b, n] = await people(3);
+  await a.sendKey('p2');
+  await deliver([a, b, n]);
+  const before = await a.encryptChat('before you came', null);
+  await a.joined('p3');
+  await deliver([a, b, n]);
+  const after = await a.encryptChat('welcome', null);
+  assert.deepEqual(await n.decryptChat('p1', null, after), { ok: true, text: 'welcome' });
+  assert.equal((await n.decryptChat('p1', null, before)).ok, false, 'the newcomer cannot read earlier messages');
+  assert.deepEqual(await b.decryptChat('p1', null, after), { ok: true, text: 'welcome' }, 'b ratchets by itself');
+  assert.deepEqual(await b.decryptChat('p1', null, before), { ok: true, text: 'before you came' }, 'b still reads one in flight under the previous step');
+  a.removePeer('p3');
+  b.removePeer('p3');
+  await a.left();
+  await deliver([a, b]);
+  const late = await a.encryptChat('after you left', null);
+  assert.deepEqual(await b.decryptChat('p1', null, late), { ok: true, text: 'after you left' });
+  assert.equal((await n.decryptChat('p1', null, late)).ok, false, 'the removed one cannot');
+});
+
+test('a chat message that arrives before its key waits for it', async () => {
+  const [a, b] = await people(2);
+  const wire = await a.encryptChat('early bird', null);
+  const waiting = b.decryptChatWaiting('p1', null, wire, 2000);
+  setTimeout(() => void a.sendKey('p2').then(() => deliver([a, b])), 50);
+  assert.deepEqual(await waiting, { ok: true, text: 'early bird' });
+  const [c, d] = await people(2);
+  const lost = await c.encryptChat('never keyed', null);
+  const t0 = Date.now();
+  assert.deepEqual(await d.decryptChatWaiting('p1', null, lost, 150), { ok: false, reason: 'no-key' });
+  assert.ok(Date.now() - t0 >= 140, 'it waited');
+});
+
+test('the encrypted text fits the server limit at the plaintext cap, and the cap is enforced', async () => {
+  const [a, b] = await people(2);
+  await a.sendKey('p2');
+  await deliver([a, b]);
+  assert.equal(MAX_E2EE_CHAT_BYTES, 1457);
+  const longest = 'x'.repeat(MAX_E2EE_CHAT_BYTES);
+  const wire = await a.encryptChat(longest, null);
+  assert.ok([...wire].length <= 2000, `${[...wire].length} characters`);
+  assert.equal((await b.decryptChat('p1', null, wire)).ok, true);
+  const pWire = await a.encryptChat('é'.repeat(Math.floor(MAX_E2EE_CHAT_BYTES / 2)), 'p2');
+  assert.ok([...pWire].length <= 2000);
+  await assert.rejects(a.encryptChat(`${longest}y`, null));
+  assert.equal(utf8Length('é☕'), 5);
 });

@@ -8,8 +8,18 @@
 import { h, announce, toggleButton, setPressed } from './dom.js';
 import { chatIcon } from './icons.js';
 import { MAX_CHAT_CHARS } from './protocol.js';
+import { MAX_E2EE_CHAT_BYTES, utf8Length } from './e2ee.js';
 
 /** @typedef {import('./protocol.js').ChatEntry} ChatEntry */
+/**
+ * A message as the panel shows it: `text` is what to show (the plaintext once decrypted), and
+ * in an end-to-end encrypted meeting `e2ee` says whether it was encrypted, could not be
+ * decrypted (`text` is then UNDECRYPTABLE, never the ciphertext) or came in clear.
+ * @typedef {ChatEntry & {e2ee?: 'encrypted' | 'undecryptable' | 'clear'}} ShownChat
+ */
+
+/** What a message that could not be decrypted shows instead of its text. */
+export const UNDECRYPTABLE = '(could not decrypt this message)';
 
 /** Messages kept on the page (the oldest go first). */
 const KEEP_MESSAGES = 500;
@@ -89,6 +99,8 @@ export class ChatPanel {
     /** Text sent and not yet echoed by the server (put back if the server refuses it). */
     /** @type {string | null} */
     this.pending = null;
+    /** End-to-end encrypted meeting: the limit is in UTF-8 bytes of the plaintext. */
+    this.encrypted = false;
 
     this.unreadText = h('span', { id: 'chat-unread', class: 'visually-hidden' });
     this.badge = h('span', { class: 'unread-badge', 'aria-hidden': 'true', hidden: true });
@@ -205,10 +217,29 @@ export class ChatPanel {
     this.form.classList.toggle('chat-form-private', !!id);
   }
 
+  /**
+   * The meeting is (or is not) end-to-end encrypted: an encrypted message takes more room than
+   * its text, so its limit is MAX_E2EE_CHAT_BYTES bytes of UTF-8 (docs/e2ee.md).
+   * @param {boolean} on
+   */
+  setEncrypted(on) {
+    if (this.encrypted === on) return;
+    this.encrypted = on;
+    this.#renderCount();
+  }
+
+  /** @param {string} text @returns {{n: number, max: number, unit: string}} */
+  #measure(text) {
+    return this.encrypted
+      ? { n: utf8Length(text.trim()), max: MAX_E2EE_CHAT_BYTES, unit: 'bytes' }
+      : { n: chatLength(text), max: MAX_CHAT_CHARS, unit: 'characters' };
+  }
+
   #renderCount() {
-    const n = chatLength(this.input.value);
-    const over = n > MAX_CHAT_CHARS;
-    this.count.textContent = over ? `${n} / ${MAX_CHAT_CHARS} characters: too long` : `${n} / ${MAX_CHAT_CHARS}`;
+    const { n, max, unit } = this.#measure(this.input.value);
+    const over = n > max;
+    const suffix = this.encrypted ? ' bytes' : '';
+    this.count.textContent = over ? `${n} / ${max} ${unit}: too long` : `${n} / ${max}${suffix}`;
     this.count.classList.toggle('over', over);
     if (over) this.input.setAttribute('aria-invalid', 'true');
     else this.input.removeAttribute('aria-invalid');
@@ -216,14 +247,18 @@ export class ChatPanel {
 
   #submit() {
     const text = this.input.value.trim();
-    const n = chatLength(text);
+    const { n, max } = this.#measure(text);
     if (n === 0) {
       this.showError('Type a message first.');
       this.input.focus();
       return;
     }
-    if (n > MAX_CHAT_CHARS) {
-      this.showError(`A message may have at most ${MAX_CHAT_CHARS} characters; this one has ${n}.`);
+    if (n > max) {
+      this.showError(
+        this.encrypted
+          ? `An end-to-end encrypted message may have at most ${max} bytes (a letter without accent counts 1, most others 2 or 3, an emoji 4); this one has ${n}.`
+          : `A message may have at most ${max} characters; this one has ${n}.`,
+      );
       this.input.focus();
       return;
     }
@@ -257,19 +292,27 @@ export class ChatPanel {
   }
 
   /**
-   * Shows earlier group messages (sent right after `welcome` when the room shares them).
-   * @param {ChatEntry[]} messages
+   * Shows earlier group messages (sent right after `welcome` when the room shares them). In an
+   * end-to-end encrypted meeting, `unreadable` earlier messages (encrypted before we joined, so
+   * under keys we never get) are not shown one by one: one note says how many there were.
+   * @param {ShownChat[]} messages
+   * @param {number} [unreadable]
    */
-  history(messages) {
+  history(messages, unreadable = 0) {
     const fresh = messages.filter((m) => !this.seen.has(m.seq));
-    if (fresh.length === 0) return;
+    if (fresh.length === 0 && unreadable === 0) return;
     this.log.append(h('p', { class: 'chat-separator', text: 'Earlier messages' }));
+    if (unreadable > 0) {
+      const what = unreadable === 1 ? '1 earlier message was' : `${unreadable} earlier messages were`;
+      this.log.append(h('p', { class: 'hint chat-note', text: `${what} end-to-end encrypted before you joined: you cannot read ${unreadable === 1 ? 'it' : 'them'}.` }));
+      this.empty.hidden = true;
+    }
     for (const m of fresh) this.#add(m);
   }
 
   /**
    * A new message: shown, counted as unread while the panel is closed, and announced then.
-   * @param {ChatEntry} m
+   * @param {ShownChat} m
    */
   receive(m) {
     if (this.seen.has(m.seq)) return;
@@ -282,10 +325,11 @@ export class ChatPanel {
     if (mine || this.shown) return;
     this.#setUnread(this.unread + 1);
     const short = [...m.text].length > ANNOUNCE_CHARS ? `${[...m.text].slice(0, ANNOUNCE_CHARS).join('')}…` : m.text;
-    announce(m.to ? `Private message from ${m.name}: ${short}` : `Message from ${m.name}: ${short}`);
+    const clear = m.e2ee === 'clear' ? ' (not encrypted)' : '';
+    announce(m.to ? `Private message from ${m.name}${clear}: ${short}` : `Message from ${m.name}${clear}: ${short}`);
   }
 
-  /** @param {ChatEntry} m */
+  /** @param {ShownChat} m */
   #add(m) {
     this.seen.add(m.seq);
     const mine = m.from === this.me;
@@ -298,12 +342,16 @@ export class ChatPanel {
       const other = mine ? this.people.get(m.to ?? '') ?? 'someone who left' : 'you';
       meta.push(h('span', { class: 'chat-private-label', text: `private, to ${other}` }));
     }
+    // In an encrypted meeting a message in clear is never shown silently as if it were encrypted.
+    if (m.e2ee === 'clear') meta.push(h('span', { class: 'chat-clear-label', text: 'not encrypted' }));
     meta.push(h('time', { class: 'chat-time', text: new Date().toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) }));
     const item = h(
       'div',
-      { class: `chat-msg${mine ? ' chat-mine' : ''}${isPrivate ? ' chat-private' : ''}`, 'data-seq': String(m.seq), 'data-private': String(isPrivate) },
+      { class: `chat-msg${mine ? ' chat-mine' : ''}${isPrivate ? ' chat-private' : ''}`, 'data-seq': String(m.seq), 'data-private': String(isPrivate), 'data-e2ee': m.e2ee ?? 'off' },
       h('p', { class: 'chat-meta' }, ...meta),
-      h('p', { class: 'chat-text' }, ...linkify(m.text)),
+      m.e2ee === 'undecryptable'
+        ? h('p', { class: 'chat-text chat-undecryptable', text: UNDECRYPTABLE })
+        : h('p', { class: 'chat-text' }, ...linkify(m.text)),
     );
     this.log.append(item);
     this.empty.hidden = true;

@@ -1,7 +1,8 @@
 // A test-only window into a meeting, and only when the page's address has `?debug`
 // (e.g. `/my-room?debug`): `window.__mootDebug` gives the current RTCPeerConnection (for
 // getStats), the current screen share track, `dropSocket()`, which drops the signaling
-// socket as a network failure would (to test reconnection), and the end-to-end encryption
+// socket as a network failure would (to test reconnection), `sendRawChat()` (chat text sent as
+// is, unencrypted), and the end-to-end encryption
 // keys and captured frames (to test what travels through the server). It changes nothing by itself and
 // reveals nothing a page's own scripts could not already reach.
 
@@ -25,6 +26,11 @@ export function exposeForTests(meeting) {
     },
     dropSocket() {
       meeting.client.drop();
+    },
+    // Sends a chat text exactly as given, past the page's encryption: how a client that does
+    // not encrypt (or a forger) would, to test that an encrypted meeting marks it.
+    sendRawChat(/** @type {string} */ text, /** @type {string | null} */ to = null) {
+      meeting.client.sendChat(text, to);
     },
     // End-to-end encryption: the frames the encryption layer saw (video, the last 60 of each:
     // sent-plain, sent-wire, received-wire, received-plain), counters, and key hooks for the

@@ -26,6 +26,86 @@ export const OLD_KEY_MS = 2000;
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
+/** What starts the `text` of an end-to-end encrypted chat message (docs/protocol.md). */
+export const CHAT_PREFIX = 'e2ee:v1:';
+const CHAT_GROUP = 1;
+const CHAT_PRIVATE = 2;
+/** type (1) ‖ KID (8) ‖ IV (12) before the ciphertext, and the 16-byte tag after it. */
+const CHAT_HEADER = 21;
+const CHAT_OVERHEAD = CHAT_HEADER + 16;
+/** The server's chat limit, in characters (crates/room/src/chat.rs). */
+const SERVER_CHAT_CHARS = 2000;
+/**
+ * Longest plaintext, in UTF-8 bytes, whose encrypted form fits the server's 2000 characters:
+ * 8 characters of prefix, then base64 (4 characters per 3 bytes) of the overhead and the text.
+ */
+export const MAX_E2EE_CHAT_BYTES = Math.floor((SERVER_CHAT_CHARS - CHAT_PREFIX.length) / 4) * 3 - CHAT_OVERHEAD;
+/** How long a receiver waits for a sender's key before calling a chat message undecryptable. */
+export const CHAT_KEY_WAIT_MS = 5000;
+
+/** @param {string} text @returns {number} its length in UTF-8 bytes */
+export function utf8Length(text) {
+  return enc.encode(text).length;
+}
+
+/** Whether a chat text is an encrypted message (rather than text in clear). @param {string} text */
+export function isEncryptedChat(text) {
+  return text.startsWith(CHAT_PREFIX);
+}
+
+/** @param {number} n @returns {Uint8Array<ArrayBuffer>} 8 bytes, big-endian */
+function uint64(n) {
+  const out = new Uint8Array(8);
+  let v = BigInt(n);
+  for (let i = 7; i >= 0; i--) {
+    out[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+  return out;
+}
+
+/** @param {Uint8Array<ArrayBuffer>} b @returns {number} */
+function readUint64(b) {
+  let v = 0;
+  for (const x of b) v = v * 256 + x;
+  return v;
+}
+
+/**
+ * The chat key of a sender key: its own HKDF label, so chat (random IVs) and frames (salt XOR
+ * counter) never share an AES-GCM key.
+ * @param {Uint8Array<ArrayBuffer>} base
+ * @param {number} kid
+ * @returns {Promise<CryptoKey>}
+ */
+export async function deriveChatKey(base, kid) {
+  const ikm = await crypto.subtle.importKey('raw', base, 'HKDF', false, ['deriveKey']);
+  return crypto.subtle.deriveKey(
+    { name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(0), info: concat(enc.encode('Moot chat v1 key '), uint64(kid)) },
+    ikm,
+    { name: 'AES-GCM', length: 128 },
+    false,
+    ['encrypt', 'decrypt'],
+  );
+}
+
+/**
+ * Additional data of a chat message: its header (type, KID, IV) and who sent it to whom, so a
+ * server that changes the sender, the recipient or group ↔ private gets a message that fails.
+ * @param {Uint8Array<ArrayBuffer>} header
+ * @param {string} from
+ * @param {string | null} to
+ */
+function chatAad(header, from, to) {
+  return concat(header, enc.encode(`|Moot chat v1|${from}|${to ?? ''}`));
+}
+
+/**
+ * The result of opening a chat text: the plaintext, or why not (`no-key`: we hold no key for
+ * its KID, yet; `failed`: wrong key, changed bytes, not for us, malformed).
+ * @typedef {{ok: true, text: string} | {ok: false, reason: 'no-key' | 'failed'}} OpenedChat
+ */
+
 /** @param {Uint8Array<ArrayBufferLike>} bytes @returns {string} */
 export function toBase64(bytes) {
   let s = '';
@@ -72,7 +152,7 @@ function compareBytes(a, b) {
 
 /**
  * One sender key generation as a receiver knows it.
- * @typedef {{gen: number, step: number, base: Uint8Array<ArrayBuffer>, keys: Map<number, FrameKey>, retireAt: number | null}} Generation
+ * @typedef {{gen: number, step: number, base: Uint8Array<ArrayBuffer>, older: Map<number, Uint8Array<ArrayBuffer>>, keys: Map<number, FrameKey>, retireAt: number | null}} Generation
  */
 
 /**
@@ -117,7 +197,10 @@ export class E2eeKeys extends EventTarget {
     /** @type {(to: string, payload: string) => void} */
     this.send = () => {};
     /** Counters for tests and diagnostics. */
-    this.stats = { encrypted: 0, decrypted: 0, failed: 0, noKey: 0 };
+    this.stats = { encrypted: 0, decrypted: 0, failed: 0, noKey: 0, chatEncrypted: 0, chatDecrypted: 0, chatFailed: 0, chatNoKey: 0 };
+    /** Our sender keys (base by KID) that our recent group chat messages used: to read their echo. */
+    /** @type {Map<number, Uint8Array<ArrayBuffer>>} */
+    this.ownChat = new Map();
   }
 
   /** A new identity key pair. */
@@ -261,7 +344,10 @@ export class E2eeKeys extends EventTarget {
   #learn(peer, gen, step, base) {
     const known = peer.gens.get(gen);
     if (known && known.step >= step) return;
-    peer.gens.set(gen, { gen, step, base, keys: new Map(), retireAt: null });
+    // What we already had of this generation stays usable for messages still in flight.
+    const older = new Map(known ? [...known.older, [known.step, known.base]] : []);
+    while (older.size > 4) older.delete(older.keys().next().value ?? -1);
+    peer.gens.set(gen, { gen, step, base, older, keys: new Map(), retireAt: known?.retireAt ?? null });
     if (gen > peer.latestGen) {
       peer.latestGen = gen;
       const now = Date.now();
@@ -279,32 +365,57 @@ export class E2eeKeys extends EventTarget {
   }
 
   /**
-   * The frame key for `kid` of `peer`, deriving forward along the ratchet if needed.
+   * The sender key (base) behind `kid` of `peer`, deriving forward along the ratchet if needed;
+   * the bases of a few earlier steps stay known briefly (frames and chat in flight), nothing
+   * older is derivable.
+   * @param {Peer} peer
+   * @param {number} kid
+   * @returns {Promise<Uint8Array<ArrayBuffer> | null>}
+   */
+  async #baseOf(peer, kid) {
+    const gen = Math.floor(kid / GEN);
+    const step = kid % GEN;
+    const g = peer.gens.get(gen);
+    if (!g) return null;
+    if (g.retireAt !== null && Date.now() > g.retireAt) {
+      peer.gens.delete(gen);
+      return null;
+    }
+    if (step === g.step) return g.base;
+    const earlier = g.older.get(step);
+    if (earlier) return earlier;
+    if (step < g.step || step - g.step > MAX_CATCH_UP) return null;
+    const from = g.step;
+    let base = g.base;
+    /** @type {[number, Uint8Array<ArrayBuffer>][]} */
+    const passed = [];
+    for (let s = from; s < step; s++) {
+      passed.push([s, base]);
+      base = await ratchet(base);
+    }
+    if (g.step !== from) return step === g.step ? g.base : (g.older.get(step) ?? null);
+    for (const [s, b] of passed) g.older.set(s, b);
+    while (g.older.size > 4) g.older.delete(g.older.keys().next().value ?? -1);
+    g.base = base;
+    g.step = step;
+    return base;
+  }
+
+  /**
+   * The frame key for `kid` of `peer`.
    * @param {Peer} peer
    * @param {number} kid
    * @returns {Promise<FrameKey | null>}
    */
   async #frameKeyOf(peer, kid) {
-    const gen = Math.floor(kid / GEN);
-    const step = kid % GEN;
-    const g = peer.gens.get(gen);
-    if (!g || step < g.step || step - g.step > MAX_CATCH_UP) return null;
-    if (g.retireAt !== null && Date.now() > g.retireAt) {
-      peer.gens.delete(gen);
-      return null;
-    }
-    const cached = g.keys.get(kid);
-    if (cached) return cached;
-    if (step > g.step) {
-      let base = g.base;
-      for (let s = g.step; s < step; s++) base = await ratchet(base);
-      g.base = base;
-      g.step = step;
-      // Keys of earlier steps stay cached briefly (frames in flight); nothing older is derivable.
-      if (g.keys.size > 4) g.keys.delete(g.keys.keys().next().value ?? -1);
-    }
-    const fk = await deriveFrameKey(g.base, kid);
+    const g = peer.gens.get(Math.floor(kid / GEN));
+    const cached = g?.keys.get(kid);
+    if (cached && (g?.retireAt === null || Date.now() <= (g?.retireAt ?? 0))) return cached;
+    const base = await this.#baseOf(peer, kid);
+    if (!base || !g) return null;
+    const fk = await deriveFrameKey(base, kid);
     g.keys.set(kid, fk);
+    if (g.keys.size > 5) g.keys.delete(g.keys.keys().next().value ?? -1);
     return fk;
   }
 
@@ -352,6 +463,129 @@ export class E2eeKeys extends EventTarget {
   }
 
   /**
+   * Encrypts a chat text: to everyone with our current sender key (its chat key), or privately
+   * with the pairwise key we share with `to`. Returns the `text` to send (CHAT_PREFIX + base64).
+   * @param {string} text
+   * @param {string | null} to
+   * @returns {Promise<string>}
+   */
+  async encryptChat(text, to) {
+    const plain = enc.encode(text);
+    if (plain.length > MAX_E2EE_CHAT_BYTES) throw new Error(`an encrypted message may have at most ${MAX_E2EE_CHAT_BYTES} bytes`);
+    /** @type {CryptoKey} */
+    let key;
+    let kid = 0;
+    if (to === null) {
+      // Base and KID read together (a ratchet may be under way: it changes both at once).
+      const base = this.base;
+      kid = this.kid;
+      this.ownChat.set(kid, base);
+      while (this.ownChat.size > 4) this.ownChat.delete(this.ownChat.keys().next().value ?? -1);
+      key = await deriveChatKey(base, kid);
+    } else {
+      const peer = this.peers.get(to);
+      if (!peer) throw new Error(`no E2EE key for ${to}`);
+      key = await peer.pairKey;
+    }
+    const iv = crypto.getRandomValues(new Uint8Array(12));
+    const header = concat(Uint8Array.of(to === null ? CHAT_GROUP : CHAT_PRIVATE), uint64(kid), iv);
+    const ct = await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: chatAad(header, this.me, to) }, key, plain);
+    this.stats.chatEncrypted++;
+    return CHAT_PREFIX + toBase64(concat(header, new Uint8Array(ct)));
+  }
+
+  /**
+   * Opens a chat text `from` → `to` (null: everyone) as the server delivered it. Group messages
+   * open with the sender's key for their KID (ours for our own echo); private ones with the
+   * pairwise key of the two people.
+   * @param {string} from
+   * @param {string | null} to
+   * @param {string} text
+   * @returns {Promise<OpenedChat>}
+   */
+  async decryptChat(from, to, text) {
+    /** @type {OpenedChat} */
+    const failed = { ok: false, reason: 'failed' };
+    if (!isEncryptedChat(text)) return failed;
+    /** @type {Uint8Array<ArrayBuffer>} */
+    let bytes;
+    try {
+      bytes = fromBase64(text.slice(CHAT_PREFIX.length));
+    } catch {
+      return failed;
+    }
+    if (bytes.length < CHAT_OVERHEAD) return failed;
+    const header = bytes.subarray(0, CHAT_HEADER);
+    const type = header[0];
+    const kid = readUint64(header.subarray(1, 9));
+    /** @type {CryptoKey | null} */
+    let key = null;
+    if (type === CHAT_GROUP && to === null) {
+      if (from === this.me) {
+        const base = this.ownChat.get(kid);
+        key = base ? await deriveChatKey(base, kid) : null;
+      } else {
+        const peer = this.peers.get(from);
+        const base = peer ? await this.#baseOf(peer, kid) : null;
+        key = base ? await deriveChatKey(base, kid) : null;
+      }
+    } else if (type === CHAT_PRIVATE && to !== null && kid === 0 && (from === this.me || to === this.me)) {
+      const peer = this.peers.get(from === this.me ? to : from);
+      key = peer ? await peer.pairKey.catch(() => null) : null;
+    } else {
+      this.stats.chatFailed++;
+      return failed;
+    }
+    if (!key) {
+      this.stats.chatNoKey++;
+      return { ok: false, reason: 'no-key' };
+    }
+    try {
+      const pt = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: header.subarray(9, 21), additionalData: chatAad(header.slice(), from, to) }, key, bytes.subarray(CHAT_HEADER));
+      this.stats.chatDecrypted++;
+      return { ok: true, text: new TextDecoder('utf-8', { fatal: true }).decode(pt) };
+    } catch {
+      this.stats.chatFailed++;
+      return failed;
+    }
+  }
+
+  /**
+   * Like decryptChat, but when the sender's key has not arrived yet (it travels over the
+   * pairwise channel and can trail a message sent right after a join), waits for it up to
+   * `waitMs` and tries again.
+   * @param {string} from
+   * @param {string | null} to
+   * @param {string} text
+   * @param {number} [waitMs]
+   * @returns {Promise<OpenedChat>}
+   */
+  async decryptChatWaiting(from, to, text, waitMs = CHAT_KEY_WAIT_MS) {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const opened = await this.decryptChat(from, to, text);
+      const left = deadline - Date.now();
+      if (opened.ok || opened.reason !== 'no-key' || from === this.me || left <= 0) return opened;
+      const arrived = await new Promise((resolve) => {
+        /** @param {Event} ev */
+        const onKey = (ev) => {
+          if (/** @type {CustomEvent<string>} */ (ev).detail !== from) return;
+          done(true);
+        };
+        const timer = setTimeout(() => done(false), left);
+        /** @param {boolean} v */
+        const done = (v) => {
+          clearTimeout(timer);
+          this.removeEventListener('key', onKey);
+          resolve(v);
+        };
+        this.addEventListener('key', onKey);
+      });
+      if (!arrived) return this.decryptChat(from, to, text);
+    }
+  }
+
+  /**
    * Test hook: what we know of `id`'s sender keys, as a removed participant could have kept it.
    * @param {string} id
    */
@@ -370,6 +604,7 @@ export class E2eeKeys extends EventTarget {
     if (!peer) return;
     for (const g of peer.gens.values()) {
       g.base = crypto.getRandomValues(new Uint8Array(16));
+      g.older.clear();
       g.keys.clear();
     }
   }

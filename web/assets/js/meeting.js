@@ -17,11 +17,11 @@ import { Reconnector, ICE_DISCONNECTED_MS } from './reconnect.js';
 import { rememberDevice } from './media.js';
 import { gearIcon } from './icons.js';
 import { exposeForTests } from './debug.js';
-import { ChatPanel } from './chat.js';
+import { ChatPanel, UNDECRYPTABLE } from './chat.js';
 import { HandQueue } from './hands.js';
 import { ReactionsMenu, showReaction, announceReaction } from './reactions.js';
 import { Shortcuts } from './shortcuts.js';
-import { E2eeKeys, e2eeSupported } from './e2ee.js';
+import { E2eeKeys, e2eeSupported, isEncryptedChat } from './e2ee.js';
 
 /** @typedef {import('./protocol.js').Participant} Participant */
 /** @typedef {import('./protocol.js').ServerMessage} ServerMessage */
@@ -120,7 +120,9 @@ export class Meeting {
     this.inviteDialog = new InviteDialog(this.room);
     /** What this page last sent that the server may refuse (chat, reaction), and when. */
     this.lastSent = { kind: '', at: 0 };
-    this.chat = new ChatPanel({ send: (text, to) => { this.lastSent = { kind: 'chat', at: Date.now() }; this.client.sendChat(text, to); } });
+    this.chat = new ChatPanel({ send: (text, to) => void this.#sendChat(text, to) });
+    /** Incoming chat, in order, apart from the main queue: a message may wait there for its key. */
+    this.chatQueue = Promise.resolve();
     this.hands = new HandQueue();
     this.panel.list.before(this.hands.el);
     this.reactions = new ReactionsMenu({ send: (emoji) => { this.lastSent = { kind: 'react', at: Date.now() }; this.client.react(emoji); } });
@@ -343,12 +345,23 @@ export class Meeting {
         this.#updateStatus();
         return;
       }
-      case 'chat':
-        this.chat.receive(msg.message);
+      case 'chat': {
+        const m = msg.message;
+        this.chatQueue = this.chatQueue.then(async () => this.chat.receive(await this.#openChat(m, true))).catch((err) => console.warn('moot: a chat message:', err));
         return;
-      case 'chat_history':
-        this.chat.history(msg.messages);
+      }
+      case 'chat_history': {
+        const fresh = msg.messages.filter((m) => !this.chat.seen.has(m.seq));
+        this.chatQueue = this.chatQueue
+          .then(async () => {
+            const opened = await Promise.all(fresh.map((m) => this.#openChat(m, false)));
+            // Encrypted before we joined, under keys we never get: one note, not a list of failures.
+            const readable = opened.filter((m) => m.e2ee !== 'undecryptable');
+            this.chat.history(readable, opened.length - readable.length);
+          })
+          .catch((err) => console.warn('moot: chat history:', err));
         return;
+      }
       case 'reaction':
         this.#reaction(msg.id, msg.emoji);
         return;
@@ -586,9 +599,55 @@ export class Meeting {
     for (const id of keys.peers.keys()) this.#showVerification(id);
   }
 
+  /**
+   * Sends a chat message; in an end-to-end encrypted meeting only encrypted (docs/e2ee.md,
+   * "Chat"): to everyone under our sender key, privately under the pairwise key.
+   * @param {string} text
+   * @param {string | null} to
+   */
+  async #sendChat(text, to) {
+    this.lastSent = { kind: 'chat', at: Date.now() };
+    if (!this.settings.e2ee) {
+      this.client.sendChat(text, to);
+      return;
+    }
+    if (!this.e2ee) {
+      this.chat.refused('This meeting is end-to-end encrypted and this browser cannot encrypt: the message was not sent.');
+      return;
+    }
+    try {
+      const sealed = await this.e2ee.encryptChat(text, to);
+      this.lastSent = { kind: 'chat', at: Date.now() };
+      this.client.sendChat(sealed, to);
+    } catch (err) {
+      this.chat.refused(`The message could not be encrypted, so it was not sent: ${errorText(err)}`);
+    }
+  }
+
+  /**
+   * A chat message as the server relayed it → as the panel shows it. In an encrypted meeting:
+   * decrypted (waiting briefly for the sender's key when `wait`), or marked undecryptable (never
+   * shown as text), or, if it came in clear, marked so.
+   * @param {import('./protocol.js').ChatEntry} m
+   * @param {boolean} wait
+   * @returns {Promise<import('./chat.js').ShownChat>}
+   */
+  async #openChat(m, wait) {
+    if (!this.settings.e2ee) return m;
+    if (!isEncryptedChat(m.text)) return { ...m, e2ee: 'clear' };
+    const keys = this.e2ee;
+    const opened = keys ? await (wait ? keys.decryptChatWaiting(m.from, m.to, m.text) : keys.decryptChat(m.from, m.to, m.text)) : null;
+    if (!opened?.ok) return { ...m, text: UNDECRYPTABLE, e2ee: 'undecryptable' };
+    // The server's rule for text in clear, kept for text it cannot see: no control characters
+    // but newline and tab (rendering is text-only anyway).
+    const text = opened.text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '\ufffd');
+    return { ...m, text, e2ee: 'encrypted' };
+  }
+
   /** The always-visible encryption indicator: it says what is true for this page's media. */
   #showE2ee() {
     const on = this.settings.e2ee && !!this.e2ee;
+    this.chat.setEncrypted(this.settings.e2ee);
     this.e2eeState.dataset.e2ee = on ? 'on' : 'off';
     this.e2eeState.textContent = on ? 'End-to-end encrypted' : 'Not end-to-end encrypted';
     this.e2eeState.title = on
