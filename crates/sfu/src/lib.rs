@@ -16,6 +16,7 @@ mod demux;
 mod negotiation;
 mod peer;
 mod routing;
+mod simulcast;
 mod speaker;
 
 pub use demux::{is_stun, stun_local_ufrag};
@@ -28,13 +29,15 @@ use demux::Demux;
 use peer::{Peer, SubState, Subscription};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use simulcast::{vp8_starts_keyframe, Layers};
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::crypto::CryptoProvider;
-use str0m::media::{KeyframeRequestKind, Mid};
+use str0m::format::Codec;
+use str0m::media::{KeyframeRequestKind, Mid, Rid};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
 use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, RtcConfig};
@@ -166,6 +169,8 @@ struct Track {
     /// Where this track goes: subscriber peer and the mid it is sent on there.
     subscribers: Vec<(PeerId, Mid)>,
     last_keyframe_request: Option<Instant>,
+    /// Simulcast layers seen on this track (empty when it is not simulcast).
+    layers: Layers,
 }
 
 pub struct Sfu {
@@ -649,6 +654,7 @@ impl Sfu {
                 source,
                 subscribers: Vec::new(),
                 last_keyframe_request: None,
+                layers: Layers::default(),
             },
         );
         let group = self.peers[&id].group;
@@ -686,13 +692,20 @@ impl Sfu {
         let Some(publisher) = self.peers.get_mut(&id) else {
             return;
         };
-        let Some((mid, params)) = publisher.incoming(ssrc, packet.header.payload_type) else {
+        let Some((mid, rid, params)) = publisher.incoming(ssrc, packet.header.payload_type) else {
             return;
         };
         let key = TrackKey { peer: id, mid };
-        let Some(track) = self.tracks.get(&key) else {
+        let Some(track) = self.tracks.get_mut(&key) else {
             return;
         };
+        // Only VP8's keyframes are recognised in RTP; other codecs keep their first layer.
+        let vp8 = params.spec().codec == Codec::Vp8;
+        let keyframe = rid.is_some() && vp8 && vp8_starts_keyframe(&packet.payload);
+        if let Some(rid) = rid {
+            track.layers.saw(rid, now);
+        }
+        let track = &self.tracks[&key];
         let allowed = match track.kind {
             MediaKind::Audio => publisher.may_send_audio,
             MediaKind::Video => publisher.may_send_video,
@@ -723,6 +736,7 @@ impl Sfu {
             ..ExtensionValues::default()
         };
         let nackable = track.kind == MediaKind::Video;
+        let mut wants_keyframe = false;
         for &(sub_id, sub_mid) in &track.subscribers {
             let Some(sub) = self.peers.get_mut(&sub_id) else {
                 continue;
@@ -730,13 +744,33 @@ impl Sfu {
             if !sub.receive_video.allows(source, rank) {
                 continue;
             }
-            let Some((pt, seq_no)) = sub.outgoing(sub_mid, params, packet.seq_no) else {
+            // Simulcast: forward only this subscriber's layer; switch only on a keyframe.
+            let mut switch_to = None;
+            if let Some(rid) = rid {
+                let target = track.layers.target(sub.receive_video, now);
+                let current = sub.layer_of(sub_mid);
+                wants_keyframe |= target.is_some() && target != current;
+                if current != Some(rid) {
+                    let may_switch = keyframe || (!vp8 && current.is_none());
+                    if target != Some(rid) || !may_switch {
+                        continue;
+                    }
+                    switch_to = Some(rid);
+                }
+            }
+            let Some((pt, seq_no, timestamp)) = sub.outgoing(
+                sub_mid,
+                params,
+                packet.seq_no,
+                packet.header.timestamp,
+                switch_to,
+            ) else {
                 continue;
             };
             let write = RtpWrite::new(
                 pt,
                 seq_no,
-                packet.header.timestamp,
+                timestamp,
                 packet.timestamp,
                 packet.payload.clone(),
             )
@@ -763,6 +797,9 @@ impl Sfu {
                 sub.queued = true;
                 self.dirty.push_back(sub_id);
             }
+        }
+        if wants_keyframe {
+            self.request_keyframe(now, key, KeyframeRequestKind::Pli);
         }
     }
 
@@ -791,10 +828,16 @@ impl Sfu {
         let Some(peer) = self.peers.get_mut(&source.peer) else {
             return;
         };
+        let rids: Vec<Option<Rid>> = std::iter::once(None)
+            .chain(track.layers.rids().map(Some))
+            .collect();
         let sent = peer.with_rtc(|rtc| {
-            // No receive stream yet (nothing arrived) only means "not possible now".
-            if let Some(rx) = rtc.direct_api().stream_rx_by_mid(source.mid, None) {
-                rx.request_keyframe(kind);
+            // Every layer: the one a subscriber waits for may be any of them. No receive
+            // stream yet (nothing arrived) only means "not possible now".
+            for rid in rids {
+                if let Some(rx) = rtc.direct_api().stream_rx_by_mid(source.mid, rid) {
+                    rx.request_keyframe(kind);
+                }
             }
             Ok(())
         });

@@ -7,7 +7,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 use str0m::change::SdpPendingOffer;
 use str0m::format::PayloadParams;
-use str0m::media::{MediaKind, Mid, Pt};
+use str0m::media::{MediaKind, Mid, Pt, Rid};
 use str0m::rtp::{SeqNo, Ssrc};
 use str0m::{Rtc, RtcError};
 
@@ -15,10 +15,28 @@ use str0m::{Rtc, RtcError};
 /// packets just before the first one could be numbered in a later version).
 const FIRST_SEQ: u64 = 1000;
 
+/// What is known of one incoming SSRC.
+#[derive(Debug, Clone, Copy)]
+struct RxStream {
+    mid: Mid,
+    rid: Option<Rid>,
+    params: Option<PayloadParams>,
+    pt: Pt,
+}
+
 #[derive(Debug, Default)]
 pub struct TxStream {
     pts: Vec<(Pt, Pt)>,
-    seq_base: Option<u64>,
+    /// Added to incoming sequence numbers (None before the first packet).
+    seq_offset: Option<i64>,
+    /// Added (wrapping) to incoming RTP timestamps.
+    ts_offset: u32,
+    /// Incoming sequence number where the current layer began: older packets are dropped.
+    layer_start: u64,
+    last_out_seq: u64,
+    last_out_ts: u32,
+    /// The simulcast layer this stream carries now (None: not simulcast, or none yet).
+    pub layer: Option<Rid>,
 }
 
 /// Why a peer's media session ended abnormally.
@@ -81,7 +99,7 @@ pub struct Peer {
     pub speaker_rank: usize,
     /// Incoming SSRC -> (mid, codec), learned from str0m once per stream, so the per-packet
     /// path needs no lookup inside str0m.
-    rx_streams: HashMap<Ssrc, (Mid, Option<PayloadParams>, Pt)>,
+    rx_streams: HashMap<Ssrc, RxStream>,
     /// Per outgoing mid: the payload type map (publisher codec -> ours) and the sequence
     /// number rebase. Each subscriber stream starts at a small sequence number (ROC 0): passing
     /// the publisher's extended numbers on would need the ROC signalled out of band.
@@ -133,51 +151,101 @@ impl Peer {
         Err(fault)
     }
 
-    /// The mid and codec of an incoming packet on `ssrc` with payload type `pt`.
-    pub fn incoming(&mut self, ssrc: Ssrc, pt: Pt) -> Option<(Mid, PayloadParams)> {
-        if let Some((mid, params, cached_pt)) = self.rx_streams.get(&ssrc) {
-            if *cached_pt == pt {
-                return params.map(|p| (*mid, p));
+    /// The mid, simulcast layer and codec of an incoming packet on `ssrc` with type `pt`.
+    pub fn incoming(&mut self, ssrc: Ssrc, pt: Pt) -> Option<(Mid, Option<Rid>, PayloadParams)> {
+        if let Some(rx) = self.rx_streams.get(&ssrc) {
+            if rx.pt == pt {
+                return rx.params.map(|p| (rx.mid, rx.rid, p));
             }
         }
-        let found = self
+        let rx = self
             .with_rtc(|rtc| {
-                let mid = rtc.direct_api().stream_rx(&ssrc).map(|s| s.mid());
+                let stream = rtc
+                    .direct_api()
+                    .stream_rx(&ssrc)
+                    .map(|s| (s.mid(), s.rid()));
                 let params = rtc
                     .codec_config()
                     .params()
                     .iter()
                     .find(|p| p.pt() == pt)
                     .copied();
-                Ok(mid.map(|m| (m, params)))
+                Ok(stream.map(|(mid, rid)| RxStream {
+                    mid,
+                    rid,
+                    params,
+                    pt,
+                }))
             })
             .ok()
             .flatten()?;
-        self.rx_streams.insert(ssrc, (found.0, found.1, pt));
-        found.1.map(|p| (found.0, p))
+        self.rx_streams.insert(ssrc, rx);
+        rx.params.map(|p| (rx.mid, rx.rid, p))
     }
 
-    /// Our payload type for `params` on outgoing `mid`, and the rebased sequence number.
-    pub fn outgoing(&mut self, mid: Mid, params: PayloadParams, seq: SeqNo) -> Option<(Pt, SeqNo)> {
+    /// The simulcast layer outgoing `mid` carries now.
+    pub fn layer_of(&self, mid: Mid) -> Option<Rid> {
+        self.tx_streams.get(&mid).and_then(|s| s.layer)
+    }
+
+    /// Our payload type, sequence number and timestamp for a packet forwarded on outgoing
+    /// `mid`. `switch_to` starts a new layer at this packet (a keyframe): numbering continues
+    /// right after the last packet sent, so the receiver sees one gapless stream.
+    pub fn outgoing(
+        &mut self,
+        mid: Mid,
+        params: PayloadParams,
+        seq: SeqNo,
+        timestamp: u32,
+        switch_to: Option<Rid>,
+    ) -> Option<(Pt, SeqNo, u32)> {
+        let pt = self.payload_type(mid, params)?;
         let stream = self.tx_streams.entry(mid).or_default();
-        let pt = match stream.pts.iter().find(|(from, _)| *from == params.pt()) {
-            Some((_, to)) => *to,
-            None => {
-                let to = self
-                    .rtc
-                    .codec_config()
-                    .match_params(params)
-                    .map(|p| p.pt())?;
-                let stream = self.tx_streams.entry(mid).or_default();
-                stream.pts.push((params.pt(), to));
-                to
+        let seq = *seq;
+        match (stream.seq_offset, switch_to) {
+            (None, _) => {
+                stream.seq_offset = Some(FIRST_SEQ as i64 - seq as i64);
+                stream.ts_offset = 0;
+                stream.layer_start = seq;
+                stream.layer = switch_to;
             }
-        };
+            (Some(_), Some(layer)) => {
+                stream.seq_offset = Some((stream.last_out_seq + 1) as i64 - seq as i64);
+                stream.ts_offset = stream
+                    .last_out_ts
+                    .wrapping_add(crate::simulcast::SWITCH_TIMESTAMP_STEP)
+                    .wrapping_sub(timestamp);
+                stream.layer_start = seq;
+                stream.layer = Some(layer);
+            }
+            (Some(_), None) => {}
+        }
+        // A packet from before the current layer began cannot be numbered: drop it.
+        if seq < stream.layer_start {
+            return None;
+        }
+        let out = u64::try_from(seq as i64 + stream.seq_offset?).ok()?;
+        let out_ts = timestamp.wrapping_add(stream.ts_offset);
+        if out > stream.last_out_seq {
+            stream.last_out_seq = out;
+            stream.last_out_ts = out_ts;
+        }
+        Some((pt, SeqNo::from(out), out_ts))
+    }
+
+    fn payload_type(&mut self, mid: Mid, params: PayloadParams) -> Option<Pt> {
         let stream = self.tx_streams.entry(mid).or_default();
-        let base = *stream.seq_base.get_or_insert(*seq);
-        // A packet older than the first one forwarded cannot be numbered: drop it.
-        let offset = (*seq).checked_sub(base)?;
-        Some((pt, SeqNo::from(FIRST_SEQ + offset)))
+        if let Some((_, to)) = stream.pts.iter().find(|(from, _)| *from == params.pt()) {
+            return Some(*to);
+        }
+        let to = self
+            .rtc
+            .codec_config()
+            .match_params(params)
+            .map(|p| p.pt())?;
+        let stream = self.tx_streams.entry(mid).or_default();
+        stream.pts.push((params.pt(), to));
+        Some(to)
     }
 
     /// Whether the next offer would change anything.

@@ -9,7 +9,9 @@ pub mod canned;
 mod participant;
 pub mod raw;
 
-pub use participant::{Hello, Received, SimOptions, SimParticipant};
+pub use participant::{
+    Hello, Received, SimOptions, SimParticipant, SIMULCAST_LAYERS, SIMULCAST_SIZES,
+};
 
 use moot_server::config::Config;
 use moot_server::ServerInfo;

@@ -35,7 +35,14 @@ pub struct SimOptions {
     pub receive_loss: f64,
     /// RFC 6464 level (-dBov) put on every audio frame: -127 is silence, -30 speech.
     pub audio_level: i8,
+    /// Publish the camera as three simulcast layers "q", "h", "f" whose delta frames are
+    /// 300, 600 and 900 bytes (keyframes three times that), so a receiver can tell them apart.
+    pub simulcast: bool,
 }
+
+/// The simulcast layers a simulated participant sends, lowest first, and their frame sizes.
+pub const SIMULCAST_LAYERS: [&str; 3] = ["q", "h", "f"];
+pub const SIMULCAST_SIZES: [usize; 3] = [300, 600, 900];
 
 impl Default for SimOptions {
     fn default() -> Self {
@@ -45,6 +52,7 @@ impl Default for SimOptions {
             send_loss: 0.0,
             receive_loss: 0.0,
             audio_level: -127,
+            simulcast: false,
         }
     }
 }
@@ -87,6 +95,8 @@ pub struct Received {
     pub lost: u64,
     /// The last frame counter seen.
     pub last_counter: u64,
+    /// Size of the last frame (tells simulcast layers apart).
+    pub last_size: usize,
     /// Frames str0m flagged as following a gap that NACK/RTX did not repair.
     pub gaps: u64,
     pub bytes: u64,
@@ -210,12 +220,19 @@ impl SimParticipant {
             None,
             None,
         );
+        let simulcast = options.simulcast.then(|| {
+            let mut layers = str0m::media::Simulcast::new();
+            for rid in SIMULCAST_LAYERS {
+                layers.send.push(str0m::media::SimulcastLayer::new(rid));
+            }
+            layers
+        });
         let video_mid = api.add_media(
             MediaKind::Video,
             Direction::SendOnly,
             Some("sim".into()),
             None,
-            None,
+            simulcast,
         );
         let (offer, pending) = api
             .apply()
@@ -254,6 +271,7 @@ impl SimParticipant {
             frame_no: 0,
             force_keyframe: true,
             audio_level: audio_level.clone(),
+            simulcast: options.simulcast,
             send_loss: Loss::new(options.send_loss, me.id.0 * 7919),
             receive_loss: Loss::new(options.receive_loss, me.id.0 * 104_729),
         };
@@ -446,6 +464,7 @@ struct Client {
     send_loss: Loss,
     receive_loss: Loss,
     audio_level: Arc<Mutex<i8>>,
+    simulcast: bool,
 }
 
 impl Client {
@@ -537,16 +556,40 @@ impl Client {
         self.frame_no += 1;
         let key = self.force_keyframe || self.frame_no.is_multiple_of(KEYFRAME_INTERVAL);
         self.force_keyframe = false;
-        let mut frame = canned::vp8_frame(key, if key { 3000 } else { 900 });
-        canned::stamp(&mut frame, self.frame_no, canned::unix_nanos());
-        write(
-            &mut self.rtc,
-            mid,
-            Codec::Vp8,
-            MediaTime::from_90khz(self.frame_no * 3000),
-            frame,
-            None,
-        )
+        if !self.simulcast {
+            let mut frame = canned::vp8_frame(key, if key { 3000 } else { 900 });
+            canned::stamp(&mut frame, self.frame_no, canned::unix_nanos());
+            return write(
+                &mut self.rtc,
+                mid,
+                Codec::Vp8,
+                MediaTime::from_90khz(self.frame_no * 3000),
+                frame,
+                None,
+            );
+        }
+        // One frame per layer, of a size that tells the layers apart on arrival.
+        for (rid, size) in SIMULCAST_LAYERS.iter().zip(SIMULCAST_SIZES) {
+            let mut frame = canned::vp8_frame(key, if key { size * 3 } else { size });
+            canned::stamp(&mut frame, self.frame_no, canned::unix_nanos());
+            let Some(writer) = self.rtc.writer(mid) else {
+                return Ok(());
+            };
+            let Some(pt) = writer
+                .payload_params()
+                .find(|p| p.spec().codec == Codec::Vp8)
+                .map(|p| p.pt())
+            else {
+                return Ok(());
+            };
+            writer.rid(str0m::media::Rid::from(*rid)).write(
+                pt,
+                Instant::now(),
+                MediaTime::from_90khz(self.frame_no * 3000),
+                frame,
+            )?;
+        }
+        Ok(())
     }
 
     async fn on_signal(&mut self, message: ServerMessage) -> anyhow::Result<()> {
@@ -653,6 +696,7 @@ impl Client {
                     entry.gaps += 1;
                 }
                 entry.bytes += data.data.len() as u64;
+                entry.last_size = data.data.len();
                 if kind == TrackKind::Video && canned::vp8_is_keyframe(&data.data) {
                     entry.keyframes += 1;
                 }

@@ -16,6 +16,16 @@
  *   screen: MediaStreamTrack | null, screenAudio: MediaStreamTrack | null}} RemoteMedia
  */
 
+/**
+ * Camera simulcast layers, lowest first (the server ranks RIDs q < h < f).
+ * @type {RTCRtpEncodingParameters[]}
+ */
+export const SIMULCAST_ENCODINGS = [
+  { rid: 'q', scaleResolutionDownBy: 4 },
+  { rid: 'h', scaleResolutionDownBy: 2 },
+  { rid: 'f', scaleResolutionDownBy: 1 },
+];
+
 /** The upload cap for slow links ("Limit my upload"), bits per second. */
 export const LIMITED_CAMERA_BITRATE = 300_000;
 export const LIMITED_SCREEN_BITRATE = 500_000;
@@ -123,7 +133,13 @@ export class MediaSession extends EventTarget {
   async createPublishOffer(share = {}) {
     const { stream, audioTrack, videoTrack } = this.local;
     this.audioTransceiver = this.pc.addTransceiver(audioTrack ?? 'audio', { direction: 'sendonly', streams: [stream] });
-    this.videoTransceiver = this.pc.addTransceiver(videoTrack ?? 'video', { direction: 'sendonly', streams: [stream] });
+    // Simulcast: three layers (quarter, half, full size); the server forwards each receiver
+    // the one that suits it and switches at keyframes. A small capture yields fewer layers.
+    this.videoTransceiver = this.pc.addTransceiver(videoTrack ?? 'video', {
+      direction: 'sendonly',
+      streams: [stream],
+      sendEncodings: SIMULCAST_ENCODINGS.map((e) => ({ ...e })),
+    });
     const screenStream = new MediaStream();
     this.screenTransceiver = this.pc.addTransceiver(share.screen ?? 'video', { direction: 'sendonly', streams: [screenStream] });
     this.screenAudioTransceiver = this.pc.addTransceiver(share.screenAudio ?? 'audio', { direction: 'sendonly', streams: [screenStream] });
