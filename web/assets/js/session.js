@@ -17,14 +17,26 @@
  */
 
 /**
- * Camera simulcast layers, lowest first (the server ranks RIDs q < h < f).
- * @type {RTCRtpEncodingParameters[]}
+ * Camera simulcast layers, lowest first (the server ranks RIDs q < h < f). Chromium sends at
+ * most two layers below 960x540 and drops the top ones, so a smaller (or not yet known)
+ * camera gets two layers, half and full size: a 640x480 camera still reaches 640x480.
+ * @param {MediaStreamTrack | null | undefined} track
+ * @returns {RTCRtpEncodingParameters[]}
  */
-export const SIMULCAST_ENCODINGS = [
-  { rid: 'q', scaleResolutionDownBy: 4 },
-  { rid: 'h', scaleResolutionDownBy: 2 },
-  { rid: 'f', scaleResolutionDownBy: 1 },
-];
+export function simulcastEncodings(track) {
+  const height = track?.getSettings?.().height ?? 0;
+  if (height >= 540) {
+    return [
+      { rid: 'q', scaleResolutionDownBy: 4 },
+      { rid: 'h', scaleResolutionDownBy: 2 },
+      { rid: 'f', scaleResolutionDownBy: 1 },
+    ];
+  }
+  return [
+    { rid: 'h', scaleResolutionDownBy: 2 },
+    { rid: 'f', scaleResolutionDownBy: 1 },
+  ];
+}
 
 /** The upload cap for slow links ("Limit my upload"), bits per second. */
 export const LIMITED_CAMERA_BITRATE = 300_000;
@@ -138,7 +150,7 @@ export class MediaSession extends EventTarget {
     this.videoTransceiver = this.pc.addTransceiver(videoTrack ?? 'video', {
       direction: 'sendonly',
       streams: [stream],
-      sendEncodings: SIMULCAST_ENCODINGS.map((e) => ({ ...e })),
+      sendEncodings: simulcastEncodings(videoTrack),
     });
     const screenStream = new MediaStream();
     this.screenTransceiver = this.pc.addTransceiver(share.screen ?? 'video', { direction: 'sendonly', streams: [screenStream] });
