@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Moot's one test command: formatting, lints, Rust tests, the web client's type check, and the
-# browser end-to-end tests (real Chromium, fake camera and microphone) in a private network
+# browser end-to-end tests (real Chromium and Firefox ESR, fake camera and microphone) in a private network
 # namespace. Installs what is missing on a fresh Debian machine (rust, cargo, node and npm must
 # be there), and is quick when everything already is.
 #
@@ -40,6 +40,8 @@ as_root() {
 section "Setup: system packages"
 missing=()
 command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || missing+=(chromium)
+# Firefox ESR for tests/e2e/e2ee-firefox.test.mjs (driven by puppeteer-core).
+command -v firefox-esr >/dev/null || [ -x /usr/bin/firefox-esr ] || missing+=(firefox-esr)
 command -v ffmpeg >/dev/null || missing+=(ffmpeg)
 command -v ip >/dev/null || [ -x /usr/sbin/ip ] || missing+=(iproute2)
 # A real TURN relay for tests/e2e/turn-relay.test.mjs (started by the test, never as a service).
@@ -56,7 +58,7 @@ if [ "$WHAT" != rust ] && [ ${#missing[@]} -gt 0 ]; then
     as_root apt-get install -y -q "${missing[@]}" || fail "apt-get install ${missing[*]}"
   fi
 else
-  echo "chromium, ffmpeg, iproute2, coturn: present (or not needed)"
+  echo "chromium, firefox-esr, ffmpeg, iproute2, coturn: present (or not needed)"
 fi
 PATH=$PATH:/usr/sbin:/sbin
 
@@ -113,7 +115,7 @@ if [ "$WHAT" = all ]; then
 fi
 
 # ---------------------------------------------------------------------------------------------
-section "Browser end-to-end tests (Chromium, private network namespace)"
+section "Browser end-to-end tests (Chromium, Firefox ESR, private network namespace)"
 # Test media is made before entering the namespace (ffmpeg needs nothing from outside, but a
 # failure here is clearer on its own).
 node -e "import('./tests/e2e/lib/media.mjs').then(m => console.log('test media:', m.ensureMedia()))" ||

@@ -161,13 +161,14 @@ export class Scenario {
  * @template T
  * @param {string} label
  * @param {(s: Scenario) => Promise<T>} body
+ * @param {Parameters<typeof import('./server.mjs').startServer>[0]} [serverOptions]
  * @returns {Promise<T>}
  */
-export async function withScenario(label, body) {
+export async function withScenario(label, body, serverOptions) {
   const { startServer } = await import('./server.mjs');
   const s = new Scenario(label);
   try {
-    s.server = await startServer();
+    s.server = await startServer(serverOptions);
     return await body(s);
   } catch (err) {
     await s.dump(err);

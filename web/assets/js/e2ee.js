@@ -121,9 +121,13 @@ export function fromBase64(text) {
   return out;
 }
 
-/** Whether this browser can encrypt frames (Chromium's encoded insertable streams). */
+/**
+ * Whether this browser can encrypt frames: Chromium's encoded insertable streams
+ * (createEncodedStreams), or RTCRtpScriptTransform with a module Worker (Firefox, Safari).
+ */
 export function e2eeSupported() {
-  return typeof RTCRtpSender !== 'undefined' && 'createEncodedStreams' in RTCRtpSender.prototype && typeof crypto?.subtle !== 'undefined';
+  if (typeof RTCRtpSender === 'undefined' || typeof crypto?.subtle === 'undefined') return false;
+  return 'createEncodedStreams' in RTCRtpSender.prototype || (typeof RTCRtpScriptTransform !== 'undefined' && typeof Worker !== 'undefined');
 }
 
 /**
@@ -166,6 +170,129 @@ function compareBytes(a, b) {
  *   verifiedByMe: boolean,
  *   verifiedByThem: boolean,
  * }} Peer
+ */
+
+/**
+ * What a receiver knows of one sender's keys: its generations, and the newest one. A Peer is
+ * one; so is the copy the frame worker keeps (sframe-worker.js).
+ * @typedef {{gens: Map<number, Generation>, latestGen: number}} KeyRing
+ */
+
+/**
+ * Learns a sender key (generation, ratchet step, base). Earlier steps of the generation stay
+ * usable briefly for frames and messages still in flight; a newer generation retires the older
+ * ones after OLD_KEY_MS.
+ * @param {KeyRing} ring
+ * @param {number} gen
+ * @param {number} step
+ * @param {Uint8Array<ArrayBuffer>} base
+ */
+export function learnKey(ring, gen, step, base) {
+  const known = ring.gens.get(gen);
+  if (known && known.step >= step) return;
+  // What we already had of this generation stays usable for messages still in flight.
+  const older = new Map(known ? [...known.older, [known.step, known.base]] : []);
+  while (older.size > 4) older.delete(older.keys().next().value ?? -1);
+  ring.gens.set(gen, { gen, step, base, older, keys: new Map(), retireAt: known?.retireAt ?? null });
+  if (gen > ring.latestGen) {
+    ring.latestGen = gen;
+    const now = Date.now();
+    for (const g of ring.gens.values()) if (g.gen < gen && g.retireAt === null) g.retireAt = now + OLD_KEY_MS;
+  }
+}
+
+/**
+ * The sender key (base) behind `kid`, deriving forward along the ratchet if needed; the bases
+ * of a few earlier steps stay known briefly (frames and chat in flight), nothing older is
+ * derivable.
+ * @param {KeyRing} ring
+ * @param {number} kid
+ * @returns {Promise<Uint8Array<ArrayBuffer> | null>}
+ */
+export async function baseOf(ring, kid) {
+  const gen = Math.floor(kid / GEN);
+  const step = kid % GEN;
+  const g = ring.gens.get(gen);
+  if (!g) return null;
+  if (g.retireAt !== null && Date.now() > g.retireAt) {
+    ring.gens.delete(gen);
+    return null;
+  }
+  if (step === g.step) return g.base;
+  const earlier = g.older.get(step);
+  if (earlier) return earlier;
+  if (step < g.step || step - g.step > MAX_CATCH_UP) return null;
+  const from = g.step;
+  let base = g.base;
+  /** @type {[number, Uint8Array<ArrayBuffer>][]} */
+  const passed = [];
+  for (let s = from; s < step; s++) {
+    passed.push([s, base]);
+    base = await ratchet(base);
+  }
+  if (g.step !== from) return step === g.step ? g.base : (g.older.get(step) ?? null);
+  for (const [s, b] of passed) g.older.set(s, b);
+  while (g.older.size > 4) g.older.delete(g.older.keys().next().value ?? -1);
+  g.base = base;
+  g.step = step;
+  return base;
+}
+
+/**
+ * The frame key for `kid` of a sender.
+ * @param {KeyRing} ring
+ * @param {number} kid
+ * @returns {Promise<FrameKey | null>}
+ */
+export async function frameKeyOf(ring, kid) {
+  const g = ring.gens.get(Math.floor(kid / GEN));
+  const cached = g?.keys.get(kid);
+  if (cached && (g?.retireAt === null || Date.now() <= (g?.retireAt ?? 0))) return cached;
+  const base = await baseOf(ring, kid);
+  if (!base || !g) return null;
+  const fk = await deriveFrameKey(base, kid);
+  g.keys.set(kid, fk);
+  if (g.keys.size > 5) g.keys.delete(g.keys.keys().next().value ?? -1);
+  return fk;
+}
+
+/**
+ * Decrypts one incoming frame with a sender's keys; null when it cannot (no key for its KID, a
+ * wrong key, a tampered frame). `stats` counts what happened.
+ * @param {KeyRing | undefined} ring
+ * @param {'audio' | 'video'} kind
+ * @param {Uint8Array<ArrayBuffer>} data
+ * @param {{decrypted: number, failed: number, noKey: number}} stats
+ * @returns {Promise<Uint8Array<ArrayBuffer> | null>}
+ */
+export async function decryptWith(ring, kind, data, stats) {
+  const clear = clearBytes(kind, data);
+  const header = frameHeader(data, clear);
+  const fk = ring && header ? await frameKeyOf(ring, header.kid) : null;
+  if (!fk) {
+    stats.noKey++;
+    return null;
+  }
+  try {
+    const out = await decryptFrame(fk, data, clear);
+    stats.decrypted++;
+    return out;
+  } catch {
+    stats.failed++;
+    return null;
+  }
+}
+
+/**
+ * What the frame worker (sframe-worker.js, for browsers with RTCRtpScriptTransform only) is
+ * told, so that it holds the same keys as the page: our sender key, a sender key learned from
+ * someone, someone's keys replaced (test hook) or forgotten, and whether E2EE is on.
+ * @typedef {{t: 'send', gen: number, step: number, key: string}
+ *   | {t: 'peer', id: string, gen: number, step: number, key: string}
+ *   | {t: 'reset', id: string, keys: {gen: number, step: number, key: string}[]}
+ *   | {t: 'remove', id: string}
+ *   | {t: 'active', on: boolean}
+ *   | {t: 'owners', owners: [string, string][]}} KeyUpdate
  */
 
 /**
@@ -244,6 +371,34 @@ export class E2eeKeys extends EventTarget {
   /** @param {string} id */
   removePeer(id) {
     this.peers.delete(id);
+    this.#changed({ t: 'remove', id });
+  }
+
+  /**
+   * Tells listeners (the frame worker's bridge) about a key change: a `framekeys` event.
+   * @param {KeyUpdate} update
+   */
+  #changed(update) {
+    this.dispatchEvent(new CustomEvent('framekeys', { detail: update }));
+  }
+
+  /** Our current sender key, as a KeyUpdate. @returns {KeyUpdate} */
+  #sendUpdate() {
+    return { t: 'send', gen: this.gen, step: this.step, key: toBase64(this.base) };
+  }
+
+  /**
+   * Everything a new frame worker needs to hold the same frame keys as this page: our sender
+   * key and every sender key we know; `framekeys` events carry the changes after that.
+   * @returns {KeyUpdate[]}
+   */
+  frameKeyState() {
+    /** @type {KeyUpdate[]} */
+    const out = [this.#sendUpdate()];
+    for (const [id, peer] of this.peers) {
+      out.push({ t: 'reset', id, keys: [...peer.gens.values()].map((g) => ({ gen: g.gen, step: g.step, key: toBase64(g.base) })) });
+    }
+    return out;
   }
 
   /** @param {Uint8Array<ArrayBuffer>} publicRaw */
@@ -308,6 +463,7 @@ export class E2eeKeys extends EventTarget {
     this.base = crypto.getRandomValues(new Uint8Array(16));
     this.frameKey = deriveFrameKey(this.base, this.kid);
     this.ctr = 0;
+    this.#changed(this.#sendUpdate());
     await Promise.all([...this.peers.keys()].map((id) => this.sendKey(id).catch(() => {})));
   }
 
@@ -316,6 +472,7 @@ export class E2eeKeys extends EventTarget {
     this.step += 1;
     this.frameKey = deriveFrameKey(this.base, this.kid);
     this.ctr = 0;
+    this.#changed(this.#sendUpdate());
   }
 
   /**
@@ -342,17 +499,8 @@ export class E2eeKeys extends EventTarget {
    * @param {Uint8Array<ArrayBuffer>} base
    */
   #learn(peer, gen, step, base) {
-    const known = peer.gens.get(gen);
-    if (known && known.step >= step) return;
-    // What we already had of this generation stays usable for messages still in flight.
-    const older = new Map(known ? [...known.older, [known.step, known.base]] : []);
-    while (older.size > 4) older.delete(older.keys().next().value ?? -1);
-    peer.gens.set(gen, { gen, step, base, older, keys: new Map(), retireAt: known?.retireAt ?? null });
-    if (gen > peer.latestGen) {
-      peer.latestGen = gen;
-      const now = Date.now();
-      for (const g of peer.gens.values()) if (g.gen < gen && g.retireAt === null) g.retireAt = now + OLD_KEY_MS;
-    }
+    learnKey(peer, gen, step, base);
+    this.#changed({ t: 'peer', id: peer.id, gen, step, key: toBase64(base) });
   }
 
   /** We confirmed the code with this person (told them too). @param {string} id */
@@ -362,61 +510,6 @@ export class E2eeKeys extends EventTarget {
     peer.verifiedByMe = true;
     this.send(id, await this.seal(id, { t: 'verified' }));
     this.dispatchEvent(new CustomEvent('verified', { detail: id }));
-  }
-
-  /**
-   * The sender key (base) behind `kid` of `peer`, deriving forward along the ratchet if needed;
-   * the bases of a few earlier steps stay known briefly (frames and chat in flight), nothing
-   * older is derivable.
-   * @param {Peer} peer
-   * @param {number} kid
-   * @returns {Promise<Uint8Array<ArrayBuffer> | null>}
-   */
-  async #baseOf(peer, kid) {
-    const gen = Math.floor(kid / GEN);
-    const step = kid % GEN;
-    const g = peer.gens.get(gen);
-    if (!g) return null;
-    if (g.retireAt !== null && Date.now() > g.retireAt) {
-      peer.gens.delete(gen);
-      return null;
-    }
-    if (step === g.step) return g.base;
-    const earlier = g.older.get(step);
-    if (earlier) return earlier;
-    if (step < g.step || step - g.step > MAX_CATCH_UP) return null;
-    const from = g.step;
-    let base = g.base;
-    /** @type {[number, Uint8Array<ArrayBuffer>][]} */
-    const passed = [];
-    for (let s = from; s < step; s++) {
-      passed.push([s, base]);
-      base = await ratchet(base);
-    }
-    if (g.step !== from) return step === g.step ? g.base : (g.older.get(step) ?? null);
-    for (const [s, b] of passed) g.older.set(s, b);
-    while (g.older.size > 4) g.older.delete(g.older.keys().next().value ?? -1);
-    g.base = base;
-    g.step = step;
-    return base;
-  }
-
-  /**
-   * The frame key for `kid` of `peer`.
-   * @param {Peer} peer
-   * @param {number} kid
-   * @returns {Promise<FrameKey | null>}
-   */
-  async #frameKeyOf(peer, kid) {
-    const g = peer.gens.get(Math.floor(kid / GEN));
-    const cached = g?.keys.get(kid);
-    if (cached && (g?.retireAt === null || Date.now() <= (g?.retireAt ?? 0))) return cached;
-    const base = await this.#baseOf(peer, kid);
-    if (!base || !g) return null;
-    const fk = await deriveFrameKey(base, kid);
-    g.keys.set(kid, fk);
-    if (g.keys.size > 5) g.keys.delete(g.keys.keys().next().value ?? -1);
-    return fk;
   }
 
   /**
@@ -440,26 +533,7 @@ export class E2eeKeys extends EventTarget {
    * @returns {Promise<Uint8Array<ArrayBuffer> | null>}
    */
   async decrypt(kind, owner, data) {
-    const peer = owner ? this.peers.get(owner) : undefined;
-    const clear = clearBytes(kind, data);
-    const header = frameHeader(data, clear);
-    if (!peer || !header) {
-      this.stats.noKey++;
-      return null;
-    }
-    const fk = await this.#frameKeyOf(peer, header.kid);
-    if (!fk) {
-      this.stats.noKey++;
-      return null;
-    }
-    try {
-      const out = await decryptFrame(fk, data, clear);
-      this.stats.decrypted++;
-      return out;
-    } catch {
-      this.stats.failed++;
-      return null;
-    }
+    return decryptWith(owner ? this.peers.get(owner) : undefined, kind, data, this.stats);
   }
 
   /**
@@ -526,7 +600,7 @@ export class E2eeKeys extends EventTarget {
         key = base ? await deriveChatKey(base, kid) : null;
       } else {
         const peer = this.peers.get(from);
-        const base = peer ? await this.#baseOf(peer, kid) : null;
+        const base = peer ? await baseOf(peer, kid) : null;
         key = base ? await deriveChatKey(base, kid) : null;
       }
     } else if (type === CHAT_PRIVATE && to !== null && kid === 0 && (from === this.me || to === this.me)) {
@@ -607,6 +681,7 @@ export class E2eeKeys extends EventTarget {
       g.older.clear();
       g.keys.clear();
     }
+    this.#changed({ t: 'reset', id, keys: this.exportPeerKeys(id) });
   }
 }
 

@@ -647,6 +647,7 @@ export class Meeting {
   /** The always-visible encryption indicator: it says what is true for this page's media. */
   #showE2ee() {
     const on = this.settings.e2ee && !!this.e2ee;
+    this.session?.refreshE2ee();
     this.chat.setEncrypted(this.settings.e2ee);
     this.e2eeState.dataset.e2ee = on ? 'on' : 'off';
     this.e2eeState.textContent = on ? 'End-to-end encrypted' : 'Not end-to-end encrypted';
@@ -899,6 +900,17 @@ export class Meeting {
       active: () => this.settings.e2ee,
       encrypt: (kind, frame) => keys.encrypt(kind, frame),
       decrypt: (kind, owner, data) => keys.decrypt(kind, owner, data),
+      connectWorker: (post) => {
+        for (const update of keys.frameKeyState()) post(update);
+        /** @param {Event} ev */
+        const onChange = (ev) => post(/** @type {CustomEvent<import('./e2ee.js').KeyUpdate>} */ (ev).detail);
+        keys.addEventListener('framekeys', onChange);
+        return () => keys.removeEventListener('framekeys', onChange);
+      },
+      countWorker: (delta) => {
+        const stats = /** @type {Record<string, number>} */ (/** @type {unknown} */ (keys.stats));
+        for (const [k, v] of Object.entries(delta)) if (k in stats) stats[k] += v;
+      },
       capture: captured
         ? (where, kind, owner, bytes) => {
             if (kind !== 'video') return;

@@ -51,8 +51,20 @@ export const LIMITED_SCREEN_BITRATE = 500_000;
  *   encrypt: (kind: 'audio' | 'video', frame: Uint8Array<ArrayBuffer>) => Promise<Uint8Array<ArrayBuffer>>,
  *   decrypt: (kind: 'audio' | 'video', owner: string | undefined, data: Uint8Array<ArrayBuffer>) => Promise<Uint8Array<ArrayBuffer> | null>,
  *   capture?: (where: 'sent-plain' | 'sent-wire' | 'received-wire' | 'received-plain', kind: 'audio' | 'video', owner: string | undefined, bytes: Uint8Array<ArrayBuffer>) => void,
+ *   connectWorker?: (post: (update: import('./e2ee.js').KeyUpdate) => void) => () => void,
+ *   countWorker?: (delta: Record<string, number>) => void,
  * }} FrameCrypto
+ *
+ * Browsers without createEncodedStreams but with RTCRtpScriptTransform (Firefox, Safari) run
+ * the frames through sframe-worker.js instead: `connectWorker` gives it the keys (all of them
+ * now, each change later; returns a function that stops that), `countWorker` takes its counters.
+ * `encrypt`, `decrypt` and `capture` are then unused.
  */
+
+/** Whether frames go through a worker (RTCRtpScriptTransform) rather than createEncodedStreams. */
+export function usesFrameWorker() {
+  return typeof RTCRtpSender !== 'undefined' && !('createEncodedStreams' in RTCRtpSender.prototype) && typeof RTCRtpScriptTransform !== 'undefined';
+}
 
 /** @returns {RemoteMedia} */
 const noMedia = () => ({ audio: null, video: null, screen: null, screenAudio: null });
@@ -81,7 +93,8 @@ export class MediaSession extends EventTarget {
    *   relayOnly?: boolean,
    *   frameCrypto?: FrameCrypto | null,
    * }} local `iceServers`: `welcome.ice_servers` (TURN); `relayOnly`: media only through them;
-   *   `frameCrypto`: end-to-end encryption of every frame (Chromium's encoded insertable streams)
+   *   `frameCrypto`: end-to-end encryption of every frame (Chromium's encoded insertable streams,
+   *   or RTCRtpScriptTransform and sframe-worker.js)
    */
   constructor(local) {
     super();
@@ -94,12 +107,37 @@ export class MediaSession extends EventTarget {
       ...(local.relayOnly ? { iceTransportPolicy: /** @type {RTCIceTransportPolicy} */ ('relay') } : {}),
       // Chromium: every sender and receiver then has encoded streams (createEncodedStreams);
       // receiver-side transforms are reliable only with this (design.md).
-      ...(this.frameCrypto ? { encodedInsertableStreams: true } : {}),
+      ...(this.frameCrypto && !usesFrameWorker() ? { encodedInsertableStreams: true } : {}),
     }));
     /** Remote mid → participant id, as of the last server offer (whose frames a receiver gets). */
     /** @type {Map<string, string>} */
     this.owners = new Map();
-    if (this.frameCrypto) {
+    /** The frame worker (RTCRtpScriptTransform browsers), and how to stop feeding it keys. */
+    /** @type {Worker | null} */
+    this.worker = null;
+    /** @type {() => void} */
+    this.disconnectWorker = () => {};
+    if (this.frameCrypto && usesFrameWorker()) {
+      const fc = this.frameCrypto;
+      const worker = new Worker(new URL('./sframe-worker.js', import.meta.url), { type: 'module', name: 'moot-sframe' });
+      this.worker = worker;
+      /** @type {Record<string, number>} */
+      let last = {};
+      worker.addEventListener('message', (ev) => {
+        if (ev.data?.t !== 'stats') return;
+        /** @type {Record<string, number>} */
+        const now = ev.data.stats;
+        fc.countWorker?.(Object.fromEntries(Object.entries(now).map(([k, v]) => [k, v - (last[k] ?? 0)])));
+        last = now;
+      });
+      worker.addEventListener('error', (ev) => console.warn('moot: the frame worker failed:', ev.message));
+      this.disconnectWorker = fc.connectWorker?.((update) => worker.postMessage(update)) ?? (() => {});
+      this.refreshE2ee();
+      this.pc.addEventListener('track', (ev) => {
+        const t = /** @type {RTCTrackEvent} */ (ev).transceiver;
+        t.receiver.transform = new RTCRtpScriptTransform(worker, { side: 'receive', kind: t.receiver.track.kind, mid: t.mid });
+      });
+    } else if (this.frameCrypto) {
       const fc = this.frameCrypto;
       this.pc.addEventListener('track', (ev) => {
         const t = /** @type {RTCTrackEvent} */ (ev).transceiver;
@@ -156,7 +194,12 @@ export class MediaSession extends EventTarget {
     this.screenTransceiver = this.pc.addTransceiver(share.screen ?? 'video', { direction: 'sendonly', streams: [screenStream] });
     this.screenAudioTransceiver = this.pc.addTransceiver(share.screenAudio ?? 'audio', { direction: 'sendonly', streams: [screenStream] });
     const fc = this.frameCrypto;
-    if (fc) {
+    if (fc && this.worker) {
+      for (const t of [this.audioTransceiver, this.videoTransceiver, this.screenTransceiver, this.screenAudioTransceiver]) {
+        const kind = t === this.audioTransceiver || t === this.screenAudioTransceiver ? 'audio' : 'video';
+        t.sender.transform = new RTCRtpScriptTransform(this.worker, { side: 'send', kind });
+      }
+    } else if (fc) {
       for (const t of [this.audioTransceiver, this.videoTransceiver, this.screenTransceiver, this.screenAudioTransceiver]) {
         const kind = t === this.audioTransceiver || t === this.screenAudioTransceiver ? 'audio' : 'video';
         pipeFrames(t.sender, async (frame) => {
@@ -222,6 +265,7 @@ export class MediaSession extends EventTarget {
     const remote = new Map();
     const own = [this.audioTransceiver, this.videoTransceiver, this.screenTransceiver, this.screenAudioTransceiver];
     this.owners = new Map(tracks.map((t) => [t.mid, t.participant]));
+    this.worker?.postMessage({ t: 'owners', owners: [...this.owners] });
     for (const { mid, participant, kind, source } of tracks) {
       const transceiver = byMid.get(mid);
       if (!transceiver || own.includes(transceiver)) continue;
@@ -304,8 +348,16 @@ export class MediaSession extends EventTarget {
     }
   }
 
+  /** Tells the frame worker (if any) whether E2EE is on now (`frameCrypto.active()`). */
+  refreshE2ee() {
+    if (this.worker && this.frameCrypto) this.worker.postMessage({ t: 'active', on: this.frameCrypto.active() });
+  }
+
   close() {
     this.pc.close();
+    this.disconnectWorker();
+    this.worker?.terminate();
+    this.worker = null;
     this.remote = new Map();
   }
 }

@@ -1,0 +1,119 @@
+// The frame worker of browsers that transform media with RTCRtpScriptTransform (Firefox,
+// Safari): the same SFrame encryption and decryption as the page does with Chromium's
+// createEncodedStreams (session.js), with the same keys. The page tells it every key change
+// (e2ee.js `KeyUpdate`: our sender key, each sender key learned, keys forgotten), whether E2EE
+// is on, and which participant each receiving mid carries; it never sees a pairwise key.
+//
+// Each transform is made with options {side: 'send' | 'receive', kind: 'audio' | 'video',
+// mid}. Frames that cannot be decrypted are dropped. The counters go back to the page.
+
+import { deriveFrameKey, encryptFrame, clearBytes } from './sframe.js';
+import { learnKey, decryptWith, fromBase64 } from './e2ee.js';
+
+/** @typedef {import('./e2ee.js').KeyRing} KeyRing */
+/** @typedef {import('./e2ee.js').KeyUpdate} KeyUpdate */
+/** @typedef {import('./sframe.js').FrameKey} FrameKey */
+
+const GEN = 65536;
+
+let active = false;
+/** Our sender key; the counter is shared by all our tracks and restarts with each key. */
+/** @type {{key: Promise<FrameKey>, ctr: number} | null} */
+let sending = null;
+/** @type {Map<string, KeyRing>} */
+const rings = new Map();
+/** Receiving mid → participant id. */
+/** @type {Map<string, string>} */
+let owners = new Map();
+const stats = { encrypted: 0, decrypted: 0, failed: 0, noKey: 0 };
+let reported = '';
+
+/** @type {any} */
+const scope = self;
+
+/** @param {string} id */
+function ring(id) {
+  let r = rings.get(id);
+  if (!r) {
+    r = { gens: new Map(), latestGen: -1 };
+    rings.set(id, r);
+  }
+  return r;
+}
+
+scope.onmessage = (/** @type {MessageEvent<KeyUpdate>} */ ev) => {
+  const m = ev.data;
+  switch (m.t) {
+    case 'send': {
+      const key = deriveFrameKey(fromBase64(m.key), m.gen * GEN + m.step);
+      key.catch(() => {});
+      sending = { key, ctr: 0 };
+      break;
+    }
+    case 'peer':
+      learnKey(ring(m.id), m.gen, m.step, fromBase64(m.key));
+      break;
+    case 'reset': {
+      rings.delete(m.id);
+      const r = ring(m.id);
+      for (const k of m.keys) learnKey(r, k.gen, k.step, fromBase64(k.key));
+      break;
+    }
+    case 'remove':
+      rings.delete(m.id);
+      break;
+    case 'active':
+      active = m.on;
+      break;
+    case 'owners':
+      owners = new Map(m.owners);
+      break;
+  }
+};
+
+/** @param {'audio' | 'video'} kind @param {Uint8Array<ArrayBuffer>} frame */
+async function encrypt(kind, frame) {
+  if (!active) return frame;
+  const s = sending;
+  if (!s) return null; // E2EE on and no key yet: send nothing rather than clear frames
+  const ctr = s.ctr++;
+  const out = await encryptFrame(await s.key, ctr, frame, clearBytes(kind, frame));
+  stats.encrypted++;
+  return out;
+}
+
+/** @param {'audio' | 'video'} kind @param {string | null} mid @param {Uint8Array<ArrayBuffer>} data */
+async function decrypt(kind, mid, data) {
+  if (!active) return data;
+  const owner = mid === null ? undefined : owners.get(mid);
+  return decryptWith(owner === undefined ? undefined : rings.get(owner), kind, data, stats);
+}
+
+scope.onrtctransform = (/** @type {any} */ ev) => {
+  const transformer = ev.transformer;
+  const { side, kind, mid } = transformer.options;
+  const change = side === 'send' ? (/** @type {Uint8Array<ArrayBuffer>} */ d) => encrypt(kind, d) : (/** @type {Uint8Array<ArrayBuffer>} */ d) => decrypt(kind, mid ?? null, d);
+  const transform = new TransformStream({
+    /** @param {any} frame @param {TransformStreamDefaultController} controller */
+    async transform(frame, controller) {
+      let out = null;
+      try {
+        out = await change(new Uint8Array(frame.data));
+      } catch (err) {
+        console.warn('moot: a frame could not be processed:', err);
+      }
+      if (!out) return;
+      frame.data = out.buffer.byteLength === out.byteLength ? out.buffer : out.slice().buffer;
+      controller.enqueue(frame);
+    },
+  });
+  transformer.readable.pipeThrough(transform).pipeTo(transformer.writable).catch(() => {});
+};
+
+// The counters, for the page's diagnostics (the same as E2eeKeys.stats).
+setInterval(() => {
+  const now = JSON.stringify(stats);
+  if (now === reported) return;
+  reported = now;
+  scope.postMessage({ t: 'stats', stats: { ...stats } });
+}, 500);
