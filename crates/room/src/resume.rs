@@ -57,7 +57,8 @@ impl Rooms {
         Ok(())
     }
 
-    /// Continues an away member's session if `request.resume` is their token and they are
+    /// Continues a member's session on a new connection if `request.resume` is their token
+    /// (whether or not their old connection has been noticed dead yet) and they are
     /// not banned from `room_name` by the identity this `hello` brings. Returns whether it did;
     /// if not, the caller treats the join as a new person's (a wrong or expired token is
     /// ignored, as the protocol says).

@@ -465,3 +465,32 @@ fn the_resume_secret_stays_out_of_debug_output() {
     let shown = format!("{:?}", h.rooms);
     assert!(!shown.contains("resume-token"), "{shown}");
 }
+
+#[test]
+fn a_new_connection_takes_over_a_member_whose_old_one_is_not_yet_noticed_dead() {
+    // 2's network changed: it comes back with its token while its old connection still
+    // counts as present. The new connection resumes; nobody else is told anything.
+    let mut h = Harness::default();
+    h.fill("alpha", 1..=3);
+    let out = h.resume(12, "alpha", &resume_token(2));
+    assert_eq!(
+        out[0],
+        Output::Resumed {
+            connection: pid(12),
+            participant: pid(2)
+        }
+    );
+    assert_eq!(
+        out[1],
+        Output::Joined {
+            id: pid(2),
+            instance: INSTANCE
+        }
+    );
+    assert!(
+        out.iter()
+            .all(|o| !matches!(o, Output::Send { to, .. } if *to != pid(2))),
+        "nobody else hears of it: {out:?}"
+    );
+    assert_eq!(h.participants("alpha").len(), 3);
+}

@@ -28,9 +28,17 @@ pub enum Outbound {
     Rebind(ParticipantId),
 }
 
+/// A live connection's queue, under the participant it speaks for. `connection` is the id the
+/// connection was registered with: after a resume the participant's entry belongs to the newer
+/// connection, and the older one's goodbye must not touch it.
+struct Session {
+    connection: u64,
+    sender: mpsc::Sender<Outbound>,
+}
+
 pub struct Hub {
     rooms: Mutex<Rooms>,
-    sessions: Mutex<HashMap<ParticipantId, mpsc::Sender<Outbound>>>,
+    sessions: Mutex<HashMap<ParticipantId, Session>>,
     next_id: AtomicU64,
     media: MediaHandle,
     /// Hands each `welcome` its TURN credentials; None without a relay.
@@ -56,15 +64,32 @@ impl Hub {
     pub fn register(&self) -> (ParticipantId, mpsc::Receiver<Outbound>) {
         let id = ParticipantId(self.next_id.fetch_add(1, Ordering::Relaxed));
         let (tx, rx) = mpsc::channel(SESSION_QUEUE);
-        lock(&self.sessions).insert(id, tx);
+        lock(&self.sessions).insert(
+            id,
+            Session {
+                connection: id.0,
+                sender: tx,
+            },
+        );
         (id, rx)
     }
 
     /// The session ended. After `leave` the participant is gone; after a dropped connection
     /// the room keeps them for the resume grace period (their media peer goes at once: its
     /// ICE session is dead anyway, and a resumed session brings a new one).
-    pub fn leave(&self, id: ParticipantId, reason: LeaveReason) {
-        lock(&self.sessions).remove(&id);
+    /// `connection` is the id the ending connection registered with.
+    pub fn leave(&self, id: ParticipantId, reason: LeaveReason, connection: u64) {
+        {
+            let mut sessions = lock(&self.sessions);
+            if sessions
+                .get(&id)
+                .is_some_and(|s| s.connection != connection)
+            {
+                // A newer connection resumed this participant: this one just goes.
+                return;
+            }
+            sessions.remove(&id);
+        }
         self.media.send(MediaCommand::RemovePeer { id });
         match reason {
             LeaveReason::Disconnected => self.room_input(Input::Disconnect { id }),
@@ -95,7 +120,7 @@ impl Hub {
     /// Queues a message for one session; a session whose queue is full is too slow and is
     /// closed rather than letting memory grow without bound.
     pub fn deliver(&self, to: ParticipantId, outbound: Outbound) {
-        let sender = lock(&self.sessions).get(&to).cloned();
+        let sender = lock(&self.sessions).get(&to).map(|s| s.sender.clone());
         let Some(sender) = sender else {
             return;
         };
@@ -103,6 +128,22 @@ impl Hub {
             tracing::info!(participant = %to, "client too slow to read; disconnecting");
             lock(&self.sessions).remove(&to);
         }
+    }
+
+    /// Like `deliver`, but only if `to`'s session is still the connection `connection` (None:
+    /// any). Media messages use it: an offer made for a media session that a resumed
+    /// connection has just replaced must not reach the new one.
+    pub fn deliver_for_connection(
+        &self,
+        to: ParticipantId,
+        connection: Option<u64>,
+        outbound: Outbound,
+    ) {
+        let current = lock(&self.sessions).get(&to).map(|s| s.connection);
+        if connection.is_some() && current != connection {
+            return;
+        }
+        self.deliver(to, outbound);
     }
 
     /// People waiting in lobbies.
@@ -113,7 +154,10 @@ impl Hub {
     /// Tells every session `message` (fatal) and closes it: graceful shutdown. A session whose
     /// queue is full is closed without it.
     pub fn close_all(&self, message: &ServerMessage) {
-        let senders: Vec<_> = lock(&self.sessions).values().cloned().collect();
+        let senders: Vec<_> = lock(&self.sessions)
+            .values()
+            .map(|s| s.sender.clone())
+            .collect();
         for sender in senders {
             let _ = sender.try_send(Outbound::Close(message.clone()));
         }
@@ -147,10 +191,14 @@ impl Hub {
                 }
                 self.deliver(to, Outbound::Message(message))
             }
-            Output::Joined { id, instance } => self.media.send(MediaCommand::AddPeer {
-                id,
-                group: instance.0,
-            }),
+            Output::Joined { id, instance } => {
+                let connection = lock(&self.sessions).get(&id).map_or(id.0, |s| s.connection);
+                self.media.send(MediaCommand::AddPeer {
+                    id,
+                    group: instance.0,
+                    connection,
+                });
+            }
             Output::Refused { id, code, message } => {
                 self.deliver(id, Outbound::Close(ServerMessage::fatal(code, message)));
             }
@@ -163,11 +211,16 @@ impl Hub {
                 participant,
             } => {
                 let mut sessions = lock(&self.sessions);
-                if let Some(sender) = sessions.remove(&connection) {
+                if let Some(session) = sessions.remove(&connection) {
                     // Ordered before the welcome that follows, on the same queue.
-                    let _ = sender.try_send(Outbound::Rebind(participant));
-                    sessions.insert(participant, sender);
+                    let _ = session.sender.try_send(Outbound::Rebind(participant));
+                    // An old connection still registered (not yet noticed dead) is dropped
+                    // here: its queue closes, so its session ends, and its leave is ignored.
+                    sessions.insert(participant, session);
                 }
+                // The old media session goes before the new one is added (`Joined` follows).
+                self.media
+                    .send(MediaCommand::RemovePeer { id: participant });
             }
             Output::Permissions { id, audio, video } => {
                 self.media
@@ -183,9 +236,10 @@ impl Hub {
     }
 
     /// The media task lost this participant's session: end their signaling too.
-    pub fn media_failed(&self, id: ParticipantId, reason: &str) {
-        self.deliver(
+    pub fn media_failed(&self, id: ParticipantId, connection: Option<u64>, reason: &str) {
+        self.deliver_for_connection(
             id,
+            connection,
             Outbound::Close(ServerMessage::fatal(
                 ErrorCode::ServerError,
                 format!("the media connection ended ({reason}); please rejoin"),

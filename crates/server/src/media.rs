@@ -28,6 +28,9 @@ pub enum MediaCommand {
     AddPeer {
         id: ParticipantId,
         group: u64,
+        /// The connection this media session belongs to: what the SFU says about this peer
+        /// goes to that connection only, never to a newer one that resumed the participant.
+        connection: u64,
     },
     RemovePeer {
         id: ParticipantId,
@@ -144,8 +147,10 @@ pub async fn run(
     });
     let mut buf = vec![0u8; 2048];
     let mut outgoing: Vec<Datagram> = Vec::with_capacity(BATCH);
+    // Which connection each media peer belongs to (see MediaCommand::AddPeer).
+    let mut connections: HashMap<ParticipantId, u64> = HashMap::new();
     loop {
-        flush(&mut sfu, &socket, &hub, &mut outgoing).await;
+        flush(&mut sfu, &socket, &hub, &mut outgoing, &connections).await;
         if let Ok(mut shared) = stats.lock() {
             *shared = sfu.stats();
         }
@@ -167,7 +172,7 @@ pub async fn run(
                 Err(e) => tracing::debug!("media recv error: {e}"),
             },
             command = commands.recv() => match command {
-                Some(command) => handle_command(&mut sfu, &hub, command),
+                Some(command) => handle_command(&mut sfu, &hub, command, &mut connections),
                 None => return,
             },
             _ = tokio::time::sleep_until(deadline.into()) => sfu.handle_timeout(Instant::now()),
@@ -176,16 +181,29 @@ pub async fn run(
     }
 }
 
-fn handle_command(sfu: &mut Sfu, hub: &Hub, command: MediaCommand) {
+fn handle_command(
+    sfu: &mut Sfu,
+    hub: &Hub,
+    command: MediaCommand,
+    connections: &mut HashMap<ParticipantId, u64>,
+) {
     let now = Instant::now();
     match command {
-        MediaCommand::AddPeer { id, group } => {
+        MediaCommand::AddPeer {
+            id,
+            group,
+            connection,
+        } => {
+            connections.insert(id, connection);
             if let Err(e) = sfu.add_peer(now, peer(id), GroupId(group)) {
                 tracing::warn!(participant = %id, "cannot add media peer: {e}");
-                hub.media_failed(id, "could not set up media");
+                hub.media_failed(id, Some(connection), "could not set up media");
             }
         }
-        MediaCommand::RemovePeer { id } => sfu.remove_peer(now, peer(id)),
+        MediaCommand::RemovePeer { id } => {
+            connections.remove(&id);
+            sfu.remove_peer(now, peer(id));
+        }
         MediaCommand::SetPermissions { id, audio, video } => {
             sfu.set_permissions(now, peer(id), audio, video)
         }
@@ -198,15 +216,25 @@ fn handle_command(sfu: &mut Sfu, hub: &Hub, command: MediaCommand) {
                 .map(|(mid, source)| (mid, sfu_source(source)))
                 .collect();
             match sfu.accept_offer(now, peer(id), &sdp, sources) {
-                Ok(answer) => {
-                    hub.deliver(id, Outbound::Message(ServerMessage::Answer { sdp: answer }))
-                }
-                Err(e) => hub.deliver(id, Outbound::Message(sdp_error(&e, "offer"))),
+                Ok(answer) => hub.deliver_for_connection(
+                    id,
+                    connections.get(&id).copied(),
+                    Outbound::Message(ServerMessage::Answer { sdp: answer }),
+                ),
+                Err(e) => hub.deliver_for_connection(
+                    id,
+                    connections.get(&id).copied(),
+                    Outbound::Message(sdp_error(&e, "offer")),
+                ),
             }
         }
         MediaCommand::Answer { id, sdp } => {
             if let Err(e) = sfu.accept_answer(now, peer(id), &sdp) {
-                hub.deliver(id, Outbound::Message(sdp_error(&e, "answer")));
+                hub.deliver_for_connection(
+                    id,
+                    connections.get(&id).copied(),
+                    Outbound::Message(sdp_error(&e, "answer")),
+                );
             }
         }
     }
@@ -231,7 +259,13 @@ fn sdp_error(error: &SfuError, what: &str) -> ServerMessage {
 }
 
 /// Sends every pending datagram and delivers every signaling output.
-async fn flush(sfu: &mut Sfu, socket: &UdpSocket, hub: &Hub, queue: &mut Vec<Datagram>) {
+async fn flush(
+    sfu: &mut Sfu,
+    socket: &UdpSocket,
+    hub: &Hub,
+    queue: &mut Vec<Datagram>,
+    connections: &HashMap<ParticipantId, u64>,
+) {
     while let Some(output) = sfu.poll_output() {
         match output {
             SfuOutput::Transmit(t) => queue.push(Datagram {
@@ -251,8 +285,10 @@ async fn flush(sfu: &mut Sfu, socket: &UdpSocket, hub: &Hub, queue: &mut Vec<Dat
                         },
                     })
                     .collect();
-                hub.deliver(
-                    ParticipantId(peer.0),
+                let id = ParticipantId(peer.0);
+                hub.deliver_for_connection(
+                    id,
+                    connections.get(&id).copied(),
                     Outbound::Message(ServerMessage::Offer { sdp, tracks }),
                 );
             }
@@ -264,7 +300,8 @@ async fn flush(sfu: &mut Sfu, socket: &UdpSocket, hub: &Hub, queue: &mut Vec<Dat
                 });
             }
             SfuOutput::PeerGone { peer, reason } => {
-                hub.media_failed(ParticipantId(peer.0), &reason)
+                let id = ParticipantId(peer.0);
+                hub.media_failed(id, connections.get(&id).copied(), &reason)
             }
         }
     }

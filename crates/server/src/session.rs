@@ -52,6 +52,7 @@ pub async fn run(
         text(msg)
     };
     let (mut id, mut outbound) = hub.register();
+    let connection = id.0;
     let (mut sink, mut stream) = socket.split();
     let mut phase = Phase::AwaitHello;
     let mut reason = LeaveReason::Disconnected;
@@ -112,7 +113,7 @@ pub async fn run(
             }
         }
     }
-    hub.leave(id, reason);
+    hub.leave(id, reason, connection);
 }
 
 /// Reads what is left of a closing connection (briefly); true if it contains `leave`.

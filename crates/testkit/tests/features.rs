@@ -279,3 +279,50 @@ async fn a_dropped_connection_resumes_without_a_leave() {
             .await
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_connection_takes_over_before_the_old_one_is_noticed_dead() {
+    // A phone moving from Wi-Fi to mobile data: the old connection is not closed (the server
+    // would only notice after its ping timeout) when the client comes back with its token.
+    let server = spawn_server().await.expect("server");
+    let url = server.ws_url();
+    let host = join(&url, "roaming", "Host", SimOptions::default()).await;
+    let watcher = join(&url, "roaming", "Watcher", SimOptions::default()).await;
+    let token = host.resume_token().expect("welcome has a token");
+    let back = SimParticipant::try_join(
+        &url,
+        "roaming",
+        "Host",
+        SimOptions::default(),
+        Hello {
+            resume: Some(token),
+            ..Hello::default()
+        },
+    )
+    .await
+    .expect("connects")
+    .expect("resumes");
+    assert_eq!(back.id, host.id, "same participant");
+    assert!(back.me().moderator, "same role");
+    assert!(
+        host.wait_until(WAIT, |h| h.ended().is_some()).await,
+        "the old connection is closed"
+    );
+    let before = watcher.received(host.id, TrackKind::Video).frames;
+    assert!(
+        watcher
+            .wait_until(WAIT, |w| w.received(host.id, TrackKind::Video).frames
+                > before + 10)
+            .await,
+        "media flows from the new connection: connected {} ended {:?} errors {:?} watcher {:?}",
+        back.is_connected(),
+        back.ended(),
+        back.errors(),
+        watcher.received(host.id, TrackKind::Video)
+    );
+    assert!(
+        watcher.left_reason(host.id).is_none() && watcher.knows(host.id),
+        "no leave seen"
+    );
+    assert_eq!(server.info.room_counts(), (1, 2));
+}

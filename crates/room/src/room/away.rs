@@ -29,8 +29,10 @@ impl Room {
         if token.is_empty() {
             return None;
         }
+        // Present members too: a client whose network changed comes back before the server
+        // has noticed its old connection is dead; the new connection takes over.
         let mut found = None;
-        for member in self.members.iter().filter(|m| m.away_until.is_some()) {
+        for member in &self.members {
             if secrets_equal(&member.resume_token, token) && found.is_none() {
                 found = Some(member.participant.id);
             }
@@ -52,7 +54,6 @@ impl Room {
             return;
         };
         let member = &mut self.members[index];
-        debug_assert!(member.away_until.is_some(), "only away members resume");
         member.away_until = None;
         member.resume_token = new_token.clone();
         let you = member.participant.clone();
