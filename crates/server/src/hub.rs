@@ -120,14 +120,7 @@ impl Hub {
     /// Queues a message for one session; a session whose queue is full is too slow and is
     /// closed rather than letting memory grow without bound.
     pub fn deliver(&self, to: ParticipantId, outbound: Outbound) {
-        let sender = lock(&self.sessions).get(&to).map(|s| s.sender.clone());
-        let Some(sender) = sender else {
-            return;
-        };
-        if let Err(mpsc::error::TrySendError::Full(_)) = sender.try_send(outbound) {
-            tracing::info!(participant = %to, "client too slow to read; disconnecting");
-            lock(&self.sessions).remove(&to);
-        }
+        self.deliver_for_connection(to, None, outbound);
     }
 
     /// Like `deliver`, but only if `to`'s session is still the connection `connection` (None:
@@ -139,11 +132,17 @@ impl Hub {
         connection: Option<u64>,
         outbound: Outbound,
     ) {
-        let current = lock(&self.sessions).get(&to).map(|s| s.connection);
-        if connection.is_some() && current != connection {
+        let mut sessions = lock(&self.sessions);
+        let Some(session) = sessions.get(&to) else {
+            return;
+        };
+        if connection.is_some_and(|c| c != session.connection) {
             return;
         }
-        self.deliver(to, outbound);
+        if let Err(mpsc::error::TrySendError::Full(_)) = session.sender.try_send(outbound) {
+            tracing::info!(participant = %to, "client too slow to read; disconnecting");
+            sessions.remove(&to);
+        }
     }
 
     /// People waiting in lobbies.

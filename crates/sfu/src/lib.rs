@@ -705,7 +705,7 @@ impl Sfu {
         if let Some(rid) = rid {
             track.layers.saw(rid, now);
         }
-        let track = &self.tracks[&key];
+        let track: &Track = track;
         let allowed = match track.kind {
             MediaKind::Audio => publisher.may_send_audio,
             MediaKind::Video => publisher.may_send_video,

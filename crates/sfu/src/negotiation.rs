@@ -70,9 +70,7 @@ impl Sfu {
             return;
         };
         self.demux.remove_peer(id);
-        if let Some(at) = peer.next_timeout {
-            self.timers.remove(&(at, id));
-        }
+        // Not just `next_timeout`: the entry made when the peer was added may still be there.
         self.timers.retain(|(_, p)| *p != id);
         if let Some(members) = self.groups.get_mut(&peer.group) {
             members.retain(|p| *p != id);

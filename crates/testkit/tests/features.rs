@@ -9,6 +9,22 @@ use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(10);
 
+/// Says hello with a resume token; the inner result is the server's answer.
+async fn with_token(
+    url: &str,
+    room: &str,
+    name: &str,
+    token: String,
+) -> Result<SimParticipant, (moot_protocol::ErrorCode, String)> {
+    let hello = Hello {
+        resume: Some(token),
+        ..Hello::default()
+    };
+    SimParticipant::try_join(url, room, name, SimOptions::default(), hello)
+        .await
+        .expect("connects")
+}
+
 async fn join(url: &str, room: &str, name: &str, options: SimOptions) -> SimParticipant {
     SimParticipant::join(url, room, name, options)
         .await
@@ -231,19 +247,9 @@ async fn a_dropped_connection_resumes_without_a_leave() {
         watcher.left_reason(host_id),
         watcher.ended()
     );
-    let back = SimParticipant::try_join(
-        &url,
-        "resumable",
-        "Host",
-        SimOptions::default(),
-        Hello {
-            resume: Some(token.clone()),
-            ..Hello::default()
-        },
-    )
-    .await
-    .expect("connects")
-    .expect("resumes");
+    let back = with_token(&url, "resumable", "Host", token.clone())
+        .await
+        .expect("resumes");
     assert_eq!(back.id, host_id, "same participant");
     assert!(back.me().moderator, "same role");
     assert!(watcher.left_reason(host_id).is_none());
@@ -256,19 +262,9 @@ async fn a_dropped_connection_resumes_without_a_leave() {
         "media again"
     );
     // The old token is spent; a stale one makes a new person.
-    let stranger = SimParticipant::try_join(
-        &url,
-        "resumable",
-        "Stranger",
-        SimOptions::default(),
-        Hello {
-            resume: Some(token),
-            ..Hello::default()
-        },
-    )
-    .await
-    .expect("connects")
-    .expect("joins as new");
+    let stranger = with_token(&url, "resumable", "Stranger", token)
+        .await
+        .expect("joins as new");
     assert_ne!(stranger.id, host_id);
     // Past the grace period a drop is a leave.
     let gone = back.id;
@@ -289,19 +285,9 @@ async fn a_new_connection_takes_over_before_the_old_one_is_noticed_dead() {
     let host = join(&url, "roaming", "Host", SimOptions::default()).await;
     let watcher = join(&url, "roaming", "Watcher", SimOptions::default()).await;
     let token = host.resume_token().expect("welcome has a token");
-    let back = SimParticipant::try_join(
-        &url,
-        "roaming",
-        "Host",
-        SimOptions::default(),
-        Hello {
-            resume: Some(token),
-            ..Hello::default()
-        },
-    )
-    .await
-    .expect("connects")
-    .expect("resumes");
+    let back = with_token(&url, "roaming", "Host", token)
+        .await
+        .expect("resumes");
     assert_eq!(back.id, host.id, "same participant");
     assert!(back.me().moderator, "same role");
     assert!(

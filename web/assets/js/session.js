@@ -6,6 +6,8 @@
 // which source. Turning the camera on or off, switching devices and sharing the screen never
 // renegotiate: replaceTrack.
 
+import { frameTransformStream } from './sframe.js';
+
 /** @typedef {import('./protocol.js').TrackInfo} TrackInfo */
 /** @typedef {import('./protocol.js').TrackSource} TrackSource */
 
@@ -370,19 +372,6 @@ export class MediaSession extends EventTarget {
  */
 function pipeFrames(endpoint, change) {
   const { readable, writable } = /** @type {any} */ (endpoint).createEncodedStreams();
-  const transform = new TransformStream({
-    /** @param {any} frame @param {TransformStreamDefaultController} controller */
-    async transform(frame, controller) {
-      let out = null;
-      try {
-        out = await change(new Uint8Array(frame.data));
-      } catch (err) {
-        console.warn('moot: a frame could not be processed:', err);
-      }
-      if (!out) return;
-      frame.data = out.buffer.byteLength === out.byteLength ? out.buffer : out.slice().buffer;
-      controller.enqueue(frame);
-    },
-  });
+  const transform = frameTransformStream(change);
   readable.pipeThrough(transform).pipeTo(writable).catch(() => {});
 }

@@ -7,7 +7,7 @@
 // Each transform is made with options {side: 'send' | 'receive', kind: 'audio' | 'video',
 // mid}. Frames that cannot be decrypted are dropped. The counters go back to the page.
 
-import { deriveFrameKey, encryptFrame, clearBytes } from './sframe.js';
+import { deriveFrameKey, encryptFrame, clearBytes, frameTransformStream } from './sframe.js';
 import { learnKey, decryptWith, fromBase64 } from './e2ee.js';
 
 /** @typedef {import('./e2ee.js').KeyRing} KeyRing */
@@ -93,20 +93,7 @@ scope.onrtctransform = (/** @type {any} */ ev) => {
   const transformer = ev.transformer;
   const { side, kind, mid } = transformer.options;
   const change = side === 'send' ? (/** @type {Uint8Array<ArrayBuffer>} */ d) => encrypt(kind, d) : (/** @type {Uint8Array<ArrayBuffer>} */ d) => decrypt(kind, mid ?? null, d);
-  const transform = new TransformStream({
-    /** @param {any} frame @param {TransformStreamDefaultController} controller */
-    async transform(frame, controller) {
-      let out = null;
-      try {
-        out = await change(new Uint8Array(frame.data));
-      } catch (err) {
-        console.warn('moot: a frame could not be processed:', err);
-      }
-      if (!out) return;
-      frame.data = out.buffer.byteLength === out.byteLength ? out.buffer : out.slice().buffer;
-      controller.enqueue(frame);
-    },
-  });
+  const transform = frameTransformStream(change);
   transformer.readable.pipeThrough(transform).pipeTo(transformer.writable).catch(() => {});
 };
 

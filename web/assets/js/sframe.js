@@ -199,3 +199,27 @@ export async function decryptFrame(fk, data, clear) {
   );
   return concat(prefix, new Uint8Array(opened));
 }
+
+/**
+ * A stream of encoded frames (Chromium's createEncodedStreams, or an RTCRtpScriptTransform in
+ * a worker) run through `change`: a null result, or an error, drops the frame. Frames keep
+ * their order. Shared by the page and the worker so both paths treat frames the same way.
+ * @param {(data: Uint8Array<ArrayBuffer>) => Promise<Uint8Array<ArrayBuffer> | null>} change
+ * @returns {TransformStream}
+ */
+export function frameTransformStream(change) {
+  return new TransformStream({
+    /** @param {any} frame @param {TransformStreamDefaultController} controller */
+    async transform(frame, controller) {
+      let out = null;
+      try {
+        out = await change(new Uint8Array(frame.data));
+      } catch (err) {
+        console.warn('moot: a frame could not be processed:', err);
+      }
+      if (!out) return;
+      frame.data = out.buffer.byteLength === out.byteLength ? out.buffer : out.slice().buffer;
+      controller.enqueue(frame);
+    },
+  });
+}
