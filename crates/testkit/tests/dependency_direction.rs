@@ -1,5 +1,5 @@
-//! The crate graph only points one way: protocol <- room, sfu <- server <- testkit, and room
-//! and sfu never know each other (design rule; checked over `cargo metadata`).
+//! The crate graph only points one way: protocol <- room, sfu, turn <- server <- testkit, and
+//! room and sfu never know each other (design rule; checked over `cargo metadata`).
 
 use std::collections::HashMap;
 use std::process::Command;
@@ -57,6 +57,10 @@ fn crates_depend_one_way() {
     assert!(
         of("moot-sfu").is_empty(),
         "sfu knows nothing of rooms or the protocol"
+    );
+    assert!(
+        of("moot-turn").is_empty(),
+        "turn is sans-IO TURN and knows nothing of Moot"
     );
     let server = of("moot-server");
     for needed in ["moot-protocol", "moot-room", "moot-sfu"] {
