@@ -6,6 +6,9 @@ use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+mod turn_server;
+pub use turn_server::{TurnServerConfig, TurnTransport};
+
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -19,6 +22,8 @@ pub struct Config {
     pub rooms: RoomsConfig,
     pub limits: LimitsConfig,
     pub turn: TurnConfig,
+    /// The built-in TURN relay (config/turn_server.rs).
+    pub turn_server: TurnServerConfig,
     pub privacy: PrivacyConfig,
     pub log: LogConfig,
 }
@@ -131,6 +136,7 @@ impl Default for Config {
             rooms: RoomsConfig::default(),
             limits: LimitsConfig::default(),
             turn: TurnConfig::default(),
+            turn_server: TurnServerConfig::default(),
             privacy: PrivacyConfig::default(),
             log: LogConfig::default(),
         }
@@ -309,6 +315,7 @@ impl Config {
                 return invalid("turn.ttl_seconds", "must be at least 60");
             }
         }
+        turn_server::validate(self)?;
         if let Some(ip) = self.media.public_ips.iter().find(|ip| ip.is_unspecified()) {
             return Err(ConfigError::Invalid {
                 key: "media.public_ips",

@@ -32,6 +32,8 @@ pub struct AppState {
     pub limits: Arc<Limits>,
     pub config: Arc<Config>,
     pub rates: Arc<crate::metrics::Rates>,
+    /// The built-in TURN relay's counters, when it runs.
+    pub turn: Option<Arc<crate::turn_server::TurnStats>>,
 }
 
 pub fn router(state: AppState) -> Router {

@@ -13,6 +13,7 @@ mod privacy;
 mod session;
 pub mod tls;
 mod turn;
+mod turn_server;
 mod udp_batch;
 
 use config::Config;
@@ -34,6 +35,8 @@ pub struct Bound {
     udp: UdpSocket,
     candidates: Vec<SocketAddr>,
     certificate: Option<tls::Certificate>,
+    /// The built-in TURN relay's listeners, when `turn_server.enabled`.
+    turn_server: Option<turn_server::TurnListeners>,
 }
 
 /// Binds the HTTP listener and the media UDP socket, and loads (or generates) the TLS
@@ -44,12 +47,15 @@ pub async fn bind(config: Config) -> std::io::Result<Bound> {
     let udp = UdpSocket::bind(SocketAddr::new(config.media_bind_ip(), config.media.port)).await?;
     let port = udp.local_addr()?.port();
     let candidates = media_candidates(&config, port);
+    let turn_server =
+        turn_server::TurnListeners::bind(&config, &candidates, certificate.is_some()).await?;
     Ok(Bound {
         config,
         listener,
         udp,
         candidates,
         certificate,
+        turn_server,
     })
 }
 
@@ -147,7 +153,10 @@ impl Bound {
                 e2ee_by_default: self.config.rooms.e2ee_by_default,
             },
             media.clone(),
-            turn::TurnCredentials::from_config(&self.config.turn),
+            match &self.turn_server {
+                Some(builtin) => Some(builtin.credentials()),
+                None => turn::TurnCredentials::from_config(&self.config.turn),
+            },
         ));
         let limits = Arc::new(Limits::new(self.config.limits.clone()));
         let grace = Duration::from_secs(self.config.http.shutdown_grace_seconds);
@@ -174,12 +183,16 @@ impl Bound {
             limits,
             config: Arc::new(self.config),
             rates,
+            turn: self.turn_server.as_ref().map(|t| t.stats()),
         };
         let app = http::router(state).into_make_service_with_connect_info::<tls::ClientAddr>();
+        let turn_stop = stop_rx.clone();
         let mut http_stop = stop_rx;
         let stopped = async move {
             let _ = http_stop.wait_for(|stop| *stop).await;
         };
+        // The built-in TURN's TLS listener serves the HTTPS certificate with the same acceptor.
+        let mut tls_acceptor = None;
         let task = match &self.certificate {
             None => {
                 let server = axum::serve(self.listener, app).with_graceful_shutdown(stopped);
@@ -191,6 +204,7 @@ impl Bound {
             }
             Some(certificate) => {
                 let acceptor = certificate.acceptor().map_err(std::io::Error::other)?;
+                tls_acceptor = Some(acceptor.clone());
                 let listener = tls::TlsListener::new(self.listener, acceptor)?;
                 let server = axum::serve(listener, app).with_graceful_shutdown(stopped);
                 tokio::spawn(async move {
@@ -200,6 +214,9 @@ impl Bound {
                 })
             }
         };
+        if let Some(builtin) = self.turn_server {
+            builtin.start(tls_acceptor, turn_stop);
+        }
         let info = ServerInfo {
             http_addr,
             media_addr,

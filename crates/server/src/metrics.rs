@@ -160,6 +160,7 @@ pub fn render(state: &AppState) -> String {
         &format!("Media frames forwarded per second over the last {window} s."),
         format!("{frames:.1}"),
     );
+    turn_metrics(&mut out, state.turn.as_deref());
     let errors = m.errors_sent();
     out.push_str(
         "# HELP moot_errors_sent_total Error messages sent to clients, by code.\n\
@@ -177,6 +178,27 @@ pub fn render(state: &AppState) -> String {
         let _ = writeln!(out, "moot_limit_hits_total{{limit=\"{limit}\"}} {count}");
     }
     out
+}
+
+/// The built-in TURN relay (zeros when it does not run, so dashboards need no special case).
+fn turn_metrics(out: &mut String, turn: Option<&crate::turn_server::TurnStats>) {
+    let get = |read: fn(&crate::turn_server::TurnStats) -> u64| turn.map_or(0, read);
+    metric(
+        out,
+        "moot_turn_allocations",
+        "gauge",
+        "Allocations open on the built-in TURN relay.",
+        get(|t| t.allocations.load(Ordering::Relaxed)),
+    );
+    let _ = write!(
+        out,
+        "# HELP moot_turn_relayed_bytes_total Payload bytes the built-in TURN relay forwarded, \
+         by direction.\n# TYPE moot_turn_relayed_bytes_total counter\n\
+         moot_turn_relayed_bytes_total{{direction=\"to_peer\"}} {}\n\
+         moot_turn_relayed_bytes_total{{direction=\"to_client\"}} {}\n",
+        get(|t| t.bytes_to_peers.load(Ordering::Relaxed)),
+        get(|t| t.bytes_to_clients.load(Ordering::Relaxed)),
+    );
 }
 
 #[cfg(test)]

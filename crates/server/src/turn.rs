@@ -1,5 +1,6 @@
-//! Short-lived TURN credentials for an external coturn, with its shared-secret scheme
-//! ("TURN REST API", coturn's `use-auth-secret` + `static-auth-secret`).
+//! Short-lived TURN credentials with coturn's shared-secret scheme ("TURN REST API", coturn's
+//! `use-auth-secret` + `static-auth-secret`), for an external coturn or the built-in relay
+//! (turn_server/, which checks them with crates/turn).
 //!
 //! For each `welcome` the server makes a username `<unix expiry>:<random>` and the credential
 //! base64(HMAC-SHA1(secret, username)). coturn recomputes the same HMAC from its copy of the
@@ -31,11 +32,21 @@ impl TurnCredentials {
         }
         // Validation makes a secret mandatory with urls; without one, hand out nothing.
         let secret = config.shared_secret.as_deref()?;
-        Some(Self {
-            urls: config.urls.clone(),
-            key: hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, secret.as_bytes()),
-            ttl: Duration::from_secs(config.ttl_seconds),
-        })
+        Some(Self::new(
+            config.urls.clone(),
+            secret.as_bytes(),
+            Duration::from_secs(config.ttl_seconds),
+        ))
+    }
+
+    /// Credentials for any relay that checks this scheme with `secret` (the built-in one
+    /// passes its in-memory secret here).
+    pub fn new(urls: Vec<String>, secret: &[u8], ttl: Duration) -> Self {
+        Self {
+            urls,
+            key: hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, secret),
+            ttl,
+        }
     }
 
     /// Fresh credentials valid for the configured time from `now`.

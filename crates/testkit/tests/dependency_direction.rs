@@ -63,7 +63,7 @@ fn crates_depend_one_way() {
         "turn is sans-IO TURN and knows nothing of Moot"
     );
     let server = of("moot-server");
-    for needed in ["moot-protocol", "moot-room", "moot-sfu"] {
+    for needed in ["moot-protocol", "moot-room", "moot-sfu", "moot-turn"] {
         assert!(server.contains(&needed.to_owned()), "server wires {needed}");
     }
     assert!(!server.contains(&"moot-testkit".to_owned()));
