@@ -54,6 +54,10 @@ struct Cli {
     /// than on a command line others can read.
     #[arg(long, env = "MOOT_TURN_SHARED_SECRET", hide_env_values = true)]
     turn_shared_secret: Option<String>,
+    /// Run the built-in TURN relay (`turn_server.enabled`), for people behind firewalls that
+    /// block UDP to the media port.
+    #[arg(long, env = "MOOT_TURN_SERVER")]
+    turn_server: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -105,6 +109,9 @@ impl Cli {
         }
         if let Some(secret) = self.turn_shared_secret {
             config.turn.shared_secret = Some(secret);
+        }
+        if self.turn_server {
+            config.turn_server.enabled = true;
         }
         config.validate()?;
         Ok((config, self.command))

@@ -166,6 +166,29 @@ impl TurnListeners {
     /// Starts the listeners and the state machine; they stop when `stop` turns true.
     /// `tls` is the HTTPS listener's acceptor (the same certificate), when there is one.
     pub fn start(self, tls: Option<TlsAcceptor>, stop: watch::Receiver<bool>) {
+        // Ports only: logs at the default level carry no addresses.
+        let port = |l: Option<u16>| l.map_or("off".to_owned(), |p| p.to_string());
+        tracing::info!(
+            udp = port(
+                self.udp
+                    .as_ref()
+                    .and_then(|u| u.local_addr().ok())
+                    .map(|a| a.port())
+            ),
+            tcp = port(
+                self.tcp
+                    .as_ref()
+                    .and_then(|t| t.local_addr().ok())
+                    .map(|a| a.port())
+            ),
+            tls = port(
+                self.tls
+                    .as_ref()
+                    .and_then(|t| t.local_addr().ok())
+                    .map(|a| a.port())
+            ),
+            "built-in TURN relay listening"
+        );
         let (events, queue) = mpsc::channel(EVENT_QUEUE);
         let udp = self.udp.map(Arc::new);
         if let Some(udp) = &udp {
