@@ -451,3 +451,62 @@ async fn read_relay(socket: Arc<UdpSocket>, allocation: AllocationId, events: mp
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enabled() -> Config {
+        let mut config = Config::default();
+        config.turn_server.enabled = true;
+        config.turn_server.port = 0;
+        config.turn_server.tls_port = 0;
+        config
+    }
+
+    #[tokio::test]
+    async fn urls_follow_the_bound_ports_transports_and_certificate() {
+        let media: [SocketAddr; 1] = ["127.0.0.1:10000".parse().expect("addr")];
+        let mut config = enabled();
+        config.turn_server.host = Some("meet.example.org".into());
+        let relay = TurnListeners::bind(&config, &media, true)
+            .await
+            .expect("binds")
+            .expect("enabled");
+        let urls = relay.urls();
+        assert_eq!(urls.len(), 3, "{urls:?}");
+        let port = urls[0]
+            .strip_prefix("turn:127.0.0.1:")
+            .and_then(|rest| rest.strip_suffix("?transport=udp"))
+            .expect("turn:IP:PORT?transport=udp");
+        assert_eq!(urls[1], format!("turn:127.0.0.1:{port}?transport=tcp"));
+        assert!(
+            urls[2].starts_with("turns:meet.example.org:") && urls[2].ends_with("?transport=tcp"),
+            "{urls:?}"
+        );
+
+        let relay = TurnListeners::bind(&enabled(), &media, false)
+            .await
+            .expect("binds")
+            .expect("enabled");
+        assert_eq!(relay.urls().len(), 2, "no turns: without a certificate");
+
+        let mut config = enabled();
+        config.turn_server.transports = vec![TurnTransport::Tcp];
+        config.turn_server.public_ip = Some("192.0.2.9".parse().expect("ip"));
+        let relay = TurnListeners::bind(&config, &media, true)
+            .await
+            .expect("binds")
+            .expect("enabled");
+        let urls = relay.urls();
+        assert_eq!(urls.len(), 1, "{urls:?}");
+        assert!(urls[0].starts_with("turn:192.0.2.9:"), "{urls:?}");
+
+        let mut config = enabled();
+        config.turn_server.enabled = false;
+        assert!(TurnListeners::bind(&config, &media, true)
+            .await
+            .expect("nothing to bind")
+            .is_none());
+    }
+}
