@@ -39,6 +39,11 @@ pub struct HttpConfig {
     /// On SIGTERM/SIGINT, clients are told `server_shutdown`; the server waits at most this
     /// many seconds for their connections to close before it exits.
     pub shutdown_grace_seconds: u64,
+    /// Reverse proxies (address ranges) whose client-address header is believed (proxy.rs).
+    /// Empty: the TCP peer is always the client.
+    pub trusted_proxies: Vec<crate::proxy::Cidr>,
+    /// The header those proxies put the client address in.
+    pub trusted_proxy_header: crate::proxy::ProxyHeader,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -157,6 +162,8 @@ impl Default for HttpConfig {
             listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080),
             allow_plain_http: false,
             shutdown_grace_seconds: 10,
+            trusted_proxies: Vec::new(),
+            trusted_proxy_header: crate::proxy::ProxyHeader::default(),
         }
     }
 }

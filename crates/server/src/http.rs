@@ -7,7 +7,7 @@ use crate::tls::ClientAddr;
 use axum::body::Body;
 use axum::extract::ws::Message;
 use axum::extract::{ConnectInfo, Path, State, WebSocketUpgrade};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -86,10 +86,17 @@ async fn websocket(
     ws: WebSocketUpgrade,
     State(state): State<AppState>,
     ConnectInfo(ClientAddr(peer)): ConnectInfo<ClientAddr>,
+    headers: HeaderMap,
 ) -> Response {
     // The address is used only to throttle password guessing and to count connections per
-    // address while they are open; it is never logged or stored.
-    let client_ip = peer.ip();
+    // address while they are open; it is never logged or stored. Behind a trusted reverse
+    // proxy it is the address the proxy reports (proxy.rs); from anyone else, the peer's.
+    let client_ip = crate::proxy::client_ip(
+        peer.ip(),
+        &headers,
+        &state.config.http.trusted_proxies,
+        state.config.http.trusted_proxy_header,
+    );
     let slot = state.limits.connect(client_ip);
     let context = state.limits.session_context();
     let limit = state.limits.connections_per_address();

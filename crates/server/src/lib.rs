@@ -10,6 +10,7 @@ mod limits;
 mod media;
 mod metrics;
 mod privacy;
+pub mod proxy;
 mod session;
 pub mod tls;
 mod turn;
