@@ -46,6 +46,10 @@ command -v ffmpeg >/dev/null || missing+=(ffmpeg)
 command -v ip >/dev/null || [ -x /usr/sbin/ip ] || missing+=(iproute2)
 # A real TURN relay for tests/e2e/turn-relay.test.mjs (started by the test, never as a service).
 command -v turnserver >/dev/null || [ -x /usr/bin/turnserver ] || missing+=(coturn)
+# Let's Encrypt's test CA for tests/e2e/acme.test.mjs (pebble + pebble-challtestsrv, started by
+# the test), and openssl to make the certificate of Pebble's own API there.
+command -v pebble >/dev/null || [ -x /usr/bin/pebble ] || missing+=(pebble)
+command -v openssl >/dev/null || missing+=(openssl)
 if [ "$WHAT" != rust ] && [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -58,7 +62,7 @@ if [ "$WHAT" != rust ] && [ ${#missing[@]} -gt 0 ]; then
     as_root apt-get install -y -q "${missing[@]}" || fail "apt-get install ${missing[*]}"
   fi
 else
-  echo "chromium, firefox-esr, ffmpeg, iproute2, coturn: present (or not needed)"
+  echo "chromium, firefox-esr, ffmpeg, iproute2, coturn, pebble, openssl: present (or not needed)"
 fi
 PATH=$PATH:/usr/sbin:/sbin
 

@@ -56,6 +56,16 @@ pub struct TlsConfig {
     /// With no certificate configured on an address beyond loopback, generate a self-signed
     /// one (kept in `state_dir`). Off: such a setup is a configuration error instead.
     pub self_signed: bool,
+    /// Get certificates for these names from an ACME CA (acme.rs), validated on the HTTPS
+    /// port itself (TLS-ALPN-01). Exclusive with `cert_file`/`key_file`.
+    pub acme_domains: Vec<String>,
+    /// Contact for the CA's account, e.g. "mailto:ops@example.org".
+    pub acme_contact: Option<String>,
+    /// The CA's directory URL.
+    pub acme_directory: String,
+    /// A PEM certificate to trust for the CA's own HTTPS (a test CA such as Pebble); by
+    /// default the system's roots.
+    pub acme_ca_roots: Option<PathBuf>,
 }
 
 impl Default for TlsConfig {
@@ -64,6 +74,10 @@ impl Default for TlsConfig {
             cert_file: None,
             key_file: None,
             self_signed: true,
+            acme_domains: Vec::new(),
+            acme_contact: None,
+            acme_directory: crate::acme::LETS_ENCRYPT.to_owned(),
+            acme_ca_roots: None,
         }
     }
 }
@@ -288,7 +302,12 @@ impl Config {
             (None, Some(_)) => return invalid("tls.cert_file", "must be set with tls.key_file"),
             _ => {}
         }
-        if self.uses_tls() && self.tls.cert_file.is_none() && !self.tls.self_signed {
+        self.validate_acme()?;
+        if self.uses_tls()
+            && self.tls.cert_file.is_none()
+            && self.tls.acme_domains.is_empty()
+            && !self.tls.self_signed
+        {
             return invalid(
                 "http.allow_plain_http",
                 &format!(
@@ -338,6 +357,66 @@ impl Config {
         Ok(())
     }
 
+    /// `tls.acme_*`: the CA must be able to reach us and we must be the ones serving TLS.
+    fn validate_acme(&self) -> Result<(), ConfigError> {
+        let tls = &self.tls;
+        let invalid =
+            |key: &'static str, problem: String| Err(ConfigError::Invalid { key, problem });
+        if tls.acme_domains.is_empty() {
+            return Ok(());
+        }
+        if tls.cert_file.is_some() || tls.key_file.is_some() {
+            return invalid(
+                "tls.acme_domains",
+                "cannot be used with tls.cert_file/tls.key_file: either Moot gets its \
+                 certificates by ACME, or you give it one"
+                    .into(),
+            );
+        }
+        if self.http.allow_plain_http {
+            return invalid(
+                "tls.acme_domains",
+                "cannot be used with http.allow_plain_http: ACME certificates are for Moot's \
+                 own HTTPS (behind a TLS proxy, let the proxy get them)"
+                    .into(),
+            );
+        }
+        if self.http.listen.ip().is_loopback() {
+            return invalid(
+                "tls.acme_domains",
+                format!(
+                    "http.listen is {}, a loopback address the CA cannot reach: listen on a \
+                     public address (e.g. \"0.0.0.0:443\"), whose port the names point to",
+                    self.http.listen
+                ),
+            );
+        }
+        if let Some(bad) = tls.acme_domains.iter().find(|d| !is_dns_name(d)) {
+            return invalid(
+                "tls.acme_domains",
+                format!(
+                    "{bad:?} is not a DNS name like \"meet.example.org\" (no scheme, port, \
+                     address or wildcard: TLS-ALPN-01 cannot validate wildcards)"
+                ),
+            );
+        }
+        if !tls.acme_directory.starts_with("https://") {
+            return invalid(
+                "tls.acme_directory",
+                format!("{:?} must be an https:// URL", tls.acme_directory),
+            );
+        }
+        if let Some(contact) = tls.acme_contact.as_deref() {
+            if !contact.starts_with("mailto:") || contact.len() <= "mailto:".len() {
+                return invalid(
+                    "tls.acme_contact",
+                    format!("{contact:?} must look like \"mailto:ops@example.org\""),
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// Plain HTTP is served only on loopback unless `http.allow_plain_http`; elsewhere HTTPS.
     pub fn uses_tls(&self) -> bool {
         self.tls.cert_file.is_some()
@@ -358,6 +437,21 @@ impl Config {
     pub fn media_bind_ip(&self) -> IpAddr {
         self.media.bind.unwrap_or(self.http.listen.ip())
     }
+}
+
+/// A host name with at least two labels of letters, digits and inner hyphens.
+fn is_dns_name(name: &str) -> bool {
+    let labels: Vec<&str> = name.split('.').collect();
+    name.len() <= 253
+        && labels.len() >= 2
+        && name.parse::<IpAddr>().is_err()
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
 }
 
 #[cfg(test)]
@@ -448,5 +542,79 @@ mod tests {
         cfg.rooms.max_participants = 0;
         let err = cfg.validate().expect_err("zero is invalid").to_string();
         assert!(err.starts_with("rooms.max_participants"), "{err}");
+    }
+
+    #[test]
+    fn acme_needs_a_public_listener_and_no_certificate_files() {
+        let mut cfg = Config::from_toml(
+            "[http]\nlisten = \"0.0.0.0:443\"\n[tls]\nacme_domains = [\"meet.example.org\"]\n\
+             acme_contact = \"mailto:ops@example.org\"\n",
+        )
+        .expect("parses");
+        cfg.validate().expect("valid");
+        assert!(cfg.uses_tls());
+        assert_eq!(cfg.tls.acme_directory, crate::acme::LETS_ENCRYPT);
+        assert_eq!(Config::from_toml(&cfg.to_toml()).expect("reads back"), cfg);
+        let error = |cfg: &Config| cfg.validate().expect_err("invalid").to_string();
+
+        let mut c = cfg.clone();
+        c.http.listen = "127.0.0.1:8443".parse().expect("addr");
+        let err = error(&c);
+        assert!(
+            err.starts_with("tls.acme_domains") && err.contains("loopback"),
+            "{err}"
+        );
+        let mut c = cfg.clone();
+        c.tls.cert_file = Some("c.pem".into());
+        c.tls.key_file = Some("k.pem".into());
+        let err = error(&c);
+        assert!(
+            err.starts_with("tls.acme_domains") && err.contains("tls.cert_file"),
+            "{err}"
+        );
+        let mut c = cfg.clone();
+        c.http.allow_plain_http = true;
+        assert!(error(&c).contains("http.allow_plain_http"));
+        for bad in [
+            "*.example.org",
+            "https://meet.example.org",
+            "192.0.2.1",
+            "meet",
+            "a..b",
+        ] {
+            let mut c = cfg.clone();
+            c.tls.acme_domains = vec![bad.into()];
+            assert!(error(&c).starts_with("tls.acme_domains"), "{bad}");
+        }
+        let mut c = cfg.clone();
+        c.tls.acme_contact = Some("ops@example.org".into());
+        assert!(error(&c).starts_with("tls.acme_contact"));
+        c = cfg.clone();
+        c.tls.acme_directory = "http://localhost/dir".into();
+        assert!(error(&c).starts_with("tls.acme_directory"));
+        // With self-signed off, ACME is still a way to serve HTTPS.
+        cfg.tls.self_signed = false;
+        cfg.validate().expect("valid");
+    }
+
+    #[test]
+    fn trusted_proxies_parse_and_bad_ranges_name_the_value() {
+        let cfg = Config::from_toml(
+            "[http]\ntrusted_proxies = [\"127.0.0.1/32\", \"::1\", \"10.0.0.0/8\"]\n\
+             trusted_proxy_header = \"forwarded\"\n",
+        )
+        .expect("parses");
+        assert_eq!(cfg.http.trusted_proxies.len(), 3);
+        assert_eq!(
+            cfg.http.trusted_proxy_header,
+            crate::proxy::ProxyHeader::Forwarded
+        );
+        assert_eq!(Config::from_toml(&cfg.to_toml()).expect("reads back"), cfg);
+        let err = Config::from_toml("[http]\ntrusted_proxies = [\"10.0.0.1/8\"]\n")
+            .expect_err("host bits");
+        assert!(
+            err.contains("trusted_proxies") && err.contains("10.0.0.1/8"),
+            "{err}"
+        );
     }
 }

@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+mod acme;
 pub mod config;
 mod http;
 mod hub;
@@ -100,7 +101,14 @@ impl ServerInfo {
     /// The URL people open.
     pub fn url(&self) -> String {
         let ip = self.http_addr.ip();
-        let host = if ip.is_loopback() {
+        // With ACME, the certificate is only valid for its names.
+        let acme_name = self
+            .certificate
+            .as_ref()
+            .and_then(|c| c.acme_domains()?.first().cloned());
+        let host = if let Some(name) = acme_name {
+            name
+        } else if ip.is_loopback() {
             "localhost".to_owned()
         } else if ip.is_unspecified() {
             self.candidates

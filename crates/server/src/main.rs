@@ -151,7 +151,18 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     };
     let (info, task) = bound.start(shutdown)?;
     println!("Moot is running at {}", info.url());
-    if let Some(cert) = &info.certificate {
+    if let Some(domains) = info.certificate.as_ref().and_then(|c| c.acme_domains()) {
+        let cert = info.certificate.as_ref().map(|c| c.fingerprint.as_str());
+        println!(
+            "HTTPS with ACME certificates for {} (kept in the state directory, renewed while \
+             running); {}",
+            domains.join(", "),
+            match cert {
+                Some(fp) if !fp.is_empty() => format!("SHA-256 fingerprint now: {fp}"),
+                _ => "requesting the first one now (see the log)".to_owned(),
+            }
+        );
+    } else if let Some(cert) = &info.certificate {
         match &cert.generated_in {
             Some(dir) => {
                 println!(

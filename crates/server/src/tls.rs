@@ -1,9 +1,13 @@
 //! Built-in HTTPS: a certificate and key from files, or a self-signed certificate generated
 //! once and kept in the state directory (so browsers that accepted it keep accepting it).
 //!
+//! With `tls.acme_domains`, certificates come from an ACME CA instead (acme.rs) and are
+//! swapped into the running listener when renewed.
+//!
 //! The TLS handshakes run on their own tasks and finished streams are handed to axum through a
 //! [`Listener`], so one slow or hostile client cannot hold up accepting others.
 
+use crate::acme::{Acme, AcmeSettings, ACME_TLS_ALPN};
 use crate::config::Config;
 use axum::extract::connect_info::Connected;
 use axum::serve::{IncomingStream, Listener};
@@ -45,8 +49,11 @@ pub struct Certificate {
     pub generated_in: Option<PathBuf>,
     /// True when it was created by this start (not loaded from the state directory).
     pub newly_generated: bool,
+    /// For ACME, the chain kept from an earlier run (empty before the first one is issued).
     chain: Vec<CertificateDer<'static>>,
-    key: Arc<PrivateKeyDer<'static>>,
+    /// `None` for ACME, whose keys live in its resolver.
+    key: Option<Arc<PrivateKeyDer<'static>>>,
+    acme: Option<Arc<Acme>>,
 }
 
 impl Certificate {
@@ -54,15 +61,36 @@ impl Certificate {
         &self.chain
     }
 
+    /// The names ACME gets certificates for; `None` without ACME.
+    pub fn acme_domains(&self) -> Option<&[String]> {
+        self.acme.as_deref().map(Acme::domains)
+    }
+
+    /// The acceptor for the HTTPS listener. With ACME this also starts ordering and renewing
+    /// certificates (a task that ends once the server and this certificate are dropped): the
+    /// listener has to exist for TLS-ALPN-01 validation, so both start together.
     pub fn acceptor(&self) -> Result<TlsAcceptor, TlsError> {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        let builder = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| TlsError::Rustls(e.to_string()))?
-            .with_no_client_auth()
-            .with_single_cert(self.chain.clone(), self.key.clone_key())
-            .map_err(|e| TlsError::Rustls(e.to_string()))?;
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+            .with_no_client_auth();
+        let config = match (&self.acme, &self.key) {
+            (Some(acme), _) => {
+                let mut config = builder.with_cert_resolver(acme.resolver());
+                config.alpn_protocols = vec![b"http/1.1".to_vec(), ACME_TLS_ALPN.to_vec()];
+                acme.spawn();
+                config
+            }
+            (None, Some(key)) => {
+                let mut config = builder
+                    .with_single_cert(self.chain.clone(), key.clone_key())
+                    .map_err(|e| TlsError::Rustls(e.to_string()))?;
+                config.alpn_protocols = vec![b"http/1.1".to_vec()];
+                config
+            }
+            (None, None) => return Err(TlsError::Rustls("no certificate key".into())),
+        };
         Ok(TlsAcceptor::from(Arc::new(config)))
     }
 }
@@ -71,6 +99,24 @@ impl Certificate {
 pub fn certificate(config: &Config) -> Result<Option<Certificate>, TlsError> {
     if !config.uses_tls() {
         return Ok(None);
+    }
+    if !config.tls.acme_domains.is_empty() {
+        let settings = AcmeSettings {
+            domains: config.tls.acme_domains.clone(),
+            contact: config.tls.acme_contact.clone(),
+            directory: config.tls.acme_directory.clone(),
+            ca_roots: config.tls.acme_ca_roots.clone(),
+        };
+        let acme = Acme::new(settings, &config.state_dir)?;
+        let chain = acme.chain();
+        return Ok(Some(Certificate {
+            fingerprint: chain.first().map(fingerprint).unwrap_or_default(),
+            generated_in: None,
+            newly_generated: false,
+            chain,
+            key: None,
+            acme: Some(Arc::new(acme)),
+        }));
     }
     match (&config.tls.cert_file, &config.tls.key_file) {
         (Some(cert), Some(key)) => load(cert, key).map(Some),
@@ -99,7 +145,8 @@ fn load(cert_path: &Path, key_path: &Path) -> Result<Certificate, TlsError> {
         generated_in: None,
         newly_generated: false,
         chain,
-        key: Arc::new(key),
+        key: Some(Arc::new(key)),
+        acme: None,
     })
 }
 
@@ -148,7 +195,7 @@ fn self_signed(state_dir: &Path, listen_ip: IpAddr) -> Result<Certificate, TlsEr
     Ok(cert)
 }
 
-fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut file = std::fs::OpenOptions::new()
@@ -199,6 +246,13 @@ impl TlsListener {
                 let tx = tx.clone();
                 tokio::spawn(async move {
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                        // An ACME CA validating TLS-ALPN-01: the handshake was the whole
+                        // answer, and RFC 8737 has the connection closed right after it.
+                        Ok(Ok(stream))
+                            if stream.get_ref().1.alpn_protocol() == Some(ACME_TLS_ALPN) =>
+                        {
+                            tracing::debug!("answered an ACME tls-alpn-01 validation");
+                        }
                         Ok(Ok(stream)) => {
                             let _ = tx.send((stream, peer)).await;
                         }
