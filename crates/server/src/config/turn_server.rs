@@ -36,8 +36,8 @@ pub struct TurnServerConfig {
     /// Address put in the `turn:` URLs and relayed addresses. Default: the first
     /// advertised media address (`media.public_ips` or the detected one).
     pub public_ip: Option<IpAddr>,
-    /// Host name in the `turns:` URL; the certificate must be valid for it. Default:
-    /// `public_ip`.
+    /// Host name in the `turns:` URL; the certificate must be valid for it. Default: the first
+    /// `tls.acme_domains` name, else `public_ip`.
     pub host: Option<String>,
     /// UDP ports relay sockets are taken from (one per allocation); open them in firewalls.
     pub relay_port_min: u16,

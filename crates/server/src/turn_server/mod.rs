@@ -127,7 +127,12 @@ impl TurnListeners {
             tls,
             relay_bind: bind_ip,
             public_ip,
-            host: t.host.clone().unwrap_or_else(|| host_of(public_ip)),
+            // The certificate's name when ACME gets it, so turns: verifies without extra keys.
+            host: t
+                .host
+                .clone()
+                .or_else(|| config.tls.acme_domains.first().cloned())
+                .unwrap_or_else(|| host_of(public_ip)),
             relay_ports: (t.relay_port_min, t.relay_port_max),
             secret,
             engine,
