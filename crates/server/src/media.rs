@@ -303,6 +303,8 @@ async fn flush(
                 let id = ParticipantId(peer.0);
                 hub.media_failed(id, connections.get(&id).copied(), &reason)
             }
+            // Passed on to the publisher once the media workers land (one arm there).
+            SfuOutput::Layers { .. } => {}
         }
     }
     send_all(socket, queue).await;

@@ -12,6 +12,7 @@
 
 #![forbid(unsafe_code)]
 
+mod adapt;
 mod demux;
 mod negotiation;
 mod peer;
@@ -29,7 +30,7 @@ use demux::Demux;
 use peer::{Peer, SubState, Subscription};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use simulcast::{vp8_starts_keyframe, Layers};
+use simulcast::{vp8_keyframe_height, vp8_starts_keyframe, Layers};
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -146,6 +147,13 @@ pub enum SfuOutput {
     PeerGone { peer: PeerId, reason: String },
     /// The dominant speaker of a group changed.
     DominantSpeaker { group: GroupId, peer: PeerId },
+    /// The publisher `peer` should encode only these simulcast layers of its track on `mid`
+    /// (the others nobody needs now); sent when the set changes.
+    Layers {
+        peer: PeerId,
+        mid: Mid,
+        active: Vec<Rid>,
+    },
 }
 
 /// Counters for metrics and benchmarks.
@@ -182,6 +190,8 @@ pub struct Sfu {
     tracks: HashMap<TrackKey, Track>,
     speakers: HashMap<GroupId, SpeakerDetector>,
     next_speaker_evaluation: Option<Instant>,
+    /// When simulcast layer choices are next made (`adapt.rs`).
+    next_adaptation: Option<Instant>,
     demux: Demux,
     dirty: VecDeque<PeerId>,
     /// Every peer's next str0m timeout, ordered, so finding due peers needs no scan.
@@ -206,6 +216,7 @@ impl Sfu {
             tracks: HashMap::new(),
             speakers: HashMap::new(),
             next_speaker_evaluation: None,
+            next_adaptation: None,
             demux: Demux::default(),
             dirty: VecDeque::new(),
             deferred_keyframes: Vec::new(),
@@ -246,6 +257,9 @@ impl Sfu {
             .set_ice_lite(true)
             // Forward RTP as is: no depacketizing and repacketizing per subscriber.
             .set_rtp_mode(true)
+            // Bandwidth estimation from transport-wide feedback: simulcast layers per
+            // subscriber follow it (adapt.rs).
+            .enable_bwe(Some(adapt::INITIAL_ESTIMATE))
             .set_local_ice_credentials(creds)
             .clear_codecs()
             .enable_opus(true, false)
@@ -264,6 +278,7 @@ impl Sfu {
         self.peers.insert(id, Peer::new(group, rtc));
         // Due at once: a new Rtc wants its first poll.
         self.timers.insert((now, id));
+        self.next_adaptation.get_or_insert(now + adapt::ADAPT_EVERY);
         self.groups.entry(group).or_default().push(id);
         self.demux.insert_peer(id, ufrag);
         self.rerank(now, group);
@@ -482,6 +497,9 @@ impl Sfu {
         if self.next_speaker_evaluation.is_some_and(|t| t <= now) {
             self.evaluate_speakers(now);
         }
+        if self.next_adaptation.is_some_and(|t| t <= now) {
+            self.adapt(now);
+        }
         if self.deferred_keyframes.iter().any(|(_, due)| *due <= now) {
             let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.deferred_keyframes)
                 .into_iter()
@@ -523,6 +541,7 @@ impl Sfu {
             .into_iter()
             .chain(deferred)
             .chain(self.next_speaker_evaluation)
+            .chain(self.next_adaptation)
             .chain(self.ice_recovery_checks.iter().map(|(_, due)| *due))
             .min()
     }
@@ -610,6 +629,7 @@ impl Sfu {
                 self.publish(id, added.mid, added.kind);
             }
             Event::RtpPacket(packet) => self.forward(now, id, packet),
+            Event::EgressBitrateEstimate(kind) => self.on_estimate(id, kind),
             Event::KeyframeRequest(req) => {
                 let source = self.peers[&id]
                     .subscription_on_mid(req.mid)
@@ -702,9 +722,10 @@ impl Sfu {
         // Only VP8's keyframes are recognised in RTP; other codecs keep their first layer.
         let vp8 = params.spec().codec == Codec::Vp8;
         let keyframe = rid.is_some() && vp8 && vp8_starts_keyframe(&packet.payload);
-        if let Some(rid) = rid {
-            track.layers.saw(rid, now);
-        }
+        let height = keyframe.then(|| vp8_keyframe_height(&packet.payload));
+        track
+            .layers
+            .saw(rid, now, packet.payload.len(), height.flatten());
         let track: &Track = track;
         let allowed = match track.kind {
             MediaKind::Audio => publisher.may_send_audio,
@@ -747,9 +768,19 @@ impl Sfu {
             // Simulcast: forward only this subscriber's layer; switch only on a keyframe.
             let mut switch_to = None;
             if let Some(rid) = rid {
-                let target = track.layers.target(sub.receive_video, now);
+                // The adaptation's choice (adapt.rs); quality alone until it has decided.
+                let target = match sub.adapt.target(sub_mid) {
+                    Some(decided) => track.layers.pick(decided, now),
+                    None => track.layers.target(sub.receive_video, now),
+                };
                 let current = sub.layer_of(sub_mid);
-                wants_keyframe |= target.is_some() && target != current;
+                if target.is_none() {
+                    // Nothing for this subscriber now (hidden tile, no bandwidth): resuming
+                    // then waits for a keyframe and continues the numbering.
+                    sub.pause_layer(sub_mid);
+                    continue;
+                }
+                wants_keyframe |= target != current;
                 if current != Some(rid) {
                     let may_switch = keyframe || (!vp8 && current.is_none());
                     if target != Some(rid) || !may_switch {

@@ -107,6 +107,8 @@ pub struct Peer {
     /// Queued for draining (avoids queueing twice).
     pub queued: bool,
     pub fault: Option<PeerFault>,
+    /// Simulcast layer choices for what this peer receives (adapt.rs).
+    pub adapt: crate::adapt::SubscriberAdapt,
 }
 
 impl Peer {
@@ -129,6 +131,7 @@ impl Peer {
             tx_streams: HashMap::new(),
             queued: false,
             fault: None,
+            adapt: crate::adapt::SubscriberAdapt::default(),
         }
     }
 
@@ -186,6 +189,13 @@ impl Peer {
     /// The simulcast layer outgoing `mid` carries now.
     pub fn layer_of(&self, mid: Mid) -> Option<Rid> {
         self.tx_streams.get(&mid).and_then(|s| s.layer)
+    }
+
+    /// Outgoing `mid` stops carrying its layer: what comes next must start at a keyframe.
+    pub fn pause_layer(&mut self, mid: Mid) {
+        if let Some(stream) = self.tx_streams.get_mut(&mid) {
+            stream.layer = None;
+        }
     }
 
     /// Our payload type, sequence number and timestamp for a packet forwarded on outgoing
