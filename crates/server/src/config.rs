@@ -113,6 +113,9 @@ pub struct PrivacyConfig {
     pub operator_contact: String,
 }
 
+/// More media threads than this is a typo, not a machine.
+const MAX_MEDIA_THREADS: usize = 256;
+
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MediaConfig {
@@ -123,6 +126,9 @@ pub struct MediaConfig {
     /// Addresses browsers should send media to. By default: the bind address, or, when bound
     /// to all interfaces, every non-loopback interface address.
     pub public_ips: Vec<IpAddr>,
+    /// Media worker threads (0: one per core). Rooms are spread over them; each room's media
+    /// is forwarded by one of them.
+    pub threads: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -222,6 +228,7 @@ impl Default for MediaConfig {
             port: 10000,
             bind: None,
             public_ips: Vec::new(),
+            threads: 0,
         }
     }
 }
@@ -348,6 +355,12 @@ impl Config {
                 problem: format!("{ip} is not an address browsers can send to"),
             });
         }
+        if self.media.threads > MAX_MEDIA_THREADS {
+            return invalid(
+                "media.threads",
+                &format!("must be at most {MAX_MEDIA_THREADS} (0 means one per core)"),
+            );
+        }
         if self.log.level.trim().is_empty() {
             return Err(ConfigError::Invalid {
                 key: "log.level",
@@ -431,6 +444,14 @@ impl Config {
         }
         // Serialising plain structs of strings, numbers and lists cannot fail.
         toml::to_string(&shown).unwrap_or_else(|e| format!("# cannot print config: {e}\n"))
+    }
+
+    /// Media worker threads: `media.threads`, or one per core when that is 0.
+    pub fn media_threads(&self) -> usize {
+        match self.media.threads {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        }
     }
 
     /// The IP the media socket binds to.

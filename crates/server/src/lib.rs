@@ -26,7 +26,7 @@ use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::net::TcpListener;
 
 pub use moot_sfu::SfuStats;
 
@@ -34,7 +34,8 @@ pub use moot_sfu::SfuStats;
 pub struct Bound {
     config: Config,
     listener: TcpListener,
-    udp: UdpSocket,
+    /// One socket per media worker, all on the media port.
+    media_sockets: Vec<std::net::UdpSocket>,
     candidates: Vec<SocketAddr>,
     certificate: Option<tls::Certificate>,
     /// The built-in TURN relay's listeners, when `turn_server.enabled`.
@@ -46,19 +47,47 @@ pub struct Bound {
 pub async fn bind(config: Config) -> std::io::Result<Bound> {
     let certificate = tls::certificate(&config).map_err(std::io::Error::other)?;
     let listener = TcpListener::bind(config.http.listen).await?;
-    let udp = UdpSocket::bind(SocketAddr::new(config.media_bind_ip(), config.media.port)).await?;
-    let port = udp.local_addr()?.port();
+    let media_sockets = bind_media_sockets(
+        SocketAddr::new(config.media_bind_ip(), config.media.port),
+        config.media_threads(),
+    )?;
+    let port = media_sockets[0].local_addr()?.port();
     let candidates = media_candidates(&config, port);
     let turn_server =
         turn_server::TurnListeners::bind(&config, &candidates, certificate.is_some()).await?;
     Ok(Bound {
         config,
         listener,
-        udp,
+        media_sockets,
         candidates,
         certificate,
         turn_server,
     })
+}
+
+/// Binds `count` UDP sockets to one address with `SO_REUSEPORT`, one per media worker: the
+/// kernel spreads arriving datagrams over them by their addresses, and each worker sends from
+/// the same port. A plain bind first makes sure no other process holds the port (a second
+/// server with `SO_REUSEPORT` would otherwise silently share it).
+fn bind_media_sockets(addr: SocketAddr, count: usize) -> std::io::Result<Vec<std::net::UdpSocket>> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let bind_one = |addr: SocketAddr| -> std::io::Result<std::net::UdpSocket> {
+        let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+        socket.set_reuse_port(true)?;
+        socket.set_nonblocking(true)?;
+        socket.bind(&addr.into())?;
+        Ok(socket.into())
+    };
+    if addr.port() != 0 {
+        drop(std::net::UdpSocket::bind(addr)?);
+    }
+    let first = bind_one(addr)?;
+    let addr = first.local_addr()?;
+    let mut sockets = vec![first];
+    for _ in 1..count.max(1) {
+        sockets.push(bind_one(addr)?);
+    }
+    Ok(sockets)
 }
 
 /// The addresses browsers are told to send media to.
@@ -135,6 +164,16 @@ impl ServerInfo {
         self.media.stats()
     }
 
+    /// Media peers on each media worker thread.
+    pub fn media_worker_load(&self) -> Vec<usize> {
+        self.media.worker_load()
+    }
+
+    /// Datagrams one media worker received for a peer of another and passed on.
+    pub fn media_datagrams_passed_on(&self) -> u64 {
+        self.media.passed_on()
+    }
+
     /// (rooms, participants) currently in memory.
     pub fn room_counts(&self) -> (usize, usize) {
         self.hub.room_counts()
@@ -151,9 +190,9 @@ impl Bound {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<(ServerInfo, tokio::task::JoinHandle<()>)> {
         let http_addr = self.listener.local_addr()?;
-        let media_addr = self.udp.local_addr()?;
+        let media_addr = self.media_sockets[0].local_addr()?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let (media, commands) = MediaHandle::new();
+        let (media, media_ports) = MediaHandle::new(self.media_sockets.len());
         let hub = Arc::new(Hub::new(
             moot_room::RoomsConfig {
                 max_participants_per_room: self.config.rooms.max_participants,
@@ -176,14 +215,14 @@ impl Bound {
             grace,
             stop_tx,
         ));
-        tokio::spawn(media::run(
-            self.udp,
+        media::start(
+            self.media_sockets,
             self.candidates.clone(),
-            commands,
+            media_ports,
+            media.clone(),
             hub.clone(),
-            media.stats_cell(),
             stop_rx.clone(),
-        ));
+        )?;
         let rates = Arc::new(metrics::Rates::default());
         tokio::spawn(sample_rates(rates.clone(), media.clone(), stop_rx.clone()));
         tokio::spawn(hub.clone().run_ticks(stop_rx.clone()));

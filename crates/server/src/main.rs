@@ -22,6 +22,9 @@ struct Cli {
     /// The one UDP port for media [default: 10000; 0 picks a free one].
     #[arg(long, env = "MOOT_MEDIA_PORT")]
     media_port: Option<u16>,
+    /// Media worker threads [default: 0, one per core].
+    #[arg(long, env = "MOOT_MEDIA_THREADS")]
+    media_threads: Option<usize>,
     /// Address browsers send media to (repeat for several) [default: detected].
     #[arg(long = "public-ip", env = "MOOT_PUBLIC_IPS", value_delimiter = ',')]
     public_ips: Vec<IpAddr>,
@@ -79,6 +82,9 @@ impl Cli {
         }
         if let Some(port) = self.media_port {
             config.media.port = port;
+        }
+        if let Some(threads) = self.media_threads {
+            config.media.threads = threads;
         }
         if !self.public_ips.is_empty() {
             config.media.public_ips = self.public_ips;

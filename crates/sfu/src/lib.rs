@@ -43,6 +43,21 @@ use str0m::net::{Protocol, Receive};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
 use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, RtcConfig};
 
+/// Random characters after the peer number in a server-side ICE ufrag (`m<peer>x<random>`).
+const UFRAG_RANDOM_LEN: usize = 6;
+
+/// The peer a server-side ICE ufrag was made for (`m<peer>x<random>`), so a datagram can be
+/// routed to the thread owning its peer before any peer state is looked at. Only a routing
+/// hint: the owning `Sfu` still checks the whole ufrag and the STUN message's integrity.
+pub fn peer_of_ufrag(ufrag: &str) -> Option<PeerId> {
+    let rest = ufrag.strip_prefix('m')?;
+    let (number, random) = rest.split_once('x')?;
+    if random.len() != UFRAG_RANDOM_LEN {
+        return None;
+    }
+    number.parse().ok().map(PeerId)
+}
+
 /// How long a peer's ICE may stay disconnected before its session is given up.
 pub const ICE_RECOVERY: Duration = Duration::from_secs(8);
 
@@ -170,6 +185,17 @@ pub struct SfuStats {
     pub keyframe_requests_sent: u64,
 }
 
+impl std::ops::AddAssign for SfuStats {
+    fn add_assign(&mut self, other: Self) {
+        self.datagrams_in += other.datagrams_in;
+        self.datagrams_out += other.datagrams_out;
+        self.packets_forwarded += other.packets_forwarded;
+        self.bytes_forwarded += other.bytes_forwarded;
+        self.packets_blocked += other.packets_blocked;
+        self.keyframe_requests_sent += other.keyframe_requests_sent;
+    }
+}
+
 /// A published track's routing entry.
 struct Track {
     kind: MediaKind,
@@ -248,7 +274,7 @@ impl Sfu {
         let creds = IceCreds {
             // The peer id in the ufrag keeps ufrags unique; the random part and the password
             // keep them unguessable (the password authenticates every STUN check).
-            ufrag: format!("m{}x{}", id.0, self.random_token(6)),
+            ufrag: format!("m{}x{}", id.0, self.random_token(UFRAG_RANDOM_LEN)),
             pass: self.random_token(24),
         };
         let ufrag = creds.ufrag.clone();

@@ -3,7 +3,10 @@
 //! load generator. Prints, in one run: (a) a baseline secure relay's packets per CPU-second,
 //! measured here and now; (b) Moot's forwarded packets per server CPU-second for rooms of
 //! 10, 25 and 50 (half sending video), its ratio to (a), frame loss, one-way latency from the
-//! frame stamps, and server memory per participant. `MOOT_BENCH_SIZES=10,25` picks sizes.
+//! frame stamps, and server memory per participant. Each room size is measured with 1 and
+//! with 2 media worker threads (`MOOT_BENCH_THREADS=1,2`), and so are several small rooms at
+//! once (`MOOT_BENCH_SMALL_ROOMS=4x6`: 4 rooms of 6), which the server spreads over its
+//! workers. `MOOT_BENCH_SIZES=10,25` picks sizes.
 //!
 //! `cargo build --release -p moot-server -p moot-testkit && target/release/moot-bench`
 
@@ -30,7 +33,7 @@ impl Drop for Server {
     }
 }
 
-fn start_server() -> anyhow::Result<Server> {
+fn start_server(threads: usize) -> anyhow::Result<Server> {
     let exe = std::env::current_exe()?;
     let moot = exe.with_file_name("moot");
     let mut child = Command::new(&moot)
@@ -41,6 +44,8 @@ fn start_server() -> anyhow::Result<Server> {
             "0",
             "--log-level",
             "warn",
+            "--media-threads",
+            &threads.to_string(),
         ])
         .stdout(Stdio::piped())
         .spawn()
@@ -142,7 +147,9 @@ fn totals(sims: &[SimParticipant]) -> (u64, u64) {
 }
 
 struct RoomFigures {
+    rooms: usize,
     size: usize,
+    threads: usize,
     forwarded_per_second: f64,
     per_cpu_second: f64,
     cpu_share: f64,
@@ -159,11 +166,17 @@ fn own_cpu_seconds() -> f64 {
     baseline::proc_cpu_seconds("/proc/self/stat")
 }
 
-async fn measure_room(size: usize) -> anyhow::Result<RoomFigures> {
-    let server = start_server()?;
+/// `rooms` rooms of `size` participants each (half sending video), on a server with
+/// `threads` media workers.
+async fn measure_rooms(rooms: usize, size: usize, threads: usize) -> anyhow::Result<RoomFigures> {
+    let server = start_server(threads)?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let idle = server.rss_kib()? as f64;
-    let sims = join_many(&server, &format!("bench-{size}"), size, size / 2).await?;
+    let mut sims = Vec::new();
+    for room in 0..rooms {
+        let name = format!("bench-{size}-{room}");
+        sims.extend(join_many(&server, &name, size, size / 2).await?);
+    }
     tokio::time::sleep(WARMUP).await;
     for s in &sims {
         s.take_latencies();
@@ -193,14 +206,16 @@ async fn measure_room(size: usize) -> anyhow::Result<RoomFigures> {
     let (frames, lost) = ((frames1 - frames0) as f64, (lost1 - lost0) as f64);
     let forwarded = (fwd1 - fwd0) as f64;
     Ok(RoomFigures {
+        rooms,
         size,
+        threads,
         forwarded_per_second: forwarded / wall,
         per_cpu_second: forwarded / (cpu1 - cpu0).max(1e-9),
         cpu_share: (cpu1 - cpu0) / wall,
         loss: lost / (frames + lost).max(1.0),
         p50_ms: percentile(&latencies, 0.5),
         p99_ms: percentile(&latencies, 0.99),
-        rss_per_participant_kib: (rss - idle) / size as f64,
+        rss_per_participant_kib: (rss - idle) / (rooms * size) as f64,
         loadgen_cpu_share: (own1 - own0) / wall,
     })
 }
@@ -212,6 +227,15 @@ async fn main() -> anyhow::Result<()> {
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
+    let threads: Vec<usize> = std::env::var("MOOT_BENCH_THREADS")
+        .unwrap_or_else(|_| "1,2".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let small_rooms: Option<(usize, usize)> = std::env::var("MOOT_BENCH_SMALL_ROOMS")
+        .unwrap_or_else(|_| "4x6".into())
+        .split_once('x')
+        .and_then(|(r, s)| Some((r.trim().parse().ok()?, s.trim().parse().ok()?)));
     // (a) the yardstick, in this run, on this machine.
     let baseline =
         tokio::task::spawn_blocking(|| baseline::run(Duration::from_secs(3), 9)).await??;
@@ -220,7 +244,7 @@ async fn main() -> anyhow::Result<()> {
     // (b) spine figures: memory idle and with three, median of RUNS.
     let (mut idle, mut three) = (vec![], vec![]);
     for run in 0..RUNS {
-        let server = start_server()?;
+        let server = start_server(1)?;
         tokio::time::sleep(Duration::from_millis(500)).await;
         idle.push(server.rss_kib()? as f64);
         let trio = join_many(&server, &format!("rss-{run}"), 3, 3).await?;
@@ -231,12 +255,17 @@ async fn main() -> anyhow::Result<()> {
         }
     }
 
-    // (c) rooms of each size, half the participants sending video, everyone audio.
+    // (c) rooms of each size, half the participants sending video, everyone audio; then
+    // several small rooms at once; each with every worker count asked for.
+    let mut cases: Vec<(usize, usize)> = sizes.iter().map(|size| (1, *size)).collect();
+    cases.extend(small_rooms);
     let mut rooms = Vec::new();
-    for size in sizes {
-        let figures = measure_room(size).await?;
-        eprintln!("room of {size}: done");
-        rooms.push(figures);
+    for (count, size) in cases {
+        for &t in &threads {
+            let figures = measure_rooms(count, size, t).await?;
+            eprintln!("{count} room(s) of {size}, {t} media thread(s): done");
+            rooms.push(figures);
+        }
     }
 
     println!(
@@ -252,12 +281,14 @@ async fn main() -> anyhow::Result<()> {
         median(three) / 1024.0
     );
     println!();
-    println!("  | participants | forwarded pkt/s | pkt per server CPU-s | ratio to baseline | server CPU (cores) | load generator CPU (cores) | frame loss | latency p50 / p99 (ms) | RSS per participant |");
-    println!("  |---|---|---|---|---|---|---|---|---|");
+    println!("  | rooms × participants | media threads | forwarded pkt/s | pkt per server CPU-s | ratio to baseline | server CPU (cores) | load generator CPU (cores) | frame loss | latency p50 / p99 (ms) | RSS per participant |");
+    println!("  |---|---|---|---|---|---|---|---|---|---|");
     for r in &rooms {
         println!(
-            "  | {} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2}% | {:.1} / {:.1} | {:.0} KiB |",
+            "  | {} × {} | {} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2}% | {:.1} / {:.1} | {:.0} KiB |",
+            r.rooms,
             r.size,
+            r.threads,
             r.forwarded_per_second,
             r.per_cpu_second,
             r.per_cpu_second / base_rate,

@@ -1,0 +1,349 @@
+//! The media side: worker threads, each owning a sans-IO SFU and a socket on the one UDP
+//! media port, fed by the signaling sessions' commands.
+//!
+//! Rooms are spread over the workers (`routes.rs`); each worker runs its own loop on its own
+//! thread (`worker.rs`), so many rooms use every core. Commands from signaling sessions go to
+//! the worker owning the participant's peer; answers and offers go back through the hub to the
+//! participant's session queue, in the order the SFU produced them.
+
+mod routes;
+mod worker;
+
+use crate::hub::{Hub, Outbound};
+use moot_protocol::{
+    ErrorCode, ParticipantId, Quality, ServerMessage, TrackInfo, TrackKind, TrackSource,
+};
+use moot_room::Input;
+use moot_sfu::{
+    GroupId, MediaKind, PeerId, ReceiveVideo, Sfu, SfuError, SfuOutput, SfuStats, Source,
+};
+use routes::Routes;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+use tokio::sync::mpsc;
+
+#[derive(Debug)]
+pub enum MediaCommand {
+    AddPeer {
+        id: ParticipantId,
+        group: u64,
+        /// The connection this media session belongs to: what the SFU says about this peer
+        /// goes to that connection only, never to a newer one that resumed the participant.
+        connection: u64,
+    },
+    RemovePeer {
+        id: ParticipantId,
+    },
+    Offer {
+        id: ParticipantId,
+        sdp: String,
+        sources: HashMap<String, TrackSource>,
+    },
+    Answer {
+        id: ParticipantId,
+        sdp: String,
+    },
+    SetPermissions {
+        id: ParticipantId,
+        audio: bool,
+        video: bool,
+    },
+    SetQuality {
+        id: ParticipantId,
+        quality: Quality,
+    },
+}
+
+/// The SFU's view of a protocol source.
+fn sfu_source(source: TrackSource) -> Source {
+    match source {
+        TrackSource::Microphone => Source::Microphone,
+        TrackSource::Camera => Source::Camera,
+        TrackSource::Screen => Source::Screen,
+        TrackSource::ScreenAudio => Source::ScreenAudio,
+    }
+}
+
+fn protocol_source(source: Source) -> TrackSource {
+    match source {
+        Source::Microphone => TrackSource::Microphone,
+        Source::Camera => TrackSource::Camera,
+        Source::Screen => TrackSource::Screen,
+        Source::ScreenAudio => TrackSource::ScreenAudio,
+    }
+}
+
+/// Quality settings as video selection (docs/protocol.md, `set_quality`).
+fn receive_video(quality: Quality) -> ReceiveVideo {
+    match quality {
+        Quality::High => ReceiveVideo::All,
+        Quality::Standard => ReceiveVideo::TopSpeakers(9),
+        Quality::Low => ReceiveVideo::TopSpeakers(1),
+        Quality::AudioOnly => ReceiveVideo::None,
+    }
+}
+
+/// What a worker is given: a command for one of its peers, or datagrams another worker
+/// received for its peers.
+#[derive(Debug)]
+enum WorkerInput {
+    Command(MediaCommand),
+    Datagrams(Vec<worker::Inbound>),
+}
+
+/// The way into the media workers, shared by every session.
+#[derive(Clone)]
+pub struct MediaHandle {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    routes: RwLock<Routes>,
+    inputs: Vec<mpsc::UnboundedSender<WorkerInput>>,
+    /// Each worker's counters as of its last loop turn.
+    stats: Vec<Mutex<SfuStats>>,
+    /// Datagrams a worker received for another worker's peer and passed on.
+    passed_on: AtomicU64,
+}
+
+/// One worker's end of the handle: what it reads and where it reports.
+pub struct WorkerPort {
+    index: usize,
+    inputs: mpsc::UnboundedReceiver<WorkerInput>,
+}
+
+impl MediaHandle {
+    /// A handle for `workers` media workers (at least one), and each worker's end.
+    pub fn new(workers: usize) -> (Self, Vec<WorkerPort>) {
+        let workers = workers.max(1);
+        let (inputs, ports): (Vec<_>, Vec<_>) = (0..workers)
+            .map(|index| {
+                let (tx, rx) = mpsc::unbounded_channel();
+                (tx, WorkerPort { index, inputs: rx })
+            })
+            .unzip();
+        let shared = Shared {
+            routes: RwLock::new(Routes::new(workers)),
+            inputs,
+            stats: (0..workers).map(|_| Mutex::default()).collect(),
+            passed_on: AtomicU64::new(0),
+        };
+        (
+            Self {
+                shared: Arc::new(shared),
+            },
+            ports,
+        )
+    }
+
+    /// Hands a command to the worker owning its peer. A peer nobody owns (an offer before
+    /// joining) goes to worker 0, whose SFU answers it with the usual error.
+    pub fn send(&self, command: MediaCommand) {
+        let worker = match &command {
+            MediaCommand::AddPeer { id, group, .. } => {
+                self.routes_mut().add_peer(peer(*id), GroupId(*group))
+            }
+            MediaCommand::RemovePeer { id } => match self.routes_mut().remove_peer(peer(*id)) {
+                Some(worker) => worker,
+                None => return,
+            },
+            other => self
+                .routes()
+                .worker_of(peer(other.participant()))
+                .unwrap_or(0),
+        };
+        // Fails only after the worker ended, i.e. during shutdown: nothing left to do.
+        let _ = self.shared.inputs[worker].send(WorkerInput::Command(command));
+    }
+
+    /// Counters of all workers, as of their last loop turns.
+    pub fn stats(&self) -> SfuStats {
+        let mut total = SfuStats::default();
+        for cell in &self.shared.stats {
+            total += *cell.lock().unwrap_or_else(|p| p.into_inner());
+        }
+        total
+    }
+
+    pub fn passed_on(&self) -> u64 {
+        self.shared.passed_on.load(Ordering::Relaxed)
+    }
+
+    /// Media peers on each worker.
+    pub fn worker_load(&self) -> Vec<usize> {
+        self.routes().load()
+    }
+
+    fn routes(&self) -> std::sync::RwLockReadGuard<'_, Routes> {
+        self.shared.routes.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn routes_mut(&self) -> std::sync::RwLockWriteGuard<'_, Routes> {
+        self.shared
+            .routes
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl MediaCommand {
+    fn participant(&self) -> ParticipantId {
+        match self {
+            Self::AddPeer { id, .. }
+            | Self::RemovePeer { id }
+            | Self::Offer { id, .. }
+            | Self::Answer { id, .. }
+            | Self::SetPermissions { id, .. }
+            | Self::SetQuality { id, .. } => *id,
+        }
+    }
+}
+
+fn peer(id: ParticipantId) -> PeerId {
+    PeerId(id.0)
+}
+
+/// Starts one thread per socket (each socket on the media port, `SO_REUSEPORT`), running
+/// until every handle is dropped or `shutdown` fires.
+pub fn start(
+    sockets: Vec<std::net::UdpSocket>,
+    candidates: Vec<SocketAddr>,
+    ports: Vec<WorkerPort>,
+    handle: MediaHandle,
+    hub: Arc<Hub>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    for (socket, port) in sockets.into_iter().zip(ports) {
+        let context = worker::Context {
+            candidates: candidates.clone(),
+            handle: handle.clone(),
+            hub: hub.clone(),
+            shutdown: shutdown.clone(),
+        };
+        std::thread::Builder::new()
+            .name(format!("moot-media-{}", port.index))
+            .spawn(move || worker::run(socket, port, context))?;
+    }
+    Ok(())
+}
+
+pub(crate) fn handle_command(
+    sfu: &mut Sfu,
+    hub: &Hub,
+    command: MediaCommand,
+    connections: &mut HashMap<ParticipantId, u64>,
+) {
+    let now = Instant::now();
+    match command {
+        MediaCommand::AddPeer {
+            id,
+            group,
+            connection,
+        } => {
+            connections.insert(id, connection);
+            if let Err(e) = sfu.add_peer(now, peer(id), GroupId(group)) {
+                tracing::warn!(participant = %id, "cannot add media peer: {e}");
+                hub.media_failed(id, Some(connection), "could not set up media");
+            }
+        }
+        MediaCommand::RemovePeer { id } => {
+            connections.remove(&id);
+            sfu.remove_peer(now, peer(id));
+        }
+        MediaCommand::SetPermissions { id, audio, video } => {
+            sfu.set_permissions(now, peer(id), audio, video)
+        }
+        MediaCommand::SetQuality { id, quality } => {
+            sfu.set_receive_video(now, peer(id), receive_video(quality));
+        }
+        MediaCommand::Offer { id, sdp, sources } => {
+            let sources = sources
+                .into_iter()
+                .map(|(mid, source)| (mid, sfu_source(source)))
+                .collect();
+            match sfu.accept_offer(now, peer(id), &sdp, sources) {
+                Ok(answer) => hub.deliver_for_connection(
+                    id,
+                    connections.get(&id).copied(),
+                    Outbound::Message(ServerMessage::Answer { sdp: answer }),
+                ),
+                Err(e) => hub.deliver_for_connection(
+                    id,
+                    connections.get(&id).copied(),
+                    Outbound::Message(sdp_error(&e, "offer")),
+                ),
+            }
+        }
+        MediaCommand::Answer { id, sdp } => {
+            if let Err(e) = sfu.accept_answer(now, peer(id), &sdp) {
+                hub.deliver_for_connection(
+                    id,
+                    connections.get(&id).copied(),
+                    Outbound::Message(sdp_error(&e, "answer")),
+                );
+            }
+        }
+    }
+}
+
+fn sdp_error(error: &SfuError, what: &str) -> ServerMessage {
+    match error {
+        SfuError::AlreadyNegotiated => ServerMessage::error(
+            ErrorCode::OutOfOrder,
+            "only one offer is accepted; answer the server's offers instead",
+        ),
+        SfuError::NoOfferOutstanding => ServerMessage::error(
+            ErrorCode::OutOfOrder,
+            "answer received but no offer from the server is outstanding",
+        ),
+        SfuError::UnknownPeer => ServerMessage::error(
+            ErrorCode::OutOfOrder,
+            format!("{what} received before joining a room"),
+        ),
+        other => ServerMessage::error(ErrorCode::BadSdp, format!("bad {what}: {other}")),
+    }
+}
+
+/// Delivers what the SFU says to signaling: offers, the dominant speaker, a lost peer.
+/// (Datagrams are the worker's business.)
+fn deliver(output: SfuOutput, hub: &Hub, connections: &HashMap<ParticipantId, u64>) {
+    match output {
+        SfuOutput::Transmit(_) => {}
+        SfuOutput::Offer { peer, sdp, tracks } => {
+            let tracks = tracks
+                .into_iter()
+                .map(|t| TrackInfo {
+                    mid: t.mid,
+                    participant: ParticipantId(t.publisher.0),
+                    source: protocol_source(t.source),
+                    kind: match t.kind {
+                        MediaKind::Audio => TrackKind::Audio,
+                        MediaKind::Video => TrackKind::Video,
+                    },
+                })
+                .collect();
+            let id = ParticipantId(peer.0);
+            hub.deliver_for_connection(
+                id,
+                connections.get(&id).copied(),
+                Outbound::Message(ServerMessage::Offer { sdp, tracks }),
+            );
+        }
+        SfuOutput::DominantSpeaker { peer, .. } => {
+            let id = ParticipantId(peer.0);
+            hub.room_input(Input::DominantSpeaker {
+                id: Some(id),
+                room_of: id,
+            });
+        }
+        SfuOutput::PeerGone { peer, reason } => {
+            let id = ParticipantId(peer.0);
+            hub.media_failed(id, connections.get(&id).copied(), &reason)
+        }
+        // Passed on to the publisher by the simulcast adaptation (one arm here).
+        SfuOutput::Layers { .. } => {}
+    }
+}

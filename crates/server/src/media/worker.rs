@@ -1,0 +1,217 @@
+//! One media worker: a thread with its own single-threaded tokio runtime, its own `Sfu` (the
+//! rooms placed on it) and its own socket on the shared media port.
+//!
+//! Each loop turn reads what is queued on the socket with `recvmmsg`, feeds the ones whose peers live
+//! here to the SFU and passes the others, in one message per worker, to their owners; then it
+//! sends everything the SFU produced with `sendmmsg`. Commands and passed-on datagrams arrive
+//! on the worker's channel.
+
+use super::routes::Lookup;
+use super::{deliver, handle_command, MediaHandle, WorkerInput, WorkerPort};
+use crate::hub::Hub;
+use crate::udp_batch::{send_all, Datagram, Receiver, BATCH};
+use moot_protocol::ParticipantId;
+use moot_sfu::{Sfu, SfuConfig, SfuOutput};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, watch};
+
+/// `recvmmsg` calls per loop turn at most (so commands and timers are never starved).
+const RECEIVE_CALLS_PER_TURN: usize = 2;
+
+/// What every worker is started with.
+pub struct Context {
+    pub candidates: Vec<SocketAddr>,
+    pub handle: MediaHandle,
+    pub hub: Arc<Hub>,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// A datagram received by one worker for a peer of another.
+#[derive(Debug)]
+pub struct Inbound {
+    pub source: SocketAddr,
+    pub contents: Vec<u8>,
+}
+
+/// The worker thread's body: runs until shutdown.
+pub fn run(socket: std::net::UdpSocket, port: WorkerPort, context: Context) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            tracing::error!(worker = port.index, "cannot start a media worker: {e}");
+            return;
+        }
+    };
+    runtime.block_on(async move {
+        let socket = match UdpSocket::from_std(socket) {
+            Ok(socket) => socket,
+            Err(e) => {
+                tracing::error!(worker = port.index, "media socket unusable: {e}");
+                return;
+            }
+        };
+        match Worker::new(socket, port, context) {
+            Ok(worker) => worker.run().await,
+            Err(e) => tracing::error!("media socket has no local address: {e}"),
+        }
+    });
+}
+
+struct Worker {
+    index: usize,
+    socket: UdpSocket,
+    /// The local address str0m sees datagrams arrive on (see `Worker::new`).
+    destination: SocketAddr,
+    sfu: Sfu,
+    inputs: mpsc::UnboundedReceiver<WorkerInput>,
+    handle: MediaHandle,
+    hub: Arc<Hub>,
+    shutdown: watch::Receiver<bool>,
+    /// Which connection each media peer belongs to (see `MediaCommand::AddPeer`).
+    connections: HashMap<ParticipantId, u64>,
+    outgoing: Vec<Datagram>,
+    /// Datagrams received for other workers' peers, by worker, sent once per loop turn.
+    passing_on: Vec<Vec<Inbound>>,
+}
+
+impl Worker {
+    fn new(socket: UdpSocket, port: WorkerPort, context: Context) -> std::io::Result<Self> {
+        let local = socket.local_addr()?;
+        // str0m matches a datagram's destination against its local candidates; with a socket
+        // bound to one address that is the address itself; bound to all interfaces we cannot
+        // see the destination without IP_PKTINFO, so use the first advertised candidate.
+        let destination = if local.ip().is_unspecified() {
+            context.candidates.first().copied().unwrap_or(local)
+        } else {
+            local
+        };
+        let workers = context.handle.shared.inputs.len();
+        let sfu = Sfu::new(SfuConfig {
+            candidates: context.candidates,
+            keyframe_request_interval: Duration::from_millis(500),
+            seed: rand::random(),
+        });
+        Ok(Self {
+            index: port.index,
+            socket,
+            destination,
+            sfu,
+            inputs: port.inputs,
+            handle: context.handle,
+            hub: context.hub,
+            shutdown: context.shutdown,
+            connections: HashMap::new(),
+            outgoing: Vec::with_capacity(BATCH),
+            passing_on: (0..workers).map(|_| Vec::new()).collect(),
+        })
+    }
+
+    async fn run(mut self) {
+        let mut receiver = Receiver::default();
+        loop {
+            self.flush().await;
+            if let Ok(mut shared) = self.handle.shared.stats[self.index].lock() {
+                *shared = self.sfu.stats();
+            }
+            let deadline = self
+                .sfu
+                .next_timeout()
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
+            tokio::select! {
+                ready = self.socket.readable() => {
+                    if ready.is_ok() {
+                        // Everything queued, in batches, before sending: one sendmmsg then
+                        // carries the datagrams of several received packets.
+                        for _ in 0..RECEIVE_CALLS_PER_TURN {
+                            match receiver.try_receive(&self.socket) {
+                                Ok(0) => break,
+                                Ok(n) => {
+                                    for k in 0..n {
+                                        let (source, datagram) = receiver.datagram(k);
+                                        self.receive(source, datagram);
+                                    }
+                                }
+                                // ICMP errors from departed clients surface here on Linux.
+                                Err(e) => tracing::debug!("media recv error: {e}"),
+                            }
+                        }
+                        self.pass_on();
+                    }
+                }
+                input = self.inputs.recv() => match input {
+                    Some(WorkerInput::Command(command)) => {
+                        handle_command(&mut self.sfu, &self.hub, command, &mut self.connections);
+                    }
+                    Some(WorkerInput::Datagrams(datagrams)) => {
+                        let now = Instant::now();
+                        for d in datagrams {
+                            self.sfu.handle_receive(now, d.source, self.destination, &d.contents);
+                        }
+                    }
+                    None => return,
+                },
+                _ = tokio::time::sleep_until(deadline.into()) => {
+                    self.sfu.handle_timeout(Instant::now());
+                }
+                _ = self.shutdown.changed() => return,
+            }
+        }
+    }
+
+    /// Feeds a datagram to this worker's SFU, or keeps it for the worker owning its peer.
+    fn receive(&mut self, source: SocketAddr, datagram: &[u8]) {
+        let lookup = self.handle.routes().lookup(source, datagram);
+        let owner = match lookup {
+            Lookup::Worker(worker) => worker,
+            Lookup::Bind(peer) => match self.handle.routes_mut().bind(source, peer) {
+                Some(worker) => worker,
+                None => return,
+            },
+            // Nobody's: our SFU counts and drops it.
+            Lookup::Unknown => self.index,
+        };
+        if owner == self.index {
+            self.sfu
+                .handle_receive(Instant::now(), source, self.destination, datagram);
+        } else {
+            self.passing_on[owner].push(Inbound {
+                source,
+                contents: datagram.to_vec(),
+            });
+        }
+    }
+
+    fn pass_on(&mut self) {
+        for (worker, datagrams) in self.passing_on.iter_mut().enumerate() {
+            if !datagrams.is_empty() {
+                let batch = std::mem::take(datagrams);
+                let shared = &self.handle.shared;
+                shared
+                    .passed_on
+                    .fetch_add(batch.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                let _ = shared.inputs[worker].send(WorkerInput::Datagrams(batch));
+            }
+        }
+    }
+
+    /// Sends every pending datagram and delivers every signaling output.
+    async fn flush(&mut self) {
+        while let Some(output) = self.sfu.poll_output() {
+            match output {
+                SfuOutput::Transmit(t) => self.outgoing.push(Datagram {
+                    destination: t.destination,
+                    contents: t.contents.into(),
+                }),
+                other => deliver(other, &self.hub, &self.connections),
+            }
+        }
+        send_all(&self.socket, &mut self.outgoing).await;
+    }
+}
