@@ -9,7 +9,7 @@ mod names;
 pub use messages::{
     decode_client_message, ChatMessage, ClientMessage, DecodeError, ErrorCode, IceServer,
     LeaveReason, LobbyEntry, Participant, Quality, RoomSettings, ServerMessage, TrackInfo,
-    TrackKind, TrackSource, REACTIONS,
+    TrackKind, TrackSource, MAX_VIEW_HEIGHT, MAX_VIEW_SIZES, REACTIONS,
 };
 pub use names::{DisplayName, NameError, ParticipantId, RoomName};
 

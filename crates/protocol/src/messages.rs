@@ -119,9 +119,38 @@ pub enum ClientMessage {
         to: ParticipantId,
         payload: String,
     },
+    /// The height (CSS pixels × devicePixelRatio) at which the client shows each other
+    /// participant's camera; 0 for a tile that is hidden or off screen. Replaces the last one.
+    ViewSizes {
+        sizes: std::collections::BTreeMap<ParticipantId, u32>,
+    },
 }
 
-const CLIENT_MESSAGE_TYPES: [&str; 25] = [
+/// At most this many entries in `view_sizes` (more people than a room holds by default).
+pub const MAX_VIEW_SIZES: usize = 256;
+/// Largest height accepted in `view_sizes`: an 8K screen's height twice over.
+pub const MAX_VIEW_HEIGHT: u32 = 16_384;
+
+impl ClientMessage {
+    /// What is wrong with a `view_sizes` map, if anything (the JSON types are checked when
+    /// decoding; these are the limits of docs/protocol.md).
+    pub fn view_sizes_problem(
+        sizes: &std::collections::BTreeMap<ParticipantId, u32>,
+    ) -> Option<String> {
+        if sizes.len() > MAX_VIEW_SIZES {
+            return Some(format!(
+                "view_sizes lists {} participants; at most {MAX_VIEW_SIZES}",
+                sizes.len()
+            ));
+        }
+        sizes
+            .iter()
+            .find(|(_, h)| **h > MAX_VIEW_HEIGHT)
+            .map(|(id, h)| format!("view_sizes height {h} for {id} is over {MAX_VIEW_HEIGHT}"))
+    }
+}
+
+const CLIENT_MESSAGE_TYPES: [&str; 26] = [
     "hello",
     "offer",
     "answer",
@@ -147,6 +176,7 @@ const CLIENT_MESSAGE_TYPES: [&str; 25] = [
     "set_chat_history",
     "set_e2ee",
     "e2ee",
+    "view_sizes",
 ];
 
 impl ClientMessage {
@@ -178,6 +208,7 @@ impl ClientMessage {
             Self::SetChatHistory { .. } => "set_chat_history",
             Self::SetE2ee { .. } => "set_e2ee",
             Self::E2ee { .. } => "e2ee",
+            Self::ViewSizes { .. } => "view_sizes",
         }
     }
 }
@@ -431,6 +462,12 @@ pub enum ServerMessage {
         from: ParticipantId,
         payload: String,
     },
+    /// To a publisher: encode only these simulcast layers (RIDs) of the track it sends on
+    /// `mid`; the others nobody receives now. Sent whenever the set changes.
+    Layers {
+        mid: String,
+        active: Vec<String>,
+    },
     Error {
         code: ErrorCode,
         message: String,
@@ -564,6 +601,44 @@ mod tests {
                 "{kind}"
             );
         }
+    }
+
+    #[test]
+    fn view_sizes_decode_and_have_limits() {
+        let decoded = decode_client_message(r#"{"type":"view_sizes","sizes":{"p2":720,"p3":0}}"#);
+        let Ok(ClientMessage::ViewSizes { sizes }) = decoded else {
+            panic!("{decoded:?}");
+        };
+        assert_eq!(sizes.get(&ParticipantId(2)), Some(&720));
+        assert_eq!(ClientMessage::view_sizes_problem(&sizes), None);
+        for bad in [
+            r#"{"type":"view_sizes","sizes":{"p2":-1}}"#,
+            r#"{"type":"view_sizes","sizes":{"p2":1.5}}"#,
+            r#"{"type":"view_sizes","sizes":{"bob":10}}"#,
+            r#"{"type":"view_sizes","sizes":[1]}"#,
+        ] {
+            assert_eq!(
+                decode_client_message(bad).map_err(|e| e.code()),
+                Err(ErrorCode::BadMessage),
+                "{bad}"
+            );
+        }
+        let tall = [(ParticipantId(2), MAX_VIEW_HEIGHT + 1)]
+            .into_iter()
+            .collect();
+        assert!(ClientMessage::view_sizes_problem(&tall).is_some());
+        let many = (0..=MAX_VIEW_SIZES as u64)
+            .map(|i| (ParticipantId(i), 1))
+            .collect();
+        assert!(ClientMessage::view_sizes_problem(&many).is_some());
+        let layers = ServerMessage::Layers {
+            mid: "1".into(),
+            active: vec!["q".into(), "h".into()],
+        };
+        assert_eq!(
+            layers.to_json(),
+            r#"{"type":"layers","mid":"1","active":["q","h"]}"#
+        );
     }
 
     #[test]

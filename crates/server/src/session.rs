@@ -321,6 +321,16 @@ fn in_room(id: ParticipantId, message: ClientMessage, hub: &Hub) -> Next {
             hub.room_input(Input::SetQuality { id, quality });
             Next::Continue
         }
+        ClientMessage::ViewSizes { sizes } => {
+            if let Some(problem) = ClientMessage::view_sizes_problem(&sizes) {
+                hub.deliver(
+                    id,
+                    Outbound::Message(ServerMessage::error(ErrorCode::BadMessage, problem)),
+                );
+            }
+            // Passed on to the media side once media workers land (media::MediaCommand).
+            Next::Continue
+        }
         ClientMessage::SetChatHistory { enabled } => moderate(Action::SetChatHistory(enabled)),
         ClientMessage::SetE2ee { enabled } => moderate(Action::SetE2ee(enabled)),
         ClientMessage::E2ee { to, payload } => {

@@ -11,14 +11,19 @@ pub fn opus_frame(seq: u64) -> Vec<u8> {
 /// A VP8 frame of about `size` bytes. Keyframes carry the 3-byte frame tag with the P bit
 /// clear, the start code 9d 01 2a and a 640x480 size; interframes set the P bit.
 pub fn vp8_frame(keyframe: bool, size: usize) -> Vec<u8> {
+    vp8_frame_sized(keyframe, size, 640, 480)
+}
+
+/// `vp8_frame` whose keyframes declare `width` x `height` (simulcast layers differ).
+pub fn vp8_frame_sized(keyframe: bool, size: usize, width: u16, height: u16) -> Vec<u8> {
     let first_partition: u32 = 16;
     // Frame tag: bit 0 = P (0 for key), bits 1-3 version 0, bit 4 show_frame, 19 bits size.
     let tag: u32 = u32::from(!keyframe) | (1 << 4) | (first_partition << 5);
     let mut frame = vec![tag as u8, (tag >> 8) as u8, (tag >> 16) as u8];
     if keyframe {
         frame.extend_from_slice(&[0x9d, 0x01, 0x2a]);
-        frame.extend_from_slice(&640u16.to_le_bytes());
-        frame.extend_from_slice(&480u16.to_le_bytes());
+        frame.extend_from_slice(&width.to_le_bytes());
+        frame.extend_from_slice(&height.to_le_bytes());
     }
     frame.resize(size.max(frame.len()), 0x5a);
     frame

@@ -10,7 +10,8 @@ mod participant;
 pub mod raw;
 
 pub use participant::{
-    Hello, Received, SimOptions, SimParticipant, SIMULCAST_LAYERS, SIMULCAST_SIZES,
+    Hello, Received, SimOptions, SimParticipant, SIMULCAST_DIMENSIONS, SIMULCAST_LAYERS,
+    SIMULCAST_SIZES,
 };
 
 use moot_server::config::Config;

@@ -7,7 +7,7 @@ use moot_protocol::{
     ChatMessage, ErrorCode, LeaveReason, LobbyEntry, Participant, ParticipantId, RoomSettings,
     ServerMessage, TrackKind,
 };
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -36,13 +36,16 @@ pub struct SimOptions {
     /// RFC 6464 level (-dBov) put on every audio frame: -127 is silence, -30 speech.
     pub audio_level: i8,
     /// Publish the camera as three simulcast layers "q", "h", "f" whose delta frames are
-    /// 300, 600 and 900 bytes (keyframes three times that), so a receiver can tell them apart.
+    /// 300, 500 and 800 bytes (keyframes three times that: no size is shared by two layers), so
+    /// a receiver can tell them apart.
     pub simulcast: bool,
 }
 
 /// The simulcast layers a simulated participant sends, lowest first, and their frame sizes.
 pub const SIMULCAST_LAYERS: [&str; 3] = ["q", "h", "f"];
-pub const SIMULCAST_SIZES: [usize; 3] = [300, 600, 900];
+pub const SIMULCAST_SIZES: [usize; 3] = [300, 500, 800];
+/// The picture size each simulcast layer's keyframes declare (quarter, half, full).
+pub const SIMULCAST_DIMENSIONS: [(u16, u16); 3] = [(160, 120), (320, 240), (640, 480)];
 
 impl Default for SimOptions {
     fn default() -> Self {
@@ -81,6 +84,61 @@ impl Loss {
         self.state ^= self.state >> 7;
         self.state ^= self.state << 17;
         (self.state % 10_000) as f64 / 10_000.0 < self.fraction
+    }
+}
+
+/// A simulated bottleneck on the way in: a link of `rate` bits per second in front of this
+/// client. What it cannot carry at once waits in its queue (so delay grows, as on a real
+/// slow link, which is what congestion control measures); what would wait longer than
+/// `LINK_QUEUE` is dropped. Only RTP/RTCP is shaped: ICE and DTLS are not the test's subject.
+struct Link {
+    /// Bits per second; None: no limit (shared with the handle, changeable at any time).
+    rate: Arc<Mutex<Option<u64>>>,
+    queue: VecDeque<(Instant, SocketAddr, Vec<u8>)>,
+    /// When the link has sent everything queued so far.
+    free_at: Instant,
+}
+
+/// The most a packet waits in the simulated link's queue before being dropped instead.
+const LINK_QUEUE: Duration = Duration::from_millis(300);
+
+impl Link {
+    /// Takes an arriving datagram: Some when it goes through at once, None when it queued
+    /// (or was dropped).
+    fn admit(&mut self, now: Instant, source: SocketAddr, datagram: &[u8]) -> Option<Vec<u8>> {
+        let rate = *self.rate.lock().unwrap_or_else(|p| p.into_inner());
+        let shaped = matches!(datagram.first(), Some(128..=191));
+        match rate {
+            Some(rate) if shaped && rate > 0 => {
+                let start = self.free_at.max(now);
+                if start.saturating_duration_since(now) > LINK_QUEUE {
+                    return None;
+                }
+                let bits = (datagram.len() as u64 + 28) * 8;
+                self.free_at = start + Duration::from_secs_f64(bits as f64 / rate as f64);
+                self.queue
+                    .push_back((self.free_at, source, datagram.to_vec()));
+                None
+            }
+            _ if self.queue.is_empty() => Some(datagram.to_vec()),
+            // Unlimited again, but keep the order behind what is still queued.
+            _ => {
+                self.queue.push_back((now, source, datagram.to_vec()));
+                None
+            }
+        }
+    }
+
+    /// When the next queued datagram is due.
+    fn next_due(&self) -> Option<Instant> {
+        self.queue.front().map(|(at, _, _)| *at)
+    }
+
+    fn pop_due(&mut self, now: Instant) -> Option<(SocketAddr, Vec<u8>)> {
+        if self.next_due()? > now {
+            return None;
+        }
+        self.queue.pop_front().map(|(_, s, d)| (s, d))
     }
 }
 
@@ -138,6 +196,8 @@ struct Shared {
     resume_token: Option<String>,
     errors: Vec<(ErrorCode, String)>,
     keyframe_requests: u64,
+    /// `layers` messages received: (mid, active RIDs).
+    layers: Vec<(String, Vec<String>)>,
     connected: bool,
     ended: Option<String>,
 }
@@ -148,6 +208,7 @@ pub struct SimParticipant {
     leave: Option<oneshot::Sender<()>>,
     raw: mpsc::UnboundedSender<serde_json::Value>,
     audio_level: Arc<Mutex<i8>>,
+    receive_bandwidth: Arc<Mutex<Option<u64>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -258,6 +319,7 @@ impl SimParticipant {
         let (leave_tx, leave_rx) = oneshot::channel();
         let (raw, raw_rx) = mpsc::unbounded_channel();
         let audio_level = Arc::new(Mutex::new(options.audio_level));
+        let receive_bandwidth = Arc::new(Mutex::new(None));
         let client = Client {
             rtc,
             socket,
@@ -274,6 +336,12 @@ impl SimParticipant {
             simulcast: options.simulcast,
             send_loss: Loss::new(options.send_loss, me.id.0 * 7919),
             receive_loss: Loss::new(options.receive_loss, me.id.0 * 104_729),
+            link: Link {
+                rate: receive_bandwidth.clone(),
+                queue: VecDeque::new(),
+                free_at: now,
+            },
+            paused_layers: Vec::new(),
         };
         let task = tokio::spawn(client.run(leave_rx, raw_rx));
         Ok(Ok(Self {
@@ -282,6 +350,7 @@ impl SimParticipant {
             leave: Some(leave_tx),
             raw,
             audio_level,
+            receive_bandwidth,
             task,
         }))
     }
@@ -364,6 +433,21 @@ impl SimParticipant {
     /// Changes the RFC 6464 level on this participant's audio from now on.
     pub fn set_audio_level(&self, level: i8) {
         *self.audio_level.lock().unwrap_or_else(|p| p.into_inner()) = level;
+    }
+
+    /// Limits what reaches this participant to `bits_per_second` (a slow downlink: excess
+    /// queues, then drops); None lifts the limit.
+    pub fn set_receive_bandwidth(&self, bits_per_second: Option<u64>) {
+        *self
+            .receive_bandwidth
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = bits_per_second;
+    }
+
+    /// The `layers` messages received so far (mid, active RIDs), oldest first. This client
+    /// obeys them: it stops sending the layers not listed.
+    pub fn layers_messages(&self) -> Vec<(String, Vec<String>)> {
+        lock(&self.shared).layers.clone()
     }
 
     /// Why `id` left, if this participant was told.
@@ -465,6 +549,9 @@ struct Client {
     receive_loss: Loss,
     audio_level: Arc<Mutex<i8>>,
     simulcast: bool,
+    link: Link,
+    /// Simulcast layers the server asked us not to send (`layers`).
+    paused_layers: Vec<String>,
 }
 
 impl Client {
@@ -510,8 +597,14 @@ impl Client {
                     if self.receive_loss.drops(&buf[..len]) {
                         continue;
                     }
-                    if let Ok(receive) = Receive::new(Protocol::Udp, source, self.local, &buf[..len]) {
-                        self.rtc.handle_input(Input::Receive(Instant::now(), receive))?;
+                    if let Some(datagram) = self.link.admit(Instant::now(), source, &buf[..len]) {
+                        self.receive(source, &datagram)?;
+                    }
+                }
+                _ = tokio::time::sleep_until(self.link.next_due().unwrap_or(timeout).into()),
+                    if self.link.next_due().is_some() => {
+                    while let Some((source, datagram)) = self.link.pop_due(Instant::now()) {
+                        self.receive(source, &datagram)?;
                     }
                 }
                 _ = tokio::time::sleep_until(timeout.into()) => {
@@ -524,6 +617,14 @@ impl Client {
                 _ = video_tick.tick() => self.write_video()?,
             }
         }
+    }
+
+    fn receive(&mut self, source: SocketAddr, datagram: &[u8]) -> anyhow::Result<()> {
+        if let Ok(receive) = Receive::new(Protocol::Udp, source, self.local, datagram) {
+            self.rtc
+                .handle_input(Input::Receive(Instant::now(), receive))?;
+        }
+        Ok(())
     }
 
     fn connected(&self) -> bool {
@@ -569,8 +670,16 @@ impl Client {
             );
         }
         // One frame per layer, of a size that tells the layers apart on arrival.
-        for (rid, size) in SIMULCAST_LAYERS.iter().zip(SIMULCAST_SIZES) {
-            let mut frame = canned::vp8_frame(key, if key { size * 3 } else { size });
+        for ((rid, size), (width, height)) in SIMULCAST_LAYERS
+            .iter()
+            .zip(SIMULCAST_SIZES)
+            .zip(SIMULCAST_DIMENSIONS)
+        {
+            if self.paused_layers.iter().any(|p| p == rid) {
+                continue;
+            }
+            let mut frame =
+                canned::vp8_frame_sized(key, if key { size * 3 } else { size }, width, height);
             canned::stamp(&mut frame, self.frame_no, canned::unix_nanos());
             let Some(writer) = self.rtc.writer(mid) else {
                 return Ok(());
@@ -651,6 +760,19 @@ impl Client {
                 }
             }
             ServerMessage::Welcome { .. } => bail!("second welcome"),
+            ServerMessage::Layers { mid, active } => {
+                let paused: Vec<String> = SIMULCAST_LAYERS
+                    .iter()
+                    .filter(|rid| !active.iter().any(|a| a == *rid))
+                    .map(|rid| (*rid).to_owned())
+                    .collect();
+                // A resumed layer starts with a keyframe, as a browser's encoder does.
+                if self.paused_layers.iter().any(|p| !paused.contains(p)) {
+                    self.force_keyframe = true;
+                }
+                self.paused_layers = paused;
+                lock(&self.shared).layers.push((mid, active));
+            }
         }
         Ok(())
     }

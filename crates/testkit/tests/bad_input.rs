@@ -121,6 +121,27 @@ async fn every_bad_input_gets_its_error_and_harms_nobody() {
     expect_error(&mut ws, ErrorCode::BadSdp, false).await;
     text(&mut ws, r#"{"type":"offer","sdp":"this is not sdp"}"#).await;
     expect_error(&mut ws, ErrorCode::BadSdp, false).await;
+    // Tile sizes: numbers are checked, the map is bounded; ids of nobody are harmless (the
+    // good message gets no answer, so the next answer is the bad one's error).
+    text(&mut ws, r#"{"type":"view_sizes","sizes":{"p999999":360}}"#).await;
+    for bad in [
+        r#"{"type":"view_sizes","sizes":{"p1":-5}}"#,
+        r#"{"type":"view_sizes","sizes":{"p1":1e9}}"#,
+        r#"{"type":"view_sizes","sizes":{"p1":"big"}}"#,
+        r#"{"type":"view_sizes","sizes":{"p1":99999}}"#,
+    ] {
+        text(&mut ws, bad).await;
+        expect_error(&mut ws, ErrorCode::BadMessage, false).await;
+    }
+    let many: serde_json::Map<String, serde_json::Value> =
+        (0..300).map(|i| (format!("p{i}"), 100.into())).collect();
+    text(
+        &mut ws,
+        serde_json::json!({"type": "view_sizes", "sizes": many}).to_string(),
+    )
+    .await;
+    let msg = expect_error(&mut ws, ErrorCode::BadMessage, false).await;
+    assert!(msg.contains("256"), "{msg}");
     // Flooding is rate limited.
     let mut limited = false;
     for _ in 0..150 {
