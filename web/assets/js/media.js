@@ -5,7 +5,10 @@
  * @typedef {{audio: boolean, video: boolean}} MediaChoice
  */
 
-export const VIDEO_CONSTRAINTS = /** @type {MediaTrackConstraints} */ ({ width: 640, height: 480 });
+// 720p when the camera has it: simulcast sends it in three layers and each receiver gets the
+// one its tile needs (the server pauses layers nobody needs), so a large capture costs only
+// those who show it large.
+export const VIDEO_CONSTRAINTS = /** @type {MediaTrackConstraints} */ ({ width: 1280, height: 720 });
 
 /** Where the chosen devices are remembered (this browser only). */
 const DEVICE_KEYS = { camera: 'moot.camera', microphone: 'moot.microphone', speaker: 'moot.speaker' };

@@ -22,6 +22,7 @@ import { HandQueue } from './hands.js';
 import { ReactionsMenu, showReaction, announceReaction } from './reactions.js';
 import { Shortcuts } from './shortcuts.js';
 import { E2eeKeys, e2eeSupported, isEncryptedChat } from './e2ee.js';
+import { ViewSizeReporter } from './viewsizes.js';
 
 /** @typedef {import('./protocol.js').Participant} Participant */
 /** @typedef {import('./protocol.js').ServerMessage} ServerMessage */
@@ -77,6 +78,8 @@ export class Meeting {
     this.session = null;
     this.speaking = new SpeakingDetector();
     this.grid = new TileGrid();
+    /** Tells the server the size of each remote camera tile (simulcast layer choice). */
+    this.viewSizes = new ViewSizeReporter(this.grid, (sizes) => this.client.sendViewSizes(sizes));
     /** @type {Participant | null} */
     this.me = null;
     /** Everyone else, by id. */
@@ -312,6 +315,9 @@ export class Meeting {
         this.#bindRemoteMedia();
         return;
       }
+      case 'layers':
+        await this.session?.setActiveLayers(msg.mid, msg.active);
+        return;
       case 'e2ee':
         try {
           await this.e2ee?.receive(msg.from, msg.payload);
@@ -843,6 +849,7 @@ export class Meeting {
     window.removeEventListener('pagehide', this.onPageHide);
     this.client.close();
     this.session?.close();
+    this.viewSizes.close();
     this.speaking.close();
     this.security.destroy();
     this.inviteDialog.destroy();
@@ -1001,6 +1008,7 @@ export class Meeting {
     await this.#e2eeWelcome(this.me?.id ?? you.id);
     await this.#startSession();
     if (!msg.resumed && this.quality !== 'high') this.client.setQuality(this.quality);
+    this.viewSizes.reset();
     announce('Reconnected');
   }
 

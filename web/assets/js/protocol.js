@@ -41,13 +41,14 @@ export const MAX_CHAT_CHARS = 2000;
 /** @typedef {{type: 'participant_updated', participant: Participant}} ParticipantUpdatedMessage */
 /** @typedef {{type: 'error', code: string, message: string, fatal: boolean}} ErrorMessage */
 /** @typedef {{type: 'e2ee', from: string, payload: string}} E2eeMessage */
+/** @typedef {{type: 'layers', mid: string, active: string[]}} LayersMessage */
 
 /**
  * @typedef {WelcomeMessage | WaitingMessage | LobbyMessage | SettingsMessage | MutedMessage
  *   | AnswerMessage | OfferMessage | ParticipantJoinedMessage
  *   | ParticipantLeftMessage | ParticipantUpdatedMessage | ErrorMessage
  *   | ChatServerMessage | ChatHistoryMessage | ReactionMessage
- *   | DominantSpeakerMessage | E2eeMessage} ServerMessage
+ *   | DominantSpeakerMessage | E2eeMessage | LayersMessage} ServerMessage
  */
 
 /**
@@ -69,6 +70,7 @@ export const MAX_CHAT_CHARS = 2000;
  *   reaction: ReactionMessage,
  *   dominant_speaker: DominantSpeakerMessage,
  *   e2ee: E2eeMessage,
+ *   layers: LayersMessage,
  * }} ServerMessageMap
  */
 
@@ -99,6 +101,7 @@ export const MAX_CHAT_CHARS = 2000;
  *   | {type: 'set_chat_history', enabled: boolean}
  *   | {type: 'set_e2ee', enabled: boolean}
  *   | {type: 'e2ee', to: string, payload: string}
+ *   | {type: 'view_sizes', sizes: Record<string, number>}
  *   | {type: 'mute_all', kind: TrackKind}} ClientMessage
  */
 
@@ -318,6 +321,10 @@ export function decodeServerMessage(text) {
       return { type: 'reaction', id: str(o, 'id'), emoji: str(o, 'emoji') };
     case 'e2ee':
       return { type: 'e2ee', from: str(o, 'from'), payload: str(o, 'payload') };
+    case 'layers': {
+      if (!Array.isArray(o.active) || !o.active.every((r) => typeof r === 'string')) throw new ProtocolError('layers.active must be an array of strings');
+      return { type: 'layers', mid: str(o, 'mid'), active: o.active };
+    }
     case 'error':
       if (typeof o.fatal !== 'boolean') throw new ProtocolError('error.fatal must be a boolean');
       return { type: 'error', code: str(o, 'code'), message: str(o, 'message'), fatal: o.fatal };
@@ -511,6 +518,15 @@ export class SignalingClient extends EventTarget {
   /** @param {Quality} quality what this person receives */
   setQuality(quality) {
     return this.send({ type: 'set_quality', quality });
+  }
+
+  /**
+   * The heights (CSS pixels × devicePixelRatio, whole numbers; 0 when hidden) at which we
+   * show each other participant's camera, so the server sends a layer that fits.
+   * @param {Record<string, number>} sizes participant id → height
+   */
+  sendViewSizes(sizes) {
+    return this.send({ type: 'view_sizes', sizes });
   }
 
   /** @param {string} name a new display name (also used by a later hello) */

@@ -350,6 +350,33 @@ export class MediaSession extends EventTarget {
     }
   }
 
+  /**
+   * Encodes only the listed simulcast layers of the camera (the server's `layers` message:
+   * the others nobody receives now), without renegotiation. Never leaves no layer active.
+   * @param {string} mid
+   * @param {string[]} active RIDs
+   */
+  async setActiveLayers(mid, active) {
+    const t = this.videoTransceiver;
+    if (!t || t.mid !== mid || active.length === 0) return;
+    const params = t.sender.getParameters();
+    if (!params.encodings || params.encodings.length < 2) return;
+    let changed = false;
+    for (const e of params.encodings) {
+      const on = e.rid === undefined || active.includes(e.rid);
+      if (e.active !== on) {
+        e.active = on;
+        changed = true;
+      }
+    }
+    if (!changed) return;
+    try {
+      await t.sender.setParameters(params);
+    } catch (err) {
+      console.warn('moot: could not change the simulcast layers:', err);
+    }
+  }
+
   /** Tells the frame worker (if any) whether E2EE is on now (`frameCrypto.active()`). */
   refreshE2ee() {
     if (this.worker && this.frameCrypto) this.worker.postMessage({ t: 'active', on: this.frameCrypto.active() });
