@@ -322,13 +322,16 @@ fn in_room(id: ParticipantId, message: ClientMessage, hub: &Hub) -> Next {
             Next::Continue
         }
         ClientMessage::ViewSizes { sizes } => {
-            if let Some(problem) = ClientMessage::view_sizes_problem(&sizes) {
-                hub.deliver(
+            match ClientMessage::view_sizes_problem(&sizes) {
+                Some(problem) => hub.deliver(
                     id,
                     Outbound::Message(ServerMessage::error(ErrorCode::BadMessage, problem)),
-                );
+                ),
+                None => hub.media().send(MediaCommand::ViewSizes {
+                    id,
+                    sizes: sizes.into_iter().collect(),
+                }),
             }
-            // Passed on to the media side once media workers land (media::MediaCommand).
             Next::Continue
         }
         ClientMessage::SetChatHistory { enabled } => moderate(Action::SetChatHistory(enabled)),

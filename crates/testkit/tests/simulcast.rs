@@ -121,7 +121,6 @@ async fn publisher_and_viewer(url: &str, room: &str) -> (SimParticipant, SimPart
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "view_sizes and layers reach the media side with the media workers"]
 async fn the_tile_size_picks_the_layer_and_unwanted_layers_pause_at_the_publisher() {
     let server = spawn_server().await.expect("server");
     let (publisher, viewer) = publisher_and_viewer(&server.ws_url(), "tiles").await;

@@ -55,6 +55,11 @@ pub enum MediaCommand {
         id: ParticipantId,
         quality: Quality,
     },
+    /// The heights at which `id` shows each other participant's camera (`view_sizes`).
+    ViewSizes {
+        id: ParticipantId,
+        sizes: Vec<(ParticipantId, u32)>,
+    },
 }
 
 /// The SFU's view of a protocol source.
@@ -197,7 +202,8 @@ impl MediaCommand {
             | Self::Offer { id, .. }
             | Self::Answer { id, .. }
             | Self::SetPermissions { id, .. }
-            | Self::SetQuality { id, .. } => *id,
+            | Self::SetQuality { id, .. }
+            | Self::ViewSizes { id, .. } => *id,
         }
     }
 }
@@ -258,6 +264,9 @@ pub(crate) fn handle_command(
         }
         MediaCommand::SetQuality { id, quality } => {
             sfu.set_receive_video(now, peer(id), receive_video(quality));
+        }
+        MediaCommand::ViewSizes { id, sizes } => {
+            sfu.set_view_sizes(peer(id), sizes.into_iter().map(|(p, h)| (peer(p), h)));
         }
         MediaCommand::Offer { id, sdp, sources } => {
             let sources = sources
@@ -344,6 +353,17 @@ fn deliver(output: SfuOutput, hub: &Hub, connections: &HashMap<ParticipantId, u6
             hub.media_failed(id, connections.get(&id).copied(), &reason)
         }
         // Passed on to the publisher by the simulcast adaptation (one arm here).
-        SfuOutput::Layers { .. } => {}
+        SfuOutput::Layers { peer, mid, active } => {
+            let id = ParticipantId(peer.0);
+            let active = active.iter().map(|rid| rid.to_string()).collect();
+            hub.deliver_for_connection(
+                id,
+                connections.get(&id).copied(),
+                Outbound::Message(ServerMessage::Layers {
+                    mid: mid.to_string(),
+                    active,
+                }),
+            );
+        }
     }
 }
