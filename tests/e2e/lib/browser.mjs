@@ -10,9 +10,12 @@ import { REPO_ROOT } from './server.mjs';
 export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 export const RESULTS_DIR = join(REPO_ROOT, 'tests', 'e2e', 'results');
 
-/** Launches headless Chromium with fake media devices. */
-export async function launchBrowser() {
-  const media = ensureMedia();
+/**
+ * Launches headless Chromium with fake media devices.
+ * @param {{video?: string}} [opts] another clip for the fake camera (absolute path)
+ */
+export async function launchBrowser(opts = {}) {
+  const media = { ...ensureMedia(), ...opts };
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,

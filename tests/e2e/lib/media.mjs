@@ -43,6 +43,39 @@ function fresh(path) {
 }
 
 /**
+ * Makes (once) a 1280x720 version of the quadrant clip (one second, looped by Chromium, to keep
+ * the file small): Chromium sends three simulcast layers only from 960x540 up.
+ * @returns {string} its absolute path
+ */
+export function ensureHdVideo() {
+  mkdirSync(MEDIA_DIR, { recursive: true });
+  const video = join(MEDIA_DIR, 'quadrants-1280x720.y4m');
+  if (!fresh(video)) {
+    const src = (c) => ['-f', 'lavfi', '-i', `color=c=${c}:s=640x360:r=30:d=1`];
+    ffmpeg(
+      [
+        ...src('red'),
+        ...src('lime'),
+        ...src('blue'),
+        ...src('white'),
+        '-filter_complex',
+        '[0:v][1:v][2:v][3:v]xstack=inputs=4:layout=0_0|w0_0|0_h0|w0_h0,format=yuv420p[v]',
+        '-map',
+        '[v]',
+        '-r',
+        '30',
+        '-t',
+        '1',
+        '-f',
+        'yuv4mpegpipe',
+      ],
+      video,
+    );
+  }
+  return video;
+}
+
+/**
  * Makes (once) and returns the absolute paths of the fake camera and microphone files.
  * @returns {{ video: string, audio: string }}
  */
