@@ -9,6 +9,8 @@ mod http;
 mod hub;
 mod limits;
 mod media;
+#[allow(dead_code)] // wired into the media workers in the next step (ICE-TCP)
+mod media_tcp;
 mod metrics;
 mod privacy;
 pub mod proxy;
