@@ -9,7 +9,7 @@
 use super::routes::Lookup;
 use super::{deliver, handle_command, MediaHandle, WorkerInput, WorkerPort};
 use crate::hub::Hub;
-use crate::udp_batch::{send_all, Datagram, Receiver, BATCH};
+use crate::udp_batch::{send_all, Datagram, Receiver, BATCH, RECEIVE_BATCH};
 use moot_protocol::ParticipantId;
 use moot_sfu::{Sfu, SfuConfig, SfuOutput};
 use std::collections::HashMap;
@@ -79,6 +79,8 @@ struct Worker {
     outgoing: Vec<Datagram>,
     /// Datagrams received for other workers' peers, by worker, sent once per loop turn.
     passing_on: Vec<Vec<Inbound>>,
+    /// Which of the datagrams just read are this worker's (indices into the `Receiver`).
+    local: Vec<usize>,
 }
 
 impl Worker {
@@ -110,6 +112,7 @@ impl Worker {
             connections: HashMap::new(),
             outgoing: Vec::with_capacity(BATCH),
             passing_on: (0..workers).map(|_| Vec::new()).collect(),
+            local: Vec::with_capacity(RECEIVE_BATCH),
         })
     }
 
@@ -132,12 +135,7 @@ impl Worker {
                         for _ in 0..RECEIVE_CALLS_PER_TURN {
                             match receiver.try_receive(&self.socket) {
                                 Ok(0) => break,
-                                Ok(n) => {
-                                    for k in 0..n {
-                                        let (source, datagram) = receiver.datagram(k);
-                                        self.receive(source, datagram);
-                                    }
-                                }
+                                Ok(n) => self.receive(&receiver, n),
                                 // ICMP errors from departed clients surface here on Linux.
                                 Err(e) => tracing::debug!("media recv error: {e}"),
                             }
@@ -150,10 +148,8 @@ impl Worker {
                         handle_command(&mut self.sfu, &self.hub, command, &mut self.connections);
                     }
                     Some(WorkerInput::Datagrams(datagrams)) => {
-                        let now = Instant::now();
-                        for d in datagrams {
-                            self.sfu.handle_receive(now, d.source, self.destination, &d.contents);
-                        }
+                        let batch = datagrams.iter().map(|d| (d.source, d.contents.as_slice()));
+                        self.sfu.handle_receive_batch(Instant::now(), self.destination, batch);
                     }
                     None => return,
                 },
@@ -165,27 +161,34 @@ impl Worker {
         }
     }
 
-    /// Feeds a datagram to this worker's SFU, or keeps it for the worker owning its peer.
-    fn receive(&mut self, source: SocketAddr, datagram: &[u8]) {
-        let lookup = self.handle.routes().lookup(source, datagram);
-        let owner = match lookup {
-            Lookup::Worker(worker) => worker,
-            Lookup::Bind(peer) => match self.handle.routes_mut().bind(source, peer) {
-                Some(worker) => worker,
-                None => return,
-            },
-            // Nobody's: our SFU counts and drops it.
-            Lookup::Unknown => self.index,
-        };
-        if owner == self.index {
-            self.sfu
-                .handle_receive(Instant::now(), source, self.destination, datagram);
-        } else {
-            self.passing_on[owner].push(Inbound {
-                source,
-                contents: datagram.to_vec(),
-            });
+    /// Feeds the `count` datagrams just read to this worker's SFU in one batch, keeping the
+    /// others for the workers owning their peers.
+    fn receive(&mut self, receiver: &Receiver, count: usize) {
+        self.local.clear();
+        for k in 0..count {
+            let (source, datagram) = receiver.datagram(k);
+            let lookup = self.handle.routes().lookup(source, datagram);
+            let owner = match lookup {
+                Lookup::Worker(worker) => worker,
+                Lookup::Bind(peer) => match self.handle.routes_mut().bind(source, peer) {
+                    Some(worker) => worker,
+                    None => continue,
+                },
+                // Nobody's: our SFU counts and drops it.
+                Lookup::Unknown => self.index,
+            };
+            if owner == self.index {
+                self.local.push(k);
+            } else {
+                self.passing_on[owner].push(Inbound {
+                    source,
+                    contents: datagram.to_vec(),
+                });
+            }
         }
+        let batch = self.local.iter().map(|&k| receiver.datagram(k));
+        self.sfu
+            .handle_receive_batch(Instant::now(), self.destination, batch);
     }
 
     fn pass_on(&mut self) {
