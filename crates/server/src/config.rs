@@ -129,6 +129,9 @@ pub struct MediaConfig {
     /// Media worker threads (0: one per core). Rooms are spread over them; each room's media
     /// is forwarded by one of them.
     pub threads: usize,
+    /// TCP port for ICE-TCP (media for browsers whose network blocks UDP). Unset: the same
+    /// number as `port`, so one number is opened for UDP and TCP; 0: no ICE-TCP.
+    pub tcp_port: Option<u16>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -229,6 +232,7 @@ impl Default for MediaConfig {
             bind: None,
             public_ips: Vec::new(),
             threads: 0,
+            tcp_port: None,
         }
     }
 }
@@ -509,6 +513,17 @@ mod tests {
             vec!["192.0.2.7".parse::<IpAddr>().expect("ip")]
         );
         cfg.validate().expect("valid");
+    }
+
+    #[test]
+    fn ice_tcp_follows_the_media_port_unless_set_or_turned_off() {
+        let cfg = Config::from_toml("[media]\nport = 3478\n").expect("valid");
+        assert_eq!(cfg.media.tcp_port, None, "unset: the UDP port's number");
+        let off = Config::from_toml("[media]\ntcp_port = 0\n").expect("valid");
+        assert_eq!(off.media.tcp_port, Some(0));
+        let own = Config::from_toml("[media]\ntcp_port = 443\n").expect("valid");
+        assert_eq!(own.media.tcp_port, Some(443));
+        assert_eq!(Config::from_toml(&own.to_toml()).expect("round trip"), own);
     }
 
     #[test]

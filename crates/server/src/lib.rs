@@ -9,7 +9,6 @@ mod http;
 mod hub;
 mod limits;
 mod media;
-#[allow(dead_code)] // wired into the media workers in the next step (ICE-TCP)
 mod media_tcp;
 mod metrics;
 mod privacy;
@@ -39,6 +38,8 @@ pub struct Bound {
     /// One socket per media worker, all on the media port.
     media_sockets: Vec<std::net::UdpSocket>,
     candidates: Vec<SocketAddr>,
+    /// The ICE-TCP listener (`media.tcp_port`) and the candidates advertising it.
+    media_tcp: Option<(TcpListener, Vec<SocketAddr>)>,
     certificate: Option<tls::Certificate>,
     /// The built-in TURN relay's listeners, when `turn_server.enabled`.
     turn_server: Option<turn_server::TurnListeners>,
@@ -55,6 +56,20 @@ pub async fn bind(config: Config) -> std::io::Result<Bound> {
     )?;
     let port = media_sockets[0].local_addr()?.port();
     let candidates = media_candidates(&config, port);
+    let tcp_listener = media_tcp::bind(
+        config.media_bind_ip(),
+        config.media.tcp_port,
+        port,
+        config.media.port == 0,
+    )
+    .await?;
+    let media_tcp = match tcp_listener {
+        Some(listener) => {
+            let tcp_port = listener.local_addr()?.port();
+            Some((listener, media_candidates(&config, tcp_port)))
+        }
+        None => None,
+    };
     let turn_server =
         turn_server::TurnListeners::bind(&config, &candidates, certificate.is_some()).await?;
     Ok(Bound {
@@ -62,6 +77,7 @@ pub async fn bind(config: Config) -> std::io::Result<Bound> {
         listener,
         media_sockets,
         candidates,
+        media_tcp,
         certificate,
         turn_server,
     })
@@ -220,6 +236,7 @@ impl Bound {
         media::start(
             self.media_sockets,
             self.candidates.clone(),
+            self.media_tcp,
             media_ports,
             media.clone(),
             hub.clone(),

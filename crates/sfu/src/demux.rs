@@ -5,10 +5,17 @@
 //! connectivity check from an address succeeds, that address maps to the peer; DTLS, RTP and
 //! RTCP are then routed by a hash-map lookup, never by scanning peers (str0m's `accepts()`
 //! scan breaks when client ports are reused and costs O(peers) per packet).
+//!
+//! Addresses are keyed with their transport: an ICE-TCP connection's remote address is its own
+//! route, apart from a UDP socket that happens to have the same address and port.
 
 use crate::PeerId;
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use str0m::net::Protocol;
+
+/// A remote transport address: where a client sends from, over which protocol.
+type Route = (Protocol, SocketAddr);
 
 const STUN_HEADER_LEN: usize = 20;
 const STUN_MAGIC_COOKIE: [u8; 4] = [0x21, 0x12, 0xA4, 0x42];
@@ -45,9 +52,9 @@ pub fn stun_local_ufrag(datagram: &[u8]) -> Option<&str> {
 #[derive(Debug, Default)]
 pub struct Demux {
     by_ufrag: HashMap<String, PeerId>,
-    by_addr: HashMap<SocketAddr, PeerId>,
+    by_addr: HashMap<Route, PeerId>,
     /// Reverse index so removing a peer is O(its addresses), not O(all addresses).
-    addrs_of: HashMap<PeerId, Vec<SocketAddr>>,
+    addrs_of: HashMap<PeerId, Vec<Route>>,
 }
 
 impl Demux {
@@ -68,6 +75,17 @@ impl Demux {
     /// Finds the peer for a datagram; a STUN message with a known ufrag also (re)binds its
     /// source address to that peer, which is how a reused port moves to its new owner.
     pub fn route(&mut self, source: SocketAddr, datagram: &[u8]) -> Option<PeerId> {
+        self.route_over(Protocol::Udp, source, datagram)
+    }
+
+    /// `route` for a packet that arrived over `proto` (UDP, or an ICE-TCP connection).
+    pub fn route_over(
+        &mut self,
+        proto: Protocol,
+        source: SocketAddr,
+        datagram: &[u8],
+    ) -> Option<PeerId> {
+        let source = (proto, source);
         if let Some(ufrag) = stun_local_ufrag(datagram) {
             let peer = *self.by_ufrag.get(ufrag)?;
             if self.by_addr.insert(source, peer) != Some(peer) {
@@ -123,5 +141,29 @@ mod tests {
         assert_eq!(demux.route(addr, &stun_with_username("ub:y")), Some(b));
         assert_eq!(demux.route(addr, &[0x80, 0x60, 0, 0]), Some(b));
         assert_eq!(demux.route(addr, &stun_with_username("unknown:z")), None);
+    }
+
+    #[test]
+    fn a_tcp_connection_is_its_own_route_apart_from_udp_with_the_same_address() {
+        let mut demux = Demux::default();
+        let (a, b) = (PeerId(1), PeerId(2));
+        demux.insert_peer(a, "ua".into());
+        demux.insert_peer(b, "ub".into());
+        let addr: SocketAddr = "192.0.2.9:6000".parse().expect("literal");
+        let rtp = [0x80, 0x60, 0, 0];
+        let tcp = Protocol::Tcp;
+        assert_eq!(demux.route(addr, &stun_with_username("ua:x")), Some(a));
+        // The TCP connection from the same address and port is nobody's until it proves a
+        // ufrag, and then it belongs to its own peer without taking UDP along.
+        assert_eq!(demux.route_over(tcp, addr, &rtp), None);
+        assert_eq!(
+            demux.route_over(tcp, addr, &stun_with_username("ub:y")),
+            Some(b)
+        );
+        assert_eq!(demux.route_over(tcp, addr, &rtp), Some(b));
+        assert_eq!(demux.route(addr, &rtp), Some(a));
+        demux.remove_peer(b);
+        assert_eq!(demux.route_over(tcp, addr, &rtp), None);
+        assert_eq!(demux.route(addr, &rtp), Some(a));
     }
 }

@@ -20,11 +20,14 @@ mod routing;
 mod simulcast;
 mod speaker;
 
+#[cfg(test)]
+mod ice_tcp_tests;
+
 pub use demux::{is_stun, stun_local_ufrag};
 pub use peer::PeerFault;
 pub use speaker::{SpeakerDetector, EVALUATE_EVERY};
 pub use str0m::media::MediaKind;
-pub use str0m::net::Transmit;
+pub use str0m::net::{Protocol, Transmit};
 
 use demux::Demux;
 use peer::{Peer, SubState, Subscription};
@@ -39,7 +42,7 @@ use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::crypto::CryptoProvider;
 use str0m::format::Codec;
 use str0m::media::{KeyframeRequestKind, Mid, Rid};
-use str0m::net::{Protocol, Receive};
+use str0m::net::{Receive, TcpType};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
 use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, RtcConfig};
 
@@ -114,6 +117,10 @@ pub struct TrackKey {
 pub struct SfuConfig {
     /// Addresses advertised as ICE host candidates (the UDP socket's public addresses).
     pub candidates: Vec<SocketAddr>,
+    /// Addresses advertised as passive ICE-TCP host candidates (RFC 6544), for networks that
+    /// block UDP; empty for none. The caller frames TCP (RFC 4571) and feeds what arrives with
+    /// `handle_receive_over`; transmits for these carry `Protocol::Tcp`.
+    pub tcp_candidates: Vec<SocketAddr>,
     /// At most one keyframe request per published track in this interval: many subscribers
     /// asking at once must not make the publisher send a keyframe storm.
     pub keyframe_request_interval: Duration,
@@ -301,6 +308,21 @@ impl Sfu {
                 Err(e) => tracing::warn!(%addr, "unusable media candidate address: {e}"),
             }
         }
+        for addr in &self.config.tcp_candidates {
+            // Passive: browsers connect to us (ICE-lite never connects out). str0m ranks TCP
+            // host candidates below UDP ones, so browsers use UDP where it works.
+            let candidate = Candidate::builder()
+                .tcp()
+                .host(*addr)
+                .tcptype(TcpType::Passive)
+                .build();
+            match candidate {
+                Ok(candidate) => {
+                    rtc.add_local_candidate(candidate);
+                }
+                Err(e) => tracing::warn!(%addr, "unusable media TCP candidate address: {e}"),
+            }
+        }
         self.peers.insert(id, Peer::new(group, rtc));
         // Due at once: a new Rtc wants its first poll.
         self.timers.insert((now, id));
@@ -430,6 +452,40 @@ impl Sfu {
     /// Removes a peer: its media stops being forwarded at once and the others renegotiate.
     pub fn remove_peer(&mut self, now: Instant, id: PeerId) {
         self.detach(id);
+        self.run(now);
+    }
+
+    /// Feeds one packet received over `proto`: a UDP datagram, or the contents of one RFC 4571
+    /// frame from an ICE-TCP connection (`source` is the connection's remote address, which
+    /// routes on its own; `destination` the advertised TCP candidate it was accepted on).
+    pub fn handle_receive_over(
+        &mut self,
+        now: Instant,
+        proto: Protocol,
+        source: SocketAddr,
+        destination: SocketAddr,
+        packet: &[u8],
+    ) {
+        if proto == Protocol::Udp {
+            return self.handle_receive(now, source, destination, packet);
+        }
+        self.stats.datagrams_in += 1;
+        let Some(id) = self.demux.route_over(proto, source, packet) else {
+            return;
+        };
+        let Ok(receive) = Receive::new(proto, source, destination, packet) else {
+            return;
+        };
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
+        if peer
+            .with_rtc(|rtc| rtc.handle_input(Input::Receive(now, receive)))
+            .is_err()
+        {
+            self.faulted.push(id);
+        }
+        self.mark_dirty(id);
         self.run(now);
     }
 

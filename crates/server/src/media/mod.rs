@@ -97,6 +97,8 @@ fn receive_video(quality: Quality) -> ReceiveVideo {
 enum WorkerInput {
     Command(MediaCommand),
     Datagrams(Vec<worker::Inbound>),
+    /// A packet from an ICE-TCP connection.
+    Tcp(crate::media_tcp::Inbound),
 }
 
 /// The way into the media workers, shared by every session.
@@ -182,6 +184,21 @@ impl MediaHandle {
         self.routes().load()
     }
 
+    /// Hands a packet from an ICE-TCP connection to the worker owning its peer, found as for a
+    /// datagram (a STUN message binds the connection's address); nobody's is dropped.
+    fn route_tcp(&self, packet: crate::media_tcp::Inbound) {
+        let lookup = self.routes().lookup(packet.source, &packet.packet);
+        let worker = match lookup {
+            routes::Lookup::Worker(worker) => worker,
+            routes::Lookup::Bind(peer) => match self.routes_mut().bind(packet.source, peer) {
+                Some(worker) => worker,
+                None => return,
+            },
+            routes::Lookup::Unknown => return,
+        };
+        let _ = self.shared.inputs[worker].send(WorkerInput::Tcp(packet));
+    }
+
     fn routes(&self) -> std::sync::RwLockReadGuard<'_, Routes> {
         self.shared.routes.read().unwrap_or_else(|p| p.into_inner())
     }
@@ -213,21 +230,37 @@ fn peer(id: ParticipantId) -> PeerId {
 }
 
 /// Starts one thread per socket (each socket on the media port, `SO_REUSEPORT`), running
-/// until every handle is dropped or `shutdown` fires.
+/// until every handle is dropped or `shutdown` fires. `tcp` is the ICE-TCP listener and the
+/// candidates advertising it; it must be started inside the tokio runtime (its connections
+/// run there and pass their packets to the workers).
 pub fn start(
     sockets: Vec<std::net::UdpSocket>,
     candidates: Vec<SocketAddr>,
+    tcp: Option<(tokio::net::TcpListener, Vec<SocketAddr>)>,
     ports: Vec<WorkerPort>,
     handle: MediaHandle,
     hub: Arc<Hub>,
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<()> {
+    let (tcp, tcp_candidates) = match tcp {
+        Some((listener, tcp_candidates)) => {
+            let routing = handle.clone();
+            let limits = crate::media_tcp::TcpLimits::default();
+            let media = crate::media_tcp::TcpMedia::start(listener, limits, move |packet| {
+                routing.route_tcp(packet)
+            });
+            (Some(media), tcp_candidates)
+        }
+        None => (None, Vec::new()),
+    };
     for (socket, port) in sockets.into_iter().zip(ports) {
         let context = worker::Context {
             candidates: candidates.clone(),
             handle: handle.clone(),
             hub: hub.clone(),
             shutdown: shutdown.clone(),
+            tcp: tcp.clone(),
+            tcp_candidates: tcp_candidates.clone(),
         };
         std::thread::Builder::new()
             .name(format!("moot-media-{}", port.index))

@@ -9,9 +9,10 @@
 use super::routes::Lookup;
 use super::{deliver, handle_command, MediaHandle, WorkerInput, WorkerPort};
 use crate::hub::Hub;
+use crate::media_tcp::{Inbound as TcpInbound, TcpMedia};
 use crate::udp_batch::{send_all, Datagram, Receiver, BATCH, RECEIVE_BATCH};
 use moot_protocol::ParticipantId;
-use moot_sfu::{Sfu, SfuConfig, SfuOutput};
+use moot_sfu::{Protocol, Sfu, SfuConfig, SfuOutput};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,6 +29,9 @@ pub struct Context {
     pub handle: MediaHandle,
     pub hub: Arc<Hub>,
     pub shutdown: watch::Receiver<bool>,
+    /// ICE-TCP: the connections (shared by all workers) and the candidates advertising them.
+    pub tcp: Option<TcpMedia>,
+    pub tcp_candidates: Vec<SocketAddr>,
 }
 
 /// A datagram received by one worker for a peer of another.
@@ -74,6 +78,8 @@ struct Worker {
     handle: MediaHandle,
     hub: Arc<Hub>,
     shutdown: watch::Receiver<bool>,
+    tcp: Option<TcpMedia>,
+    tcp_candidates: Vec<SocketAddr>,
     /// Which connection each media peer belongs to (see `MediaCommand::AddPeer`).
     connections: HashMap<ParticipantId, u64>,
     outgoing: Vec<Datagram>,
@@ -97,6 +103,7 @@ impl Worker {
         let workers = context.handle.shared.inputs.len();
         let sfu = Sfu::new(SfuConfig {
             candidates: context.candidates,
+            tcp_candidates: context.tcp_candidates.clone(),
             keyframe_request_interval: Duration::from_millis(500),
             seed: rand::random(),
         });
@@ -109,6 +116,8 @@ impl Worker {
             handle: context.handle,
             hub: context.hub,
             shutdown: context.shutdown,
+            tcp: context.tcp,
+            tcp_candidates: context.tcp_candidates,
             connections: HashMap::new(),
             outgoing: Vec::with_capacity(BATCH),
             passing_on: (0..workers).map(|_| Vec::new()).collect(),
@@ -144,6 +153,7 @@ impl Worker {
                     }
                 }
                 input = self.inputs.recv() => match input {
+                    Some(WorkerInput::Tcp(packet)) => self.receive_tcp(packet),
                     Some(WorkerInput::Command(command)) => {
                         handle_command(&mut self.sfu, &self.hub, command, &mut self.connections);
                     }
@@ -204,10 +214,35 @@ impl Worker {
         }
     }
 
+    /// Feeds a packet from an ICE-TCP connection (routed here by `MediaHandle::route_tcp`).
+    fn receive_tcp(&mut self, packet: TcpInbound) {
+        // str0m matches the destination against its TCP candidates: the address accepted on
+        // when advertised as is, else (bound to all interfaces, or behind 1:1 NAT) the first.
+        let destination = if self.tcp_candidates.contains(&packet.local) {
+            packet.local
+        } else {
+            self.tcp_candidates.first().copied().unwrap_or(packet.local)
+        };
+        let now = Instant::now();
+        self.sfu.handle_receive_over(
+            now,
+            Protocol::Tcp,
+            packet.source,
+            destination,
+            &packet.packet,
+        );
+    }
+
     /// Sends every pending datagram and delivers every signaling output.
     async fn flush(&mut self) {
         while let Some(output) = self.sfu.poll_output() {
             match output {
+                // Over the connection it came from; a full queue drops it, as UDP would.
+                SfuOutput::Transmit(t) if t.proto == Protocol::Tcp => {
+                    if let Some(tcp) = &self.tcp {
+                        tcp.send(t.destination, &t.contents);
+                    }
+                }
                 SfuOutput::Transmit(t) => self.outgoing.push(Datagram {
                     destination: t.destination,
                     contents: t.contents.into(),
