@@ -8,6 +8,7 @@ pub mod baseline;
 pub mod canned;
 mod participant;
 pub mod raw;
+mod tcp_link;
 
 pub use participant::{
     Hello, Received, SimOptions, SimParticipant, SIMULCAST_DIMENSIONS, SIMULCAST_LAYERS,

@@ -1,6 +1,7 @@
 //! A simulated participant: real signaling over a WebSocket, real WebRTC via str0m.
 
 use crate::canned;
+use crate::tcp_link::{TcpLinks, ACTIVE_PORT};
 use anyhow::{bail, Context};
 use futures_util::{SinkExt, StreamExt};
 use moot_protocol::{
@@ -14,7 +15,7 @@ use std::time::{Duration, Instant};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec;
 use str0m::media::{Direction, MediaKind, MediaTime, Mid};
-use str0m::net::{Protocol, Receive};
+use str0m::net::{Protocol, Receive, TcpType};
 use str0m::{Candidate, Event, Input, Output, Rtc};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
@@ -39,6 +40,10 @@ pub struct SimOptions {
     /// 300, 500 and 800 bytes (keyframes three times that: no size is shared by two layers), so
     /// a receiver can tell them apart.
     pub simulcast: bool,
+    /// Media over ICE-TCP only: a TCP active candidate and no UDP one, so the session has
+    /// to use the server's passive TCP candidate (as a browser behind a UDP-blocking
+    /// firewall does).
+    pub tcp: bool,
 }
 
 /// The simulcast layers a simulated participant sends, lowest first, and their frame sizes.
@@ -56,6 +61,7 @@ impl Default for SimOptions {
             receive_loss: 0.0,
             audio_level: -127,
             simulcast: false,
+            tcp: false,
         }
     }
 }
@@ -272,7 +278,16 @@ impl SimParticipant {
             .enable_opus(true, false)
             .enable_vp8(true)
             .build(now);
-        rtc.add_local_candidate(Candidate::host(local, "udp")?);
+        let candidate = if options.tcp {
+            Candidate::builder()
+                .tcp()
+                .host(SocketAddr::new(local.ip(), ACTIVE_PORT))
+                .tcptype(TcpType::Active)
+                .build()?
+        } else {
+            Candidate::host(local, "udp")?
+        };
+        rtc.add_local_candidate(candidate);
         let mut api = rtc.sdp_api();
         let audio_mid = api.add_media(
             MediaKind::Audio,
@@ -324,6 +339,7 @@ impl SimParticipant {
             rtc,
             socket,
             local,
+            tcp: TcpLinks::default(),
             ws,
             pending: Some(pending),
             audio_mid: options.audio.then_some(audio_mid),
@@ -536,6 +552,7 @@ struct Client {
     rtc: Rtc,
     socket: UdpSocket,
     local: SocketAddr,
+    tcp: TcpLinks,
     ws: Ws,
     pending: Option<SdpPendingOffer>,
     audio_mid: Option<Mid>,
@@ -605,6 +622,15 @@ impl Client {
                     if self.link.next_due().is_some() => {
                     while let Some((source, datagram)) = self.link.pop_due(Instant::now()) {
                         self.receive(source, &datagram)?;
+                    }
+                }
+                Some((source, packet)) = self.tcp.recv() => {
+                    if self.receive_loss.drops(&packet) {
+                        continue;
+                    }
+                    let local = SocketAddr::new(self.local.ip(), ACTIVE_PORT);
+                    if let Ok(receive) = Receive::new(Protocol::Tcp, source, local, &packet) {
+                        self.rtc.handle_input(Input::Receive(Instant::now(), receive))?;
                     }
                 }
                 _ = tokio::time::sleep_until(timeout.into()) => {
@@ -786,7 +812,11 @@ impl Client {
                     if self.send_loss.drops(&t.contents) {
                         continue;
                     }
-                    let _ = self.socket.send_to(&t.contents, t.destination).await;
+                    if t.proto == Protocol::Tcp {
+                        self.tcp.send(t.destination, &t.contents).await;
+                    } else {
+                        let _ = self.socket.send_to(&t.contents, t.destination).await;
+                    }
                 }
                 Output::Event(event) => self.on_event(event),
             }
