@@ -46,6 +46,8 @@ command -v ffmpeg >/dev/null || missing+=(ffmpeg)
 command -v ip >/dev/null || [ -x /usr/sbin/ip ] || missing+=(iproute2)
 # A real TURN relay for tests/e2e/turn-relay.test.mjs (started by the test, never as a service).
 command -v turnserver >/dev/null || [ -x /usr/bin/turnserver ] || missing+=(coturn)
+# nft drops all UDP inside the test namespace for tests/e2e/ice-tcp.test.mjs.
+command -v nft >/dev/null || [ -x /usr/sbin/nft ] || missing+=(nftables)
 # Let's Encrypt's test CA for tests/e2e/acme.test.mjs (pebble + pebble-challtestsrv, started by
 # the test), and openssl to make the certificate of Pebble's own API there.
 command -v pebble >/dev/null || [ -x /usr/bin/pebble ] || missing+=(pebble)
@@ -62,7 +64,7 @@ if [ "$WHAT" != rust ] && [ ${#missing[@]} -gt 0 ]; then
     as_root apt-get install -y -q "${missing[@]}" || fail "apt-get install ${missing[*]}"
   fi
 else
-  echo "chromium, firefox-esr, ffmpeg, iproute2, coturn, pebble, openssl: present (or not needed)"
+  echo "chromium, firefox-esr, ffmpeg, iproute2, coturn, nftables, pebble, openssl: present (or not needed)"
 fi
 PATH=$PATH:/usr/sbin:/sbin
 
