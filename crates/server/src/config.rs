@@ -132,6 +132,10 @@ pub struct MediaConfig {
     /// TCP port for ICE-TCP (media for browsers whose network blocks UDP). Unset: the same
     /// number as `port`, so one number is opened for UDP and TCP; 0: no ICE-TCP.
     pub tcp_port: Option<u16>,
+    /// Where each subscriber's bandwidth estimate starts before the browser's first feedback,
+    /// in kbit/s. Simulcast layers are chosen to fit the estimate, and it grows slowly.
+    /// 0: no bandwidth estimation (layers follow tile size and quality only; nothing paced).
+    pub initial_bandwidth_kbps: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -233,6 +237,7 @@ impl Default for MediaConfig {
             public_ips: Vec::new(),
             threads: 0,
             tcp_port: None,
+            initial_bandwidth_kbps: moot_sfu::DEFAULT_INITIAL_BANDWIDTH_BPS / 1000,
         }
     }
 }
@@ -358,6 +363,13 @@ impl Config {
                 key: "media.public_ips",
                 problem: format!("{ip} is not an address browsers can send to"),
             });
+        }
+        let kbps = self.media.initial_bandwidth_kbps;
+        if kbps != 0 && !(100..=10_000_000).contains(&kbps) {
+            return invalid(
+                "media.initial_bandwidth_kbps",
+                "must be 0 (off) or between 100 and 10000000 (kbit/s)",
+            );
         }
         if self.media.threads > MAX_MEDIA_THREADS {
             return invalid(
@@ -542,6 +554,29 @@ mod tests {
         cfg.tls.cert_file = Some("c.pem".into());
         let err = cfg.validate().expect_err("key missing").to_string();
         assert!(err.starts_with("tls.key_file"), "{err}");
+    }
+
+    #[test]
+    fn media_threads_and_initial_bandwidth_are_checked() {
+        let mut cfg = Config::default();
+        assert!(cfg.media_threads() >= 1, "0 means one per core");
+        cfg.media.threads = 3;
+        assert_eq!(cfg.media_threads(), 3);
+        cfg.media.threads = 100_000;
+        let err = cfg.validate().expect_err("absurd").to_string();
+        assert!(err.starts_with("media.threads"), "{err}");
+        cfg.media.threads = 2;
+        cfg.media.initial_bandwidth_kbps = 0;
+        cfg.validate().expect("0 turns estimation off");
+        cfg.media.initial_bandwidth_kbps = 50;
+        let err = cfg.validate().expect_err("too low").to_string();
+        assert!(err.starts_with("media.initial_bandwidth_kbps"), "{err}");
+        let parsed = Config::from_toml("[media]\nthreads = 2\ninitial_bandwidth_kbps = 3000\n")
+            .expect("valid");
+        assert_eq!(
+            (parsed.media.threads, parsed.media.initial_bandwidth_kbps),
+            (2, 3000)
+        );
     }
 
     #[test]

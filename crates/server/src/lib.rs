@@ -233,10 +233,14 @@ impl Bound {
             grace,
             stop_tx,
         ));
+        let setup = media::MediaSetup {
+            sockets: self.media_sockets,
+            candidates: self.candidates.clone(),
+            tcp: self.media_tcp,
+            initial_bandwidth_bps: self.config.media.initial_bandwidth_kbps * 1000,
+        };
         media::start(
-            self.media_sockets,
-            self.candidates.clone(),
-            self.media_tcp,
+            setup,
             media_ports,
             media.clone(),
             hub.clone(),

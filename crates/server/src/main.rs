@@ -25,6 +25,9 @@ struct Cli {
     /// Media worker threads [default: 0, one per core].
     #[arg(long, env = "MOOT_MEDIA_THREADS")]
     media_threads: Option<usize>,
+    /// Where each subscriber's bandwidth estimate starts, kbit/s [default: 1000].
+    #[arg(long, env = "MOOT_INITIAL_BANDWIDTH_KBPS")]
+    initial_bandwidth_kbps: Option<u64>,
     /// Address browsers send media to (repeat for several) [default: detected].
     #[arg(long = "public-ip", env = "MOOT_PUBLIC_IPS", value_delimiter = ',')]
     public_ips: Vec<IpAddr>,
@@ -85,6 +88,9 @@ impl Cli {
         }
         if let Some(threads) = self.media_threads {
             config.media.threads = threads;
+        }
+        if let Some(kbps) = self.initial_bandwidth_kbps {
+            config.media.initial_bandwidth_kbps = kbps;
         }
         if !self.public_ips.is_empty() {
             config.media.public_ips = self.public_ips;

@@ -21,8 +21,9 @@ use str0m::media::{KeyframeRequestKind, Mid, Rid};
 
 /// How often layer choices are made.
 pub const ADAPT_EVERY: Duration = Duration::from_millis(250);
-/// Where str0m's bandwidth estimate starts before any feedback (it probes up from here).
-pub const INITIAL_ESTIMATE: Bitrate = Bitrate::kbps(1_000);
+/// Where str0m's bandwidth estimate starts by default before any feedback (it probes up from
+/// here; see `SfuConfig::initial_bandwidth_bps`).
+pub const DEFAULT_INITIAL_BANDWIDTH_BPS: u64 = 1_000_000;
 /// Bits per second set aside per audio track a subscriber receives (Opus at 32 kbit/s plus
 /// 50 packets a second of headers): audio is never adapted, so it comes off the estimate.
 const AUDIO_RESERVE: u64 = 60_000;

@@ -116,6 +116,7 @@ fn clients_with_only_tcp_candidates_connect_and_exchange_media_over_tcp() {
         candidates: vec![addr(SERVER_UDP)],
         tcp_candidates: vec![addr(SERVER_TCP)],
         keyframe_request_interval: Duration::from_millis(500),
+        initial_bandwidth_bps: crate::DEFAULT_INITIAL_BANDWIDTH_BPS,
         seed: 7,
     });
     let mut clients = Vec::new();

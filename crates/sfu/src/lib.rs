@@ -23,6 +23,7 @@ mod speaker;
 #[cfg(test)]
 mod ice_tcp_tests;
 
+pub use adapt::DEFAULT_INITIAL_BANDWIDTH_BPS;
 pub use demux::{is_stun, stun_local_ufrag};
 pub use peer::PeerFault;
 pub use speaker::{SpeakerDetector, EVALUATE_EVERY};
@@ -124,6 +125,12 @@ pub struct SfuConfig {
     /// At most one keyframe request per published track in this interval: many subscribers
     /// asking at once must not make the publisher send a keyframe storm.
     pub keyframe_request_interval: Duration,
+    /// Where each subscriber's bandwidth estimate starts, in bits/s, before any feedback;
+    /// 0 turns bandwidth estimation off (layers then follow tile sizes and quality only, and
+    /// nothing is paced). str0m paces video to the estimate and it grows only a few percent
+    /// a second without successful probes, so too low a start holds video back in a large
+    /// meeting; too high a start loses packets on a slow link until feedback cuts it.
+    pub initial_bandwidth_bps: u64,
     /// Seed for ICE credentials. The server passes a fresh random seed; tests a fixed one.
     pub seed: u64,
 }
@@ -292,7 +299,10 @@ impl Sfu {
             .set_rtp_mode(true)
             // Bandwidth estimation from transport-wide feedback: simulcast layers per
             // subscriber follow it (adapt.rs).
-            .enable_bwe(Some(adapt::INITIAL_ESTIMATE))
+            .enable_bwe(
+                (self.config.initial_bandwidth_bps > 0)
+                    .then(|| str0m::bwe::Bitrate::bps(self.config.initial_bandwidth_bps)),
+            )
             .set_local_ice_credentials(creds)
             .clear_codecs()
             .enable_opus(true, false)

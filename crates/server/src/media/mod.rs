@@ -229,19 +229,33 @@ fn peer(id: ParticipantId) -> PeerId {
     PeerId(id.0)
 }
 
-/// Starts one thread per socket (each socket on the media port, `SO_REUSEPORT`), running
-/// until every handle is dropped or `shutdown` fires. `tcp` is the ICE-TCP listener and the
-/// candidates advertising it; it must be started inside the tokio runtime (its connections
-/// run there and pass their packets to the workers).
+/// What the media workers are started with.
+pub struct MediaSetup {
+    /// One socket per worker, all on the media port (`SO_REUSEPORT`).
+    pub sockets: Vec<std::net::UdpSocket>,
+    /// The UDP addresses advertised to browsers.
+    pub candidates: Vec<SocketAddr>,
+    /// The ICE-TCP listener and the candidates advertising it.
+    pub tcp: Option<(tokio::net::TcpListener, Vec<SocketAddr>)>,
+    /// Where each subscriber's bandwidth estimate starts (`media.initial_bandwidth_kbps`).
+    pub initial_bandwidth_bps: u64,
+}
+
+/// Starts one thread per socket, running until `shutdown` fires. Must be called inside the
+/// tokio runtime: the ICE-TCP connections run there and pass their packets to the workers.
 pub fn start(
-    sockets: Vec<std::net::UdpSocket>,
-    candidates: Vec<SocketAddr>,
-    tcp: Option<(tokio::net::TcpListener, Vec<SocketAddr>)>,
+    setup: MediaSetup,
     ports: Vec<WorkerPort>,
     handle: MediaHandle,
     hub: Arc<Hub>,
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<()> {
+    let MediaSetup {
+        sockets,
+        candidates,
+        tcp,
+        initial_bandwidth_bps,
+    } = setup;
     let (tcp, tcp_candidates) = match tcp {
         Some((listener, tcp_candidates)) => {
             let routing = handle.clone();
@@ -261,6 +275,7 @@ pub fn start(
             shutdown: shutdown.clone(),
             tcp: tcp.clone(),
             tcp_candidates: tcp_candidates.clone(),
+            initial_bandwidth_bps,
         };
         std::thread::Builder::new()
             .name(format!("moot-media-{}", port.index))

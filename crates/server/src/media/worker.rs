@@ -32,6 +32,7 @@ pub struct Context {
     /// ICE-TCP: the connections (shared by all workers) and the candidates advertising them.
     pub tcp: Option<TcpMedia>,
     pub tcp_candidates: Vec<SocketAddr>,
+    pub initial_bandwidth_bps: u64,
 }
 
 /// A datagram received by one worker for a peer of another.
@@ -105,6 +106,7 @@ impl Worker {
             candidates: context.candidates,
             tcp_candidates: context.tcp_candidates.clone(),
             keyframe_request_interval: Duration::from_millis(500),
+            initial_bandwidth_bps: context.initial_bandwidth_bps,
             seed: rand::random(),
         });
         Ok(Self {

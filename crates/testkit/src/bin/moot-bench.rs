@@ -1,12 +1,17 @@
 //! The benchmark (not a test): runs the real `moot` binary as its own process and drives it
-//! with simulated participants (str0m clients, canned Opus and VP8) from this process, the
-//! load generator. Prints, in one run: (a) a baseline secure relay's packets per CPU-second,
-//! measured here and now; (b) Moot's forwarded packets per server CPU-second for rooms of
-//! 10, 25 and 50 (half sending video), its ratio to (a), frame loss, one-way latency from the
-//! frame stamps, and server memory per participant. Each room size is measured with 1 and
-//! with 2 media worker threads (`MOOT_BENCH_THREADS=1,2`), and so are several small rooms at
-//! once (`MOOT_BENCH_SMALL_ROOMS=4x6`: 4 rooms of 6), which the server spreads over its
-//! workers. `MOOT_BENCH_SIZES=10,25` picks sizes.
+//! with simulated participants (str0m clients, canned Opus and VP8 with three simulcast layers)
+//! from this process, the load generator. Prints, in one run: (a) a baseline secure relay's
+//! packets per CPU-second, measured here and now; (b) Moot's forwarded packets per server
+//! CPU-second for rooms of 10, 25 and 50 (half sending video), its ratio to (a), frame loss,
+//! one-way latency from the frame stamps, and server memory per participant.
+//!
+//! Each room size, and several small rooms at once (which the server spreads over its
+//! workers), is measured with 1 and 2 media worker threads and with bandwidth estimation on
+//! (from the default 1 Mbit/s) and off. Environment: `MOOT_BENCH_SIZES=10,25,50`,
+//! `MOOT_BENCH_SMALL_ROOMS=4x6` (4 rooms of 6; `none` for none), `MOOT_BENCH_THREADS=1,2`,
+//! `MOOT_BENCH_INITIAL_BANDWIDTH_KBPS=1000,0` (the server's `--initial-bandwidth-kbps`),
+//! `MOOT_BENCH_SERVER_LOG` (the server's log filter, default "warn"; its log goes to this
+//! process's standard error).
 //!
 //! `cargo build --release -p moot-server -p moot-testkit && target/release/moot-bench`
 
@@ -33,7 +38,7 @@ impl Drop for Server {
     }
 }
 
-fn start_server(threads: usize) -> anyhow::Result<Server> {
+fn start_server(threads: usize, initial_kbps: u64) -> anyhow::Result<Server> {
     let exe = std::env::current_exe()?;
     let moot = exe.with_file_name("moot");
     let mut child = Command::new(&moot)
@@ -43,9 +48,11 @@ fn start_server(threads: usize) -> anyhow::Result<Server> {
             "--media-port",
             "0",
             "--log-level",
-            "warn",
+            &std::env::var("MOOT_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
             "--media-threads",
             &threads.to_string(),
+            "--initial-bandwidth-kbps",
+            &initial_kbps.to_string(),
         ])
         .stdout(Stdio::piped())
         .spawn()
@@ -117,8 +124,10 @@ async fn join_many(
 ) -> anyhow::Result<Vec<SimParticipant>> {
     let mut all = Vec::new();
     for i in 0..n {
+        // Cameras in three simulcast layers, as browsers send them at 540p and above.
         let options = SimOptions {
             video: i < video_senders,
+            simulcast: i < video_senders,
             ..SimOptions::default()
         };
         all.push(SimParticipant::join(&server.ws_url(), room, &format!("sim{i}"), options).await?);
@@ -150,6 +159,8 @@ struct RoomFigures {
     rooms: usize,
     size: usize,
     threads: usize,
+    /// Where bandwidth estimates start (kbit/s); 0: bandwidth estimation off.
+    initial_kbps: u64,
     forwarded_per_second: f64,
     per_cpu_second: f64,
     cpu_share: f64,
@@ -168,8 +179,13 @@ fn own_cpu_seconds() -> f64 {
 
 /// `rooms` rooms of `size` participants each (half sending video), on a server with
 /// `threads` media workers.
-async fn measure_rooms(rooms: usize, size: usize, threads: usize) -> anyhow::Result<RoomFigures> {
-    let server = start_server(threads)?;
+async fn measure_rooms(
+    rooms: usize,
+    size: usize,
+    threads: usize,
+    initial_kbps: u64,
+) -> anyhow::Result<RoomFigures> {
+    let server = start_server(threads, initial_kbps)?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let idle = server.rss_kib()? as f64;
     let mut sims = Vec::new();
@@ -209,6 +225,7 @@ async fn measure_rooms(rooms: usize, size: usize, threads: usize) -> anyhow::Res
         rooms,
         size,
         threads,
+        initial_kbps,
         forwarded_per_second: forwarded / wall,
         per_cpu_second: forwarded / (cpu1 - cpu0).max(1e-9),
         cpu_share: (cpu1 - cpu0) / wall,
@@ -232,6 +249,12 @@ async fn main() -> anyhow::Result<()> {
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
+    // Bandwidth estimation on (the default start, 1 Mbit/s) and off (0).
+    let estimates: Vec<u64> = std::env::var("MOOT_BENCH_INITIAL_BANDWIDTH_KBPS")
+        .unwrap_or_else(|_| "1000,0".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
     let small_rooms: Option<(usize, usize)> = std::env::var("MOOT_BENCH_SMALL_ROOMS")
         .unwrap_or_else(|_| "4x6".into())
         .split_once('x')
@@ -244,7 +267,7 @@ async fn main() -> anyhow::Result<()> {
     // (b) spine figures: memory idle and with three, median of RUNS.
     let (mut idle, mut three) = (vec![], vec![]);
     for run in 0..RUNS {
-        let server = start_server(1)?;
+        let server = start_server(1, 1000)?;
         tokio::time::sleep(Duration::from_millis(500)).await;
         idle.push(server.rss_kib()? as f64);
         let trio = join_many(&server, &format!("rss-{run}"), 3, 3).await?;
@@ -261,10 +284,12 @@ async fn main() -> anyhow::Result<()> {
     cases.extend(small_rooms);
     let mut rooms = Vec::new();
     for (count, size) in cases {
-        for &t in &threads {
-            let figures = measure_rooms(count, size, t).await?;
-            eprintln!("{count} room(s) of {size}, {t} media thread(s): done");
-            rooms.push(figures);
+        for &kbps in &estimates {
+            for &t in &threads {
+                let figures = measure_rooms(count, size, t, kbps).await?;
+                eprintln!("{count} room(s) of {size}, {t} media thread(s), BWE {kbps}: done");
+                rooms.push(figures);
+            }
         }
     }
 
@@ -281,14 +306,19 @@ async fn main() -> anyhow::Result<()> {
         median(three) / 1024.0
     );
     println!();
-    println!("  | rooms × participants | media threads | forwarded pkt/s | pkt per server CPU-s | ratio to baseline | server CPU (cores) | load generator CPU (cores) | frame loss | latency p50 / p99 (ms) | RSS per participant |");
-    println!("  |---|---|---|---|---|---|---|---|---|---|");
+    println!("  | rooms × participants | media threads | bandwidth estimation | forwarded pkt/s | pkt per server CPU-s | ratio to baseline | server CPU (cores) | load generator CPU (cores) | frame loss | latency p50 / p99 (ms) | RSS per participant |");
+    println!("  |---|---|---|---|---|---|---|---|---|---|---|");
     for r in &rooms {
         println!(
-            "  | {} × {} | {} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2}% | {:.1} / {:.1} | {:.0} KiB |",
+            "  | {} × {} | {} | {} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2}% | {:.1} / {:.1} | {:.0} KiB |",
             r.rooms,
             r.size,
             r.threads,
+            if r.initial_kbps == 0 {
+                "off".to_owned()
+            } else {
+                format!("from {} kbit/s", r.initial_kbps)
+            },
             r.forwarded_per_second,
             r.per_cpu_second,
             r.per_cpu_second / base_rate,
