@@ -1,19 +1,21 @@
 //! Sans-IO selective forwarding unit on str0m.
 //!
-//! The caller owns the UDP socket and the clock: it feeds datagrams (`handle_receive`) and
-//! timeouts (`handle_timeout`), calls the signaling entry points (`add_peer`, `accept_offer`,
-//! `accept_answer`, `remove_peer`), and after each call drains `poll_output` until `None`,
-//! sending every `Transmit` and delivering every `Offer`. Nothing here knows about rooms: a
-//! *group* is just a set of peers that forward to each other.
+//! The caller owns the sockets and the clock: it feeds datagrams (`handle_receive_batch`,
+//! `handle_receive`, `handle_receive_over` for ICE-TCP) and timeouts (`handle_timeout`),
+//! calls the signaling entry points (`add_peer`, `accept_offer`, `accept_answer`,
+//! `remove_peer`, ...), and after each call drains `poll_output` until `None`, sending every
+//! `Transmit` and delivering every other output. Nothing here knows about rooms: a *group* is
+//! just a set of peers that forward to each other.
 //!
-//! Each peer has one str0m `Rtc`, ICE-lite, in frame mode. Every call into an `Rtc` is followed
-//! by draining it until it yields a timeout (str0m freezes otherwise); the `dirty` queue makes
-//! sure a peer written to while forwarding is drained too.
+//! Each peer has one str0m `Rtc`, ICE-lite, in RTP mode (forward.rs). Every call into an `Rtc`
+//! is followed by draining it until it yields a timeout (str0m freezes otherwise); the `dirty`
+//! queue makes sure a peer written to while forwarding is drained too, once per batch.
 
 #![forbid(unsafe_code)]
 
 mod adapt;
 mod demux;
+mod forward;
 mod negotiation;
 mod peer;
 mod routing;
@@ -34,17 +36,15 @@ use demux::Demux;
 use peer::{Peer, SubState, Subscription};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use simulcast::{vp8_keyframe_height, vp8_starts_keyframe, Layers};
+use simulcast::Layers;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::crypto::CryptoProvider;
-use str0m::format::Codec;
 use str0m::media::{KeyframeRequestKind, Mid, Rid};
 use str0m::net::{Receive, TcpType};
-use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
 use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, RtcConfig};
 
 /// Random characters after the peer number in a server-side ICE ufrag (`m<peer>x<random>`).
@@ -810,180 +810,5 @@ impl Sfu {
             }
             // A peer not yet ready subscribes to everything when its offer is accepted.
         }
-    }
-
-    /// Forwards one RTP packet (RTX already unwrapped by str0m) to every subscriber of its
-    /// track: no depacketizing, one shared payload, per subscriber only a header rewrite and
-    /// SRTP. Per packet this costs O(subscribers of the track) and no allocation beyond str0m's.
-    fn forward(&mut self, now: Instant, id: PeerId, packet: RtpPacket) {
-        let ssrc = packet.header.ssrc;
-        let Some(publisher) = self.peers.get_mut(&id) else {
-            return;
-        };
-        let Some((mid, rid, params)) = publisher.incoming(ssrc, packet.header.payload_type) else {
-            return;
-        };
-        let key = TrackKey { peer: id, mid };
-        let Some(track) = self.tracks.get_mut(&key) else {
-            return;
-        };
-        // Only VP8's keyframes are recognised in RTP; other codecs keep their first layer.
-        let vp8 = params.spec().codec == Codec::Vp8;
-        let keyframe = rid.is_some() && vp8 && vp8_starts_keyframe(&packet.payload);
-        let height = keyframe.then(|| vp8_keyframe_height(&packet.payload));
-        track
-            .layers
-            .saw(rid, now, packet.payload.len(), height.flatten());
-        let track: &Track = track;
-        let allowed = match track.kind {
-            MediaKind::Audio => publisher.may_send_audio,
-            MediaKind::Video => publisher.may_send_video,
-        };
-        if !allowed {
-            self.stats.packets_blocked += 1;
-            return;
-        }
-        let (source, rank, group) = (track.source, publisher.speaker_rank, publisher.group);
-        let ext = &packet.header.ext_vals;
-        if source == Source::Microphone {
-            if let Some(level) = ext.audio_level {
-                self.speakers
-                    .entry(group)
-                    .or_default()
-                    .on_level(now, id, level);
-                if self.next_speaker_evaluation.is_none() {
-                    self.next_speaker_evaluation = Some(now + EVALUATE_EVERY);
-                }
-            }
-        }
-        // Only what the receiver's decoder or player uses; str0m adds mid and the transport
-        // extensions itself.
-        let out_ext = ExtensionValues {
-            audio_level: ext.audio_level,
-            voice_activity: ext.voice_activity,
-            video_orientation: ext.video_orientation,
-            ..ExtensionValues::default()
-        };
-        let nackable = track.kind == MediaKind::Video;
-        let mut wants_keyframe = false;
-        for &(sub_id, sub_mid) in &track.subscribers {
-            let Some(sub) = self.peers.get_mut(&sub_id) else {
-                continue;
-            };
-            if !sub.receive_video.allows(source, rank) {
-                continue;
-            }
-            // Simulcast: forward only this subscriber's layer; switch only on a keyframe.
-            let mut switch_to = None;
-            if let Some(rid) = rid {
-                // The adaptation's choice (adapt.rs); quality alone until it has decided.
-                let target = match sub.adapt.target(sub_mid) {
-                    Some(decided) => track.layers.pick(decided, now),
-                    None => track.layers.target(sub.receive_video, now),
-                };
-                let current = sub.layer_of(sub_mid);
-                if target.is_none() {
-                    // Nothing for this subscriber now (hidden tile, no bandwidth): resuming
-                    // then waits for a keyframe and continues the numbering.
-                    sub.pause_layer(sub_mid);
-                    continue;
-                }
-                wants_keyframe |= target != current;
-                if current != Some(rid) {
-                    let may_switch = keyframe || (!vp8 && current.is_none());
-                    if target != Some(rid) || !may_switch {
-                        continue;
-                    }
-                    switch_to = Some(rid);
-                }
-            }
-            let Some((pt, seq_no, timestamp)) = sub.outgoing(
-                sub_mid,
-                params,
-                packet.seq_no,
-                packet.header.timestamp,
-                switch_to,
-            ) else {
-                continue;
-            };
-            let write = RtpWrite::new(
-                pt,
-                seq_no,
-                timestamp,
-                packet.timestamp,
-                packet.payload.clone(),
-            )
-            .marker(packet.header.marker)
-            .ext_vals(out_ext.clone())
-            .nackable(nackable);
-            let written = sub.with_rtc(|rtc| {
-                let mut api = rtc.direct_api();
-                let Some(tx) = api.stream_tx_by_mid(sub_mid, None) else {
-                    return Ok(false);
-                };
-                tx.write_rtp(write);
-                Ok(true)
-            });
-            match written {
-                Ok(true) => {
-                    self.stats.packets_forwarded += 1;
-                    self.stats.bytes_forwarded += packet.payload.len() as u64;
-                }
-                Ok(false) => {}
-                Err(_) => self.faulted.push(sub_id),
-            }
-            if !sub.queued {
-                sub.queued = true;
-                self.dirty.push_back(sub_id);
-            }
-        }
-        if wants_keyframe {
-            self.request_keyframe(now, key, KeyframeRequestKind::Pli);
-        }
-    }
-
-    fn request_keyframe(&mut self, now: Instant, source: TrackKey, kind: KeyframeRequestKind) {
-        let Some(track) = self.tracks.get_mut(&source) else {
-            return;
-        };
-        if track.kind != MediaKind::Video {
-            return;
-        }
-        if let Some(last) = track.last_keyframe_request {
-            let due = last + self.config.keyframe_request_interval;
-            if now < due {
-                // Throttled, not dropped: the subscriber asking now still needs its keyframe.
-                if !self
-                    .deferred_keyframes
-                    .iter()
-                    .any(|(key, _)| *key == source)
-                {
-                    self.deferred_keyframes.push((source, due));
-                }
-                return;
-            }
-        }
-        track.last_keyframe_request = Some(now);
-        let Some(peer) = self.peers.get_mut(&source.peer) else {
-            return;
-        };
-        let rids: Vec<Option<Rid>> = std::iter::once(None)
-            .chain(track.layers.rids().map(Some))
-            .collect();
-        let sent = peer.with_rtc(|rtc| {
-            // Every layer: the one a subscriber waits for may be any of them. No receive
-            // stream yet (nothing arrived) only means "not possible now".
-            for rid in rids {
-                if let Some(rx) = rtc.direct_api().stream_rx_by_mid(source.mid, rid) {
-                    rx.request_keyframe(kind);
-                }
-            }
-            Ok(())
-        });
-        if sent.is_err() {
-            self.faulted.push(source.peer);
-        }
-        self.stats.keyframe_requests_sent += 1;
-        self.mark_dirty(source.peer);
     }
 }
