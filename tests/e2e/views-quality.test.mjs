@@ -10,16 +10,26 @@ import { withScenario } from './lib/browser.mjs';
 import { joinMeeting, randomRoom, sleep, tile, waitFor, waitForVideoFrames } from './lib/meeting.mjs';
 import { closeDialog, toolbar } from './lib/moderation.mjs';
 
-/** Bytes of video received so far by the page's peer connection (all inbound video streams). */
-async function inboundVideoBytes(page) {
+/**
+ * Video received so far by the page's peer connection (all inbound video streams): packets
+ * (media and padding) and payload bytes that were not retransmissions. Chromium adds a frame's
+ * bytes to `bytesReceived` only when the frame is complete, which can be seconds after its
+ * last packet arrived (a frame waiting for a retransmission).
+ */
+async function inboundVideo(page) {
   return page.evaluate(async () => {
     const pc = window.__mootDebug?.pc;
-    if (!pc) return -1;
+    if (!pc) return { packets: -1, bytes: -1 };
+    let packets = 0;
     let bytes = 0;
     for (const r of (await pc.getStats()).values()) {
-      if (r.type === 'inbound-rtp' && r.kind === 'video') bytes += r.bytesReceived ?? 0;
+      if (r.type === 'inbound-rtp' && r.kind === 'video') {
+        packets += r.packetsReceived ?? 0;
+        // Padding may be old packets sent again (RTX): not new video.
+        bytes += (r.bytesReceived ?? 0) - (r.retransmittedBytesReceived ?? 0);
+      }
     }
-    return bytes;
+    return { packets, bytes };
   });
 }
 
@@ -60,19 +70,23 @@ test('speaker view follows the dominant speaker; Audio only receives no video, H
     assert.equal(await quality.getByRole('radio', { name: 'High', exact: true }).isChecked(), true, 'High is the default');
     await quality.getByRole('radio', { name: 'Audio only', exact: true }).check();
     await closeDialog(carol, settings);
-    await sleep(1_500); // what was in flight arrives
-    const before = await inboundVideoBytes(carol);
+    // What was in flight arrives, and frames that waited for a retransmission complete
+    // (Chromium counts a frame's bytes only then, seconds after its last packet at worst).
+    await sleep(4_000);
+    const before = await inboundVideo(carol);
     await sleep(2_500);
-    const after = await inboundVideoBytes(carol);
-    console.log(`audio only: inbound video bytes ${before} -> ${after}`);
-    assert.ok(before > 0, 'video was received before');
-    assert.equal(after, before, 'no video bytes arrive with Audio only');
+    const after = await inboundVideo(carol);
+    // Packets may still arrive: with bandwidth estimation on, str0m keeps padding the video
+    // streams, partly with earlier packets sent again (docs/performance.md). New video must not.
+    console.log(`audio only: inbound video packets ${before.packets} -> ${after.packets}, bytes ${before.bytes} -> ${after.bytes}`);
+    assert.ok(before.bytes > 0, 'video was received before');
+    assert.equal(after.bytes, before.bytes, 'no video bytes arrive with Audio only');
 
     // Back to High: video again.
     await toolbar(carol).getByRole('button', { name: 'Settings', exact: true }).click();
     await settings.getByRole('radio', { name: 'High', exact: true }).check();
     await closeDialog(carol, settings);
-    await waitFor('video bytes to flow again with High', () => inboundVideoBytes(carol), (b) => b > after + 20_000, { timeout: 15_000, interval: 500 });
+    await waitFor('video bytes to flow again with High', () => inboundVideo(carol), (v) => v.bytes > after.bytes + 20_000, { timeout: 15_000, interval: 500 });
     await waitForVideoFrames(tile(carol, 'Alice'), 'Carol sees Alice again');
   });
 });

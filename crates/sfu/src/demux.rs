@@ -74,6 +74,7 @@ impl Demux {
 
     /// Finds the peer for a datagram; a STUN message with a known ufrag also (re)binds its
     /// source address to that peer, which is how a reused port moves to its new owner.
+    #[cfg(test)]
     pub fn route(&mut self, source: SocketAddr, datagram: &[u8]) -> Option<PeerId> {
         self.route_over(Protocol::Udp, source, datagram)
     }

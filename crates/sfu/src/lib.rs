@@ -476,26 +476,7 @@ impl Sfu {
         destination: SocketAddr,
         packet: &[u8],
     ) {
-        if proto == Protocol::Udp {
-            return self.handle_receive(now, source, destination, packet);
-        }
-        self.stats.datagrams_in += 1;
-        let Some(id) = self.demux.route_over(proto, source, packet) else {
-            return;
-        };
-        let Ok(receive) = Receive::new(proto, source, destination, packet) else {
-            return;
-        };
-        let Some(peer) = self.peers.get_mut(&id) else {
-            return;
-        };
-        if peer
-            .with_rtc(|rtc| rtc.handle_input(Input::Receive(now, receive)))
-            .is_err()
-        {
-            self.faulted.push(id);
-        }
-        self.mark_dirty(id);
+        self.feed(now, proto, source, destination, packet);
         self.run(now);
     }
 
@@ -523,25 +504,38 @@ impl Sfu {
         datagrams: impl IntoIterator<Item = (SocketAddr, &'a [u8])>,
     ) {
         for (source, datagram) in datagrams {
-            self.stats.datagrams_in += 1;
-            let Some(id) = self.demux.route(source, datagram) else {
-                continue;
-            };
-            let Ok(receive) = Receive::new(Protocol::Udp, source, destination, datagram) else {
-                continue;
-            };
-            let Some(peer) = self.peers.get_mut(&id) else {
-                continue;
-            };
-            if peer
-                .with_rtc(|rtc| rtc.handle_input(Input::Receive(now, receive)))
-                .is_err()
-            {
-                self.faulted.push(id);
-            }
-            self.drain(now, id);
+            self.feed(now, Protocol::Udp, source, destination, datagram);
         }
         self.run(now);
+    }
+
+    /// Hands one received packet to its peer's `Rtc` and drains that peer (forwarding what it
+    /// yields); the subscribers written to wait in the dirty queue for `run`.
+    fn feed(
+        &mut self,
+        now: Instant,
+        proto: Protocol,
+        source: SocketAddr,
+        destination: SocketAddr,
+        packet: &[u8],
+    ) {
+        self.stats.datagrams_in += 1;
+        let Some(id) = self.demux.route_over(proto, source, packet) else {
+            return;
+        };
+        let Ok(receive) = Receive::new(proto, source, destination, packet) else {
+            return;
+        };
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
+        if peer
+            .with_rtc(|rtc| rtc.handle_input(Input::Receive(now, receive)))
+            .is_err()
+        {
+            self.faulted.push(id);
+        }
+        self.drain(now, id);
     }
 
     /// Sets which video `id` receives (its quality setting).
