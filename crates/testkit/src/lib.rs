@@ -62,3 +62,25 @@ pub async fn spawn_server_with(mut config: Config) -> anyhow::Result<TestServer>
         stop: Some(stop),
     })
 }
+
+/// Waits until `receiver` has at least `frames` audio and `frames` video frames from `sender`;
+/// panics naming what did arrive when that takes longer than `timeout`.
+pub async fn assert_receives_media(
+    receiver: &SimParticipant,
+    sender: &SimParticipant,
+    frames: u64,
+    timeout: std::time::Duration,
+) {
+    use moot_protocol::TrackKind;
+    for kind in [TrackKind::Audio, TrackKind::Video] {
+        assert!(
+            receiver
+                .wait_until(timeout, |r| r.received(sender.id, kind).frames >= frames)
+                .await,
+            "{} got only {:?} of {kind:?} from {}",
+            receiver.id,
+            receiver.received(sender.id, kind),
+            sender.id
+        );
+    }
+}

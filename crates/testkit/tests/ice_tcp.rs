@@ -2,7 +2,7 @@
 //! passive TCP candidate (RFC 6544, RFC 4571 framing), alone and beside UDP participants.
 
 use moot_protocol::TrackKind;
-use moot_testkit::{spawn_server, SimOptions, SimParticipant};
+use moot_testkit::{assert_receives_media, spawn_server, SimOptions, SimParticipant};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -15,17 +15,7 @@ fn tcp_only() -> SimOptions {
 }
 
 async fn assert_receives(receiver: &SimParticipant, sender: &SimParticipant) {
-    for kind in [TrackKind::Audio, TrackKind::Video] {
-        assert!(
-            receiver
-                .wait_until(WAIT, |r| r.received(sender.id, kind).frames >= 30)
-                .await,
-            "{} got only {:?} of {kind:?} from {}",
-            receiver.id,
-            receiver.received(sender.id, kind),
-            sender.id
-        );
-    }
+    assert_receives_media(receiver, sender, 30, WAIT).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

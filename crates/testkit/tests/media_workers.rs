@@ -3,7 +3,7 @@
 
 use moot_protocol::TrackKind;
 use moot_server::config::Config;
-use moot_testkit::{spawn_server_with, SimOptions, SimParticipant};
+use moot_testkit::{assert_receives_media, spawn_server_with, SimOptions, SimParticipant};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -29,17 +29,7 @@ async fn join_room(url: &str, room: &str, count: usize) -> Vec<SimParticipant> {
 async fn assert_meeting_works(room: &[SimParticipant]) {
     for receiver in room {
         for sender in room.iter().filter(|s| s.id != receiver.id) {
-            for kind in [TrackKind::Audio, TrackKind::Video] {
-                assert!(
-                    receiver
-                        .wait_until(WAIT, |r| r.received(sender.id, kind).frames >= 20)
-                        .await,
-                    "{} got only {:?} of {kind:?} from {}",
-                    receiver.id,
-                    receiver.received(sender.id, kind),
-                    sender.id
-                );
-            }
+            assert_receives_media(receiver, sender, 20, WAIT).await;
         }
     }
 }
