@@ -1,12 +1,15 @@
-//! Configuration: defaults, then a TOML file, then environment and CLI flags (clap merges
-//! those two), then `validate()`. Unknown keys in the file are errors, so a typo is never
+//! Configuration: defaults, then a TOML file, then `MOOT__SECTION__KEY` environment variables
+//! (config/env.rs), then the flags and their own variables (clap merges those two), then
+//! `validate()`. Unknown keys in the file are errors, so a typo is never
 //! silently ignored. Every key is documented in docs/config.md.
 
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+mod env;
 mod turn_server;
+pub use env::apply as apply_env;
 pub use turn_server::{TurnServerConfig, TurnTransport};
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -271,6 +274,8 @@ pub enum ConfigError {
     },
     #[error("config file {path}: {message}")]
     Parse { path: PathBuf, message: String },
+    #[error("environment variable {0}")]
+    Environment(String),
     #[error("{key}: {problem}")]
     Invalid { key: &'static str, problem: String },
 }

@@ -80,6 +80,10 @@ impl Cli {
             Some(path) => Config::from_file(path)?,
             None => Config::default(),
         };
+        // Variables that are not UTF-8 cannot be MOOT__ keys; skip them rather than panic.
+        let vars = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+        config = moot_server::config::apply_env(config, vars)?;
         if let Some(listen) = self.listen {
             config.http.listen = listen;
         }
