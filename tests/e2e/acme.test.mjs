@@ -12,16 +12,15 @@
 //    certificate without a restart.
 
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { createSocket } from 'node:dgram';
 import https from 'node:https';
 import tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { MOOT_BIN } from './lib/server.mjs';
+import { freeTcpPorts, freeUdpPort, startProcess } from './lib/processes.mjs';
 
 const PEBBLE = process.env.PEBBLE ?? '/usr/bin/pebble';
 const CHALLTESTSRV = process.env.PEBBLE_CHALLTESTSRV ?? '/usr/bin/pebble-challtestsrv';
@@ -68,7 +67,7 @@ test('ACME with Pebble: TLS-ALPN-01, kept across restarts, renewed while running
     cleanups.push(chall.stop);
     const startPebble = async () => {
       const p = startProcess('pebble', PEBBLE, ['-config', pebbleConfig, '-dnsserver', `127.0.0.1:${dnsPort}`, '-strict=false'], {
-        PEBBLE_VA_NOSLEEP: '1', // validate at once instead of after 0-15 s
+        env: { PEBBLE_VA_NOSLEEP: '1' }, // validate at once instead of after 0-15 s
       });
       cleanups.push(p.stop);
       await waitFor('Pebble directory', () => httpsGet(`https://localhost:${wfePort}/dir`, caPem).catch(() => null), (r) => r?.status === 200, 20_000, p.output);
@@ -199,6 +198,17 @@ function peerCertificate(port, ca) {
   });
 }
 
+/**
+ * Polls `probe` every 500 ms until `ok(value)`. Unlike lib/meeting.mjs's `waitFor`, a probe that
+ * throws fails at once, and the timeout error carries `context()` (the processes' output).
+ * @template T
+ * @param {string} what
+ * @param {() => Promise<T>} probe
+ * @param {(v: T) => boolean} ok
+ * @param {number} timeoutMs
+ * @param {() => string} [context]
+ * @returns {Promise<T>}
+ */
 async function waitFor(what, probe, ok, timeoutMs, context = () => '') {
   const deadline = Date.now() + timeoutMs;
   let last;
@@ -210,45 +220,6 @@ async function waitFor(what, probe, ok, timeoutMs, context = () => '') {
   throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}\n${context()}`);
 }
 
-function startProcess(name, bin, args, env = {}) {
-  const child = spawn(bin, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const kill = () => {
-    try {
-      child.kill('SIGKILL');
-    } catch {
-      /* gone */
-    }
-  };
-  process.on('exit', kill);
-  let log = '';
-  let exited = null;
-  const append = (chunk) => {
-    log += chunk.toString();
-    if (log.length > 512 * 1024) log = log.slice(-512 * 1024);
-  };
-  child.stdout.on('data', append);
-  child.stderr.on('data', append);
-  const exitPromise = new Promise((res) =>
-    child.once('exit', (code, signal) => {
-      exited = { code, signal };
-      process.off('exit', kill);
-      res(exited);
-    }),
-  );
-  return {
-    child,
-    output: () => log.split('\n').map((l) => `[${name}] ${l}`).join('\n'),
-    exited: () => exited,
-    async stop() {
-      if (exited) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(kill, 5_000);
-      await exitPromise;
-      clearTimeout(timer);
-    },
-  };
-}
-
 /** Starts moot with only a config file (lib/server.mjs always adds a loopback --listen). */
 async function startMoot(config) {
   const p = startProcess('moot', MOOT_BIN, ['--config', config]);
@@ -257,28 +228,4 @@ async function startMoot(config) {
   // The line after the URL says which certificate is in use.
   await waitFor('the certificate line', async () => /HTTPS with ACME/.test(p.output()), (x) => x, 5_000, p.output);
   return { ...p, url: line[1] };
-}
-
-function freeTcpPorts(n) {
-  return Promise.all(
-    Array.from({ length: n }, () => new Promise((resolve, reject) => {
-      const s = createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => {
-        const { port } = /** @type {import('node:net').AddressInfo} */ (s.address());
-        s.close(() => resolve(port));
-      });
-    })),
-  );
-}
-
-function freeUdpPort() {
-  return new Promise((resolve, reject) => {
-    const s = createSocket('udp4');
-    s.once('error', reject);
-    s.bind(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 }

@@ -12,6 +12,7 @@ import { test } from 'node:test';
 import { Scenario } from './lib/browser.mjs';
 import { startServer } from './lib/server.mjs';
 import { expectFullMedia, joinMeeting, randomRoom, waitFor } from './lib/meeting.mjs';
+import { recordPeerConnections, selectedPair } from './lib/peerstats.mjs';
 
 const NFT = process.env.NFT ?? 'nft';
 const TABLE = 'moottest';
@@ -78,40 +79,3 @@ test('with UDP blocked, two people meet over ICE-TCP', { timeout: 180_000 }, asy
     await s.close();
   }
 });
-
-/** Runs in the page before its scripts: keeps each RTCPeerConnection. */
-function recordPeerConnections() {
-  const Native = window.RTCPeerConnection;
-  window.__mootPcs = [];
-  window.RTCPeerConnection = class extends Native {
-    constructor(...args) {
-      super(...args);
-      window.__mootPcs.push(this);
-    }
-  };
-}
-
-/** In the page: the selected candidate pair of the (only) connection and its candidates. */
-async function selectedPair() {
-  const pc = window.__mootPcs.at(-1);
-  if (!pc) return null;
-  const stats = await pc.getStats();
-  let pairId = null;
-  stats.forEach((r) => {
-    if (r.type === 'transport' && r.selectedCandidatePairId) pairId = r.selectedCandidatePairId;
-  });
-  const pair = pairId ? stats.get(pairId) : null;
-  if (!pair) return null;
-  const local = stats.get(pair.localCandidateId);
-  const remote = stats.get(pair.remoteCandidateId);
-  return {
-    state: pair.state,
-    bytesReceived: pair.bytesReceived,
-    localProtocol: local?.protocol,
-    localTcpType: local?.tcpType,
-    localAddress: `${local?.address}:${local?.port}`,
-    remoteProtocol: remote?.protocol,
-    remoteType: remote?.candidateType,
-    remoteAddress: `${remote?.address}:${remote?.port}`,
-  };
-}

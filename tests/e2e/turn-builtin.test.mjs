@@ -15,6 +15,7 @@ import { test } from 'node:test';
 import { Scenario } from './lib/browser.mjs';
 import { startServer } from './lib/server.mjs';
 import { expectFullMedia, joinMeeting, randomRoom, waitFor } from './lib/meeting.mjs';
+import { framesDecoded, recordPeerConnections, selectedPair } from './lib/peerstats.mjs';
 
 for (const transport of ['udp', 'tcp']) {
   test(`two people meet through the built-in TURN relay over ${transport.toUpperCase()}`, { timeout: 180_000 }, async () => {
@@ -84,56 +85,4 @@ for (const transport of ['udp', 'tcp']) {
       rmSync(dir, { recursive: true, force: true });
     }
   });
-}
-
-/** Runs in the page before its scripts: keeps each RTCPeerConnection and its config. */
-function recordPeerConnections() {
-  const Native = window.RTCPeerConnection;
-  window.__mootPcs = [];
-  window.__mootPcConfigs = [];
-  window.RTCPeerConnection = class extends Native {
-    constructor(config, ...rest) {
-      super(config, ...rest);
-      window.__mootPcs.push(this);
-      window.__mootPcConfigs.push(JSON.parse(JSON.stringify(config ?? {})));
-    }
-  };
-}
-
-/** In the page: the selected candidate pair of the (only) connection and its local candidate. */
-async function selectedPair() {
-  const pc = window.__mootPcs.at(-1);
-  if (!pc) return null;
-  const stats = await pc.getStats();
-  let pairId = null;
-  const localTypes = [];
-  stats.forEach((r) => {
-    if (r.type === 'transport' && r.selectedCandidatePairId) pairId = r.selectedCandidatePairId;
-    if (r.type === 'local-candidate') localTypes.push(r.candidateType);
-  });
-  const pair = pairId ? stats.get(pairId) : null;
-  if (!pair) return null;
-  const local = stats.get(pair.localCandidateId);
-  const remote = stats.get(pair.remoteCandidateId);
-  return {
-    state: pair.state,
-    bytesReceived: pair.bytesReceived,
-    localType: local?.candidateType,
-    localRelayProtocol: local?.relayProtocol,
-    localAddress: `${local?.address}:${local?.port}`,
-    remoteType: remote?.candidateType,
-    remoteAddress: `${remote?.address}:${remote?.port}`,
-    localTypes,
-  };
-}
-
-/** In the page: video frames decoded over all inbound video streams. */
-async function framesDecoded() {
-  const pc = window.__mootPcs.at(-1);
-  const stats = await pc.getStats();
-  let n = 0;
-  stats.forEach((r) => {
-    if (r.type === 'inbound-rtp' && r.kind === 'video') n += r.framesDecoded ?? 0;
-  });
-  return n;
 }

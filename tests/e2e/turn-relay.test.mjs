@@ -7,8 +7,6 @@
 // local candidate is of type "relay", and the video and tone must arrive.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +14,8 @@ import { test } from 'node:test';
 import { Scenario } from './lib/browser.mjs';
 import { startServer } from './lib/server.mjs';
 import { expectFullMedia, joinMeeting, randomRoom, waitFor } from './lib/meeting.mjs';
+import { framesDecoded, recordPeerConnections, selectedPair } from './lib/peerstats.mjs';
+import { freeUdpPort, startProcess } from './lib/processes.mjs';
 
 const TURNSERVER = process.env.TURNSERVER ?? '/usr/bin/turnserver';
 const SECRET = 'moot-e2e-turn-secret';
@@ -23,7 +23,7 @@ const SECRET = 'moot-e2e-turn-secret';
 test('two people meet through a real coturn relay (iceTransportPolicy relay)', { timeout: 180_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'moot-turn-'));
   const s = new Scenario('turn-relay');
-  /** @type {{stop: () => Promise<void>, output: () => string} | null} */
+  /** @type {import('./lib/processes.mjs').RunningProcess | null} */
   let turn = null;
   try {
     const port = await freeUdpPort();
@@ -90,75 +90,12 @@ test('two people meet through a real coturn relay (iceTransportPolicy relay)', {
   }
 });
 
-/** Runs in the page before its scripts: keeps each RTCPeerConnection and its config. */
-function recordPeerConnections() {
-  const Native = window.RTCPeerConnection;
-  window.__mootPcs = [];
-  window.__mootPcConfigs = [];
-  window.RTCPeerConnection = class extends Native {
-    constructor(config, ...rest) {
-      super(config, ...rest);
-      window.__mootPcs.push(this);
-      window.__mootPcConfigs.push(JSON.parse(JSON.stringify(config ?? {})));
-    }
-  };
-}
-
-/** In the page: the selected candidate pair of the (only) connection and its local candidate. */
-async function selectedPair() {
-  const pc = window.__mootPcs.at(-1);
-  if (!pc) return null;
-  const stats = await pc.getStats();
-  let pairId = null;
-  const localTypes = [];
-  stats.forEach((r) => {
-    if (r.type === 'transport' && r.selectedCandidatePairId) pairId = r.selectedCandidatePairId;
-    if (r.type === 'local-candidate') localTypes.push(r.candidateType);
-  });
-  const pair = pairId ? stats.get(pairId) : null;
-  if (!pair) return null;
-  const local = stats.get(pair.localCandidateId);
-  const remote = stats.get(pair.remoteCandidateId);
-  return {
-    state: pair.state,
-    bytesReceived: pair.bytesReceived,
-    localType: local?.candidateType,
-    localRelayProtocol: local?.relayProtocol,
-    localAddress: `${local?.address}:${local?.port}`,
-    remoteType: remote?.candidateType,
-    remoteAddress: `${remote?.address}:${remote?.port}`,
-    localTypes,
-  };
-}
-
-/** In the page: video frames decoded over all inbound video streams. */
-async function framesDecoded() {
-  const pc = window.__mootPcs.at(-1);
-  const stats = await pc.getStats();
-  let n = 0;
-  stats.forEach((r) => {
-    if (r.type === 'inbound-rtp' && r.kind === 'video') n += r.framesDecoded ?? 0;
-  });
-  return n;
-}
-
-/** A UDP port free right now on 127.0.0.1. */
-function freeUdpPort() {
-  return new Promise((resolve, reject) => {
-    const sock = createSocket('udp4');
-    sock.once('error', reject);
-    sock.bind(0, '127.0.0.1', () => {
-      const { port } = sock.address();
-      sock.close(() => resolve(port));
-    });
-  });
-}
-
 /**
  * Starts Debian's coturn in the foreground on 127.0.0.1:`port`, every file it writes in `dir`,
  * and waits until it listens.
  * @param {string} dir
  * @param {number} port
+ * @returns {Promise<import('./lib/processes.mjs').RunningProcess>}
  */
 async function startCoturn(dir, port) {
   const args = [
@@ -180,48 +117,20 @@ async function startCoturn(dir, port) {
     '--db', join(dir, 'turndb'),
     '--verbose',
   ];
-  const child = spawn(TURNSERVER, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  const killOnExit = () => {
-    try {
-      child.kill('SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  };
-  process.on('exit', killOnExit);
-  let log = '';
-  let exited = null;
-  const append = (chunk) => {
-    log += chunk.toString();
-    if (log.length > 512 * 1024) log = log.slice(-512 * 1024);
-  };
-  child.stdout.on('data', append);
-  child.stderr.on('data', append);
-  const exitPromise = new Promise((res) =>
-    child.once('exit', (code, signal) => {
-      exited = { code, signal };
-      process.off('exit', killOnExit);
-      res(exited);
-    }),
-  );
-  child.once('error', (e) => append(`cannot start ${TURNSERVER}: ${e.message}\n`));
-  await waitFor(
-    `coturn listening on 127.0.0.1:${port}`,
-    async () => ({ exited, listening: /UDP listener opened on/.test(log) }),
-    (v) => v.listening || !!v.exited,
-    { timeout: 15_000, interval: 100 },
-  ).catch((e) => {
-    throw new Error(`${e.message}\ncoturn output:\n${log}`);
-  });
-  if (exited) throw new Error(`coturn exited (${JSON.stringify(exited)}):\n${log}`);
-  return {
-    output: () => log,
-    async stop() {
-      if (exited) return;
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 3_000);
-      await exitPromise;
-      clearTimeout(t);
-    },
-  };
+  const turn = startProcess('coturn', TURNSERVER, args, { cwd: dir });
+  try {
+    await waitFor(
+      `coturn listening on 127.0.0.1:${port}`,
+      async () => ({ exited: turn.exited(), listening: /UDP listener opened on/.test(turn.output()) }),
+      (v) => v.listening || !!v.exited,
+      { timeout: 15_000, interval: 100 },
+    ).catch((e) => {
+      throw new Error(`${e.message}\ncoturn output:\n${turn.output()}`);
+    });
+    if (turn.exited()) throw new Error(`coturn exited (${JSON.stringify(turn.exited())}):\n${turn.output()}`);
+  } catch (e) {
+    await turn.stop();
+    throw e;
+  }
+  return turn;
 }
