@@ -49,7 +49,8 @@ pub use e2ee::{
 pub use resume::RESUME_GRACE;
 
 pub use admission::{
-    ADDRESS_FREE_FAILURES, FAILURE_WINDOW, FIRST_WAIT, MAX_WAIT, ROOM_FREE_FAILURES,
+    verify_password, ADDRESS_FREE_FAILURES, FAILURE_WINDOW, FIRST_WAIT, MAX_WAIT,
+    ROOM_FREE_FAILURES,
 };
 pub use rooms::Rooms;
 
@@ -116,6 +117,27 @@ pub struct JoinRequest {
     /// `hello.e2ee_public_key`, as received. Only a valid one ([`valid_e2ee_public_key`]) with
     /// `e2ee` makes the participant E2EE-capable; it then appears in their participant object.
     pub e2ee_public_key: Option<String>,
+    /// `password` already checked against the room's password hash outside the rooms' lock
+    /// ([`Rooms::password_to_check`], [`verify_password`]): Argon2 takes tens of milliseconds
+    /// and must not stall every room. Used only if the room still has that hash; otherwise
+    /// the room checks the password itself.
+    pub password_check: Option<PasswordCheck>,
+}
+
+/// The result of checking a join's password against a room's password hash.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PasswordCheck {
+    /// The PHC string the password was checked against.
+    pub phc: String,
+    pub matches: bool,
+}
+
+impl std::fmt::Debug for PasswordCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordCheck")
+            .field("matches", &self.matches)
+            .finish_non_exhaustive()
+    }
 }
 
 impl JoinRequest {
@@ -136,6 +158,7 @@ impl JoinRequest {
             new_resume_token: new_resume_token.into(),
             e2ee: false,
             e2ee_public_key: None,
+            password_check: None,
         }
     }
 

@@ -131,6 +131,20 @@ impl Rooms {
             .push_back(Output::Refused { id, code, message });
     }
 
+    /// The password hash a join to `room` with `password` from `client` would be checked
+    /// against now, if any: the caller checks it outside the lock it keeps `Rooms` under
+    /// ([`crate::verify_password`]) and passes the result in `JoinRequest::password_check`.
+    pub fn password_to_check(
+        &mut self,
+        now: Instant,
+        room: &RoomName,
+        client: std::net::IpAddr,
+        password: &str,
+    ) -> Option<String> {
+        let room = self.rooms.get_mut(room)?;
+        admission::password_to_check(now, room, client, password, &mut self.addresses)
+    }
+
     fn join(
         &mut self,
         now: Instant,

@@ -3,6 +3,7 @@
 
 mod common;
 use common::*;
+use moot_room::{verify_password, PasswordCheck};
 use std::net::{IpAddr, Ipv4Addr};
 
 fn code_of(out: &[Output]) -> ErrorCode {
@@ -385,4 +386,84 @@ fn failures_from_one_address_count_across_rooms() {
     }
     let out = h.join_with(200, "beta", from(200, ATTACKER, "other"));
     assert_eq!(refusal(&out).1, ErrorCode::TooManyAttempts);
+}
+
+// --- passwords checked before the join, outside the rooms' lock ---
+
+#[test]
+fn the_hash_to_check_is_given_only_when_the_room_would_check_now() {
+    let mut h = room_with_password();
+    let now = h.now;
+    let phc = h
+        .rooms
+        .password_to_check(now, &room("alpha"), ATTACKER, "secret")
+        .expect("a password room, a plausible password, no wait");
+    assert!(verify_password(&phc, "secret") && !verify_password(&phc, "guess"));
+    assert_eq!(
+        h.rooms
+            .password_to_check(now, &room("nowhere"), ATTACKER, "x"),
+        None
+    );
+    let long = "x".repeat(129);
+    assert_eq!(
+        h.rooms
+            .password_to_check(now, &room("alpha"), ATTACKER, &long),
+        None
+    );
+    let mut open = Harness::default();
+    open.join(1, "beta");
+    assert_eq!(
+        open.rooms
+            .password_to_check(now, &room("beta"), ATTACKER, "x"),
+        None
+    );
+    // An address that must wait gets nothing hashed for it.
+    for n in 100..104 {
+        h.join_with(n, "alpha", from(n, ATTACKER, "guess"));
+    }
+    let now = h.now;
+    assert_eq!(
+        h.rooms
+            .password_to_check(now, &room("alpha"), ATTACKER, "secret"),
+        None
+    );
+}
+
+#[test]
+fn a_check_made_beforehand_decides_only_against_the_current_hash() {
+    let mut h = room_with_password();
+    let phc = h
+        .rooms
+        .password_to_check(h.now, &room("alpha"), address(2), "secret")
+        .expect("checkable");
+    let checked = |n: u64, password: &str, phc: &str| {
+        with(n, |r| {
+            r.password = Some(password.into());
+            r.password_check = Some(PasswordCheck {
+                phc: phc.to_owned(),
+                matches: verify_password(phc, password),
+            });
+        })
+    };
+    assert!(entered(&h.join_with(
+        2,
+        "alpha",
+        checked(2, "secret", &phc)
+    )));
+    assert_eq!(
+        code_of(&h.join_with(3, "alpha", checked(3, "guess", &phc))),
+        ErrorCode::WrongPassword
+    );
+    // The password changes after the check: the old result is ignored and the room checks
+    // the password against the new hash itself.
+    h.set_password(1, "another");
+    assert_eq!(
+        code_of(&h.join_with(4, "alpha", checked(4, "secret", &phc))),
+        ErrorCode::WrongPassword
+    );
+    assert!(entered(&h.join_with(
+        5,
+        "alpha",
+        checked(5, "another", &phc)
+    )));
 }

@@ -7,8 +7,8 @@
 
 use crate::media::{MediaCommand, MediaHandle};
 use crate::turn::TurnCredentials;
-use moot_protocol::{ErrorCode, LeaveReason, ParticipantId, ServerMessage};
-use moot_room::{Input, Output, Rooms, RoomsConfig};
+use moot_protocol::{ErrorCode, LeaveReason, ParticipantId, RoomName, ServerMessage};
+use moot_room::{verify_password, Input, JoinRequest, Output, PasswordCheck, Rooms, RoomsConfig};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -43,7 +43,13 @@ pub struct Hub {
     media: MediaHandle,
     /// Hands each `welcome` its TURN credentials; None without a relay.
     turn: Option<TurnCredentials>,
+    /// Room passwords are checked (Argon2id: ~19 MiB and tens of ms each) on blocking threads,
+    /// at most this many at once, so a burst of attempts bounds its memory and CPU.
+    password_checks: tokio::sync::Semaphore,
 }
+
+/// Password checks running at once (see `Hub::password_checks`).
+const CONCURRENT_PASSWORD_CHECKS: usize = 2;
 
 impl Hub {
     pub fn new(config: RoomsConfig, media: MediaHandle, turn: Option<TurnCredentials>) -> Self {
@@ -53,7 +59,30 @@ impl Hub {
             next_id: AtomicU64::new(1),
             media,
             turn,
+            password_checks: tokio::sync::Semaphore::new(CONCURRENT_PASSWORD_CHECKS),
         }
+    }
+
+    /// Checks a join's password before the join, outside the rooms' lock, when the room would
+    /// check it now (`Rooms::password_to_check`): Argon2 under that lock would stall every
+    /// room's signaling for each attempt. Sets `request.password_check`.
+    pub async fn check_password_first(&self, room: &RoomName, request: &mut JoinRequest) {
+        let Some(password) = request.password.clone() else {
+            return;
+        };
+        let phc =
+            lock(&self.rooms).password_to_check(Instant::now(), room, request.client, &password);
+        let Some(phc) = phc else {
+            return;
+        };
+        let Ok(_permit) = self.password_checks.acquire().await else {
+            return; // closed: never happens; the room then checks it itself
+        };
+        let hash = phc.clone();
+        let matches = tokio::task::spawn_blocking(move || verify_password(&hash, &password))
+            .await
+            .unwrap_or(false);
+        request.password_check = Some(PasswordCheck { phc, matches });
     }
 
     pub fn media(&self) -> &MediaHandle {

@@ -37,6 +37,14 @@ enum Next {
     Close(Option<ServerMessage>),
     /// Writing to the client failed: it is gone or going.
     WriteFailed,
+    /// A valid `hello`: join once its password (if any) is checked, off the rooms' lock.
+    Join(Box<Join>),
+}
+
+struct Join {
+    room: RoomName,
+    name: DisplayName,
+    request: JoinRequest,
 }
 
 pub async fn run(
@@ -91,6 +99,20 @@ pub async fn run(
         };
         match next {
             Next::Continue => {}
+            Next::Join(join) => {
+                let Join {
+                    room,
+                    name,
+                    mut request,
+                } = *join;
+                hub.check_password_first(&room, &mut request).await;
+                hub.room_input(Input::Join {
+                    id,
+                    room,
+                    name,
+                    request,
+                });
+            }
             Next::Leave => {
                 reason = LeaveReason::Left;
                 let _ = sink.close().await;
@@ -239,14 +261,13 @@ fn on_frame(
                 new_resume_token: random_token(32),
                 e2ee,
                 e2ee_public_key,
+                password_check: None,
             };
-            hub.room_input(Input::Join {
-                id,
+            Next::Join(Box::new(Join {
                 room,
                 name,
                 request,
-            });
-            Next::Continue
+            }))
         }
         (Phase::AwaitHello, other) => Next::Close(Some(ServerMessage::fatal(
             ErrorCode::OutOfOrder,
