@@ -96,7 +96,7 @@ fn receive_video(quality: Quality) -> ReceiveVideo {
 #[derive(Debug)]
 enum WorkerInput {
     Command(MediaCommand),
-    Datagrams(Vec<worker::Inbound>),
+    Datagrams(worker::PassedOn),
     /// A packet from an ICE-TCP connection.
     Tcp(crate::media_tcp::Inbound),
 }

@@ -129,7 +129,7 @@ impl Routes {
 }
 
 /// Where a datagram goes.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lookup {
     Worker(usize),
     /// A STUN message for this peer from an address not bound to it yet: `bind`, then route.

@@ -35,11 +35,36 @@ pub struct Context {
     pub initial_bandwidth_bps: u64,
 }
 
-/// A datagram received by one worker for a peer of another.
-#[derive(Debug)]
-pub struct Inbound {
-    pub source: SocketAddr,
-    pub contents: Vec<u8>,
+/// Datagrams one worker received for peers of another, in one buffer: one allocation per
+/// batch, not per datagram.
+#[derive(Debug, Default)]
+pub struct PassedOn {
+    bytes: Vec<u8>,
+    /// Each datagram's source and where it ends in `bytes` (it starts where the last ended).
+    ends: Vec<(SocketAddr, usize)>,
+}
+
+impl PassedOn {
+    fn push(&mut self, source: SocketAddr, datagram: &[u8]) {
+        self.bytes.extend_from_slice(datagram);
+        self.ends.push((source, self.bytes.len()));
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    fn datagrams(&self) -> impl Iterator<Item = (SocketAddr, &[u8])> {
+        let starts = std::iter::once(0).chain(self.ends.iter().map(|(_, end)| *end));
+        self.ends
+            .iter()
+            .zip(starts)
+            .map(|(&(source, end), start)| (source, &self.bytes[start..end]))
+    }
 }
 
 /// The worker thread's body: runs until shutdown.
@@ -85,9 +110,11 @@ struct Worker {
     connections: HashMap<ParticipantId, u64>,
     outgoing: Vec<Datagram>,
     /// Datagrams received for other workers' peers, by worker, sent once per loop turn.
-    passing_on: Vec<Vec<Inbound>>,
+    passing_on: Vec<PassedOn>,
     /// Which of the datagrams just read are this worker's (indices into the `Receiver`).
     local: Vec<usize>,
+    /// Where each datagram just read goes (kept to reuse its memory).
+    lookups: Vec<Lookup>,
 }
 
 impl Worker {
@@ -122,8 +149,9 @@ impl Worker {
             tcp_candidates: context.tcp_candidates,
             connections: HashMap::new(),
             outgoing: Vec::with_capacity(BATCH),
-            passing_on: (0..workers).map(|_| Vec::new()).collect(),
+            passing_on: (0..workers).map(|_| PassedOn::default()).collect(),
             local: Vec::with_capacity(RECEIVE_BATCH),
+            lookups: Vec::with_capacity(RECEIVE_BATCH),
         })
     }
 
@@ -159,8 +187,8 @@ impl Worker {
                     Some(WorkerInput::Command(command)) => {
                         handle_command(&mut self.sfu, &self.hub, command, &mut self.connections);
                     }
-                    Some(WorkerInput::Datagrams(datagrams)) => {
-                        let batch = datagrams.iter().map(|d| (d.source, d.contents.as_slice()));
+                    Some(WorkerInput::Datagrams(passed)) => {
+                        let batch = passed.datagrams();
                         self.sfu.handle_receive_batch(Instant::now(), self.destination, batch);
                     }
                     None => return,
@@ -177,11 +205,20 @@ impl Worker {
     /// others for the workers owning their peers.
     fn receive(&mut self, receiver: &Receiver, count: usize) {
         self.local.clear();
-        for k in 0..count {
+        self.lookups.clear();
+        {
+            // One read lock per batch: the table is shared by all workers.
+            let routes = self.handle.routes();
+            self.lookups.extend((0..count).map(|k| {
+                let (source, datagram) = receiver.datagram(k);
+                routes.lookup(source, datagram)
+            }));
+        }
+        for (k, lookup) in self.lookups.iter().enumerate() {
             let (source, datagram) = receiver.datagram(k);
-            let lookup = self.handle.routes().lookup(source, datagram);
-            let owner = match lookup {
+            let owner = match *lookup {
                 Lookup::Worker(worker) => worker,
+                // A STUN message naming its peer from a new address: rare, so a write lock.
                 Lookup::Bind(peer) => match self.handle.routes_mut().bind(source, peer) {
                     Some(worker) => worker,
                     None => continue,
@@ -192,10 +229,7 @@ impl Worker {
             if owner == self.index {
                 self.local.push(k);
             } else {
-                self.passing_on[owner].push(Inbound {
-                    source,
-                    contents: datagram.to_vec(),
-                });
+                self.passing_on[owner].push(source, datagram);
             }
         }
         let batch = self.local.iter().map(|&k| receiver.datagram(k));
@@ -253,5 +287,26 @@ impl Worker {
             }
         }
         send_all(&self.socket, &mut self.outgoing).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PassedOn;
+    use std::net::SocketAddr;
+
+    #[test]
+    fn passed_on_datagrams_come_back_whole_with_their_sources() {
+        let a: SocketAddr = "127.0.0.1:1000".parse().expect("addr");
+        let b: SocketAddr = "127.0.0.1:2000".parse().expect("addr");
+        let mut passed = PassedOn::default();
+        assert!(passed.is_empty());
+        passed.push(a, &[1, 2, 3]);
+        passed.push(b, &[]);
+        passed.push(b, &[4, 5]);
+        assert_eq!(passed.len(), 3);
+        let back: Vec<(SocketAddr, Vec<u8>)> =
+            passed.datagrams().map(|(s, d)| (s, d.to_vec())).collect();
+        assert_eq!(back, vec![(a, vec![1, 2, 3]), (b, vec![]), (b, vec![4, 5])]);
     }
 }
