@@ -10,7 +10,6 @@
 
 use crate::config::TurnConfig;
 use aws_lc_rs::hmac;
-use base64::Engine;
 use moot_protocol::IceServer;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -67,8 +66,7 @@ impl TurnCredentials {
 
     /// base64(HMAC-SHA1(secret, username)), what coturn expects as the password.
     fn credential(&self, username: &str) -> String {
-        let tag = hmac::sign(&self.key, username.as_bytes());
-        base64::engine::general_purpose::STANDARD.encode(tag.as_ref())
+        moot_turn::rest_password(&self.key, username)
     }
 }
 

@@ -68,8 +68,7 @@ impl Auth {
 
     /// The password that belongs to `username` under the shared secret.
     pub fn password(&self, username: &str) -> String {
-        let tag = hmac::sign(&self.secret, username.as_bytes());
-        base64::engine::general_purpose::STANDARD.encode(tag.as_ref())
+        rest_password(&self.secret, username)
     }
 
     /// The MESSAGE-INTEGRITY key: MD5(username ":" realm ":" password).
@@ -111,6 +110,14 @@ impl Auth {
             .map(|b| format!("{b:02x}"))
             .collect()
     }
+}
+
+/// The TURN REST API password of `username`: base64(HMAC-SHA1(secret, username)), what
+/// coturn's `use-auth-secret` and this crate check, and what Moot hands out
+/// (`secret` made with `hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY`).
+pub fn rest_password(secret: &hmac::Key, username: &str) -> String {
+    let tag = hmac::sign(secret, username.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(tag.as_ref())
 }
 
 /// MD5(username ":" realm ":" password), RFC 8489 9.2.2 (no SASLprep: REST usernames and

@@ -18,7 +18,7 @@ pub mod message;
 mod server;
 
 pub use allocation::{AllocationId, FiveTuple, Transport};
-pub use auth::long_term_key;
+pub use auth::{long_term_key, rest_password};
 pub use message::stream_frame_len;
 pub use server::{Config, Output, Server, Stats};
 
