@@ -129,9 +129,13 @@ pub struct MediaConfig {
     /// Addresses browsers should send media to. By default: the bind address, or, when bound
     /// to all interfaces, every non-loopback interface address.
     pub public_ips: Vec<IpAddr>,
-    /// Media worker threads (0: one per core). Rooms are spread over them; each room's media
-    /// is forwarded by one of them.
+    /// Media worker threads (0: one per core). Rooms are spread over them; a small room's
+    /// media is forwarded by one of them.
     pub threads: usize,
+    /// A room with more participants than this spreads over the media workers: newcomers go
+    /// to the least loaded worker and each packet is relayed once to every other worker
+    /// holding some of the room, so one large meeting uses every core. 0: never spread.
+    pub spread_room_after: usize,
     /// TCP port for ICE-TCP (media for browsers whose network blocks UDP). Unset: the same
     /// number as `port`, so one number is opened for UDP and TCP; 0: no ICE-TCP.
     pub tcp_port: Option<u16>,
@@ -239,6 +243,7 @@ impl Default for MediaConfig {
             bind: None,
             public_ips: Vec::new(),
             threads: 0,
+            spread_room_after: 10,
             tcp_port: None,
             initial_bandwidth_kbps: moot_sfu::DEFAULT_INITIAL_BANDWIDTH_BPS / 1000,
         }

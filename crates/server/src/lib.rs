@@ -210,7 +210,10 @@ impl Bound {
         let http_addr = self.listener.local_addr()?;
         let media_addr = self.media_sockets[0].local_addr()?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let (media, media_ports) = MediaHandle::new(self.media_sockets.len());
+        let (media, media_ports) = MediaHandle::new(
+            self.media_sockets.len(),
+            self.config.media.spread_room_after,
+        );
         let hub = Arc::new(Hub::new(
             moot_room::RoomsConfig {
                 max_participants_per_room: self.config.rooms.max_participants,

@@ -125,6 +125,13 @@ pub fn render(state: &AppState) -> String {
     );
     metric(
         &mut out,
+        "moot_media_packets_relayed_total",
+        "counter",
+        "RTP packets of a large room passed from the worker holding their publisher to the other workers holding part of the room (once per packet, whatever the number of workers).",
+        media.packets_relayed,
+    );
+    metric(
+        &mut out,
         "moot_media_packets_blocked_total",
         "counter",
         "Media frames dropped because a moderator muted their sender.",

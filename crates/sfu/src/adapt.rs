@@ -94,9 +94,51 @@ impl Sfu {
         for id in ids {
             self.adapt_subscriber(now, id, &mut needed);
         }
+        // Layers of tracks published elsewhere go to their owners; layers other SFUs need
+        // of tracks published here count as needed here.
+        let mut wanted_elsewhere = Vec::new();
+        let mut keys: Vec<TrackKey> = Vec::new();
+        for (key, track) in &self.tracks {
+            if track.kind == MediaKind::Video && track.layers.is_simulcast() {
+                keys.push(*key);
+            }
+        }
+        for key in &keys {
+            let track = &self.tracks[key];
+            if track.remote {
+                let rids = needed
+                    .remove(key)
+                    .unwrap_or_default()
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, need)| **need)
+                    .filter_map(|(i, _)| track.layers.rid_at(i))
+                    .collect();
+                wanted_elsewhere.push((*key, rids));
+                continue;
+            }
+            let remote = self.remote_layers_needed(now, *key);
+            if remote.is_empty() {
+                continue;
+            }
+            let layers = &self.tracks[key].layers;
+            let need = needed
+                .entry(*key)
+                .or_insert_with(|| vec![false; layers.len()]);
+            for i in remote.iter().filter_map(|rid| layers.index_of(*rid)) {
+                if let Some(slot) = need.get_mut(i) {
+                    *slot = true;
+                }
+            }
+        }
+        if !wanted_elsewhere.is_empty() {
+            self.outputs.push_back(SfuOutput::LayersWanted {
+                needs: wanted_elsewhere,
+            });
+        }
         let mut resumed = Vec::new();
         for (key, track) in &mut self.tracks {
-            if track.kind != MediaKind::Video || !track.layers.is_simulcast() {
+            if track.kind != MediaKind::Video || !track.layers.is_simulcast() || track.remote {
                 continue;
             }
             let rids: Vec<Rid> = track.layers.rids().collect();
@@ -156,10 +198,7 @@ impl Sfu {
                 fixed += AUDIO_RESERVE;
                 continue;
             }
-            let rank = self
-                .peers
-                .get(&sub.source.peer)
-                .map_or(usize::MAX, |p| p.speaker_rank);
+            let rank = self.rank_of(sub.source.peer);
             if !receive.allows(track.source, rank) {
                 continue;
             }

@@ -1,8 +1,9 @@
 //! The forwarding path: one received RTP packet to every subscriber of its track, and
 //! keyframe requests back to publishers. Methods of `Sfu` like the rest of the crate.
 
+use crate::relay::RelayedPacket;
 use crate::simulcast::{vp8_keyframe_height, vp8_starts_keyframe};
-use crate::{MediaKind, PeerId, Sfu, Source, Track, TrackKey, EVALUATE_EVERY};
+use crate::{GroupId, MediaKind, PeerId, Sfu, SfuOutput, Source, Track, TrackKey, EVALUATE_EVERY};
 use std::time::Instant;
 use str0m::format::Codec;
 use str0m::media::{KeyframeRequestKind, Rid};
@@ -21,6 +22,50 @@ impl Sfu {
             return;
         };
         let key = TrackKey { peer: id, mid };
+        let Some(track) = self.tracks.get(&key) else {
+            return;
+        };
+        let allowed = match track.kind {
+            MediaKind::Audio => publisher.may_send_audio,
+            MediaKind::Video => publisher.may_send_video,
+        };
+        if !allowed {
+            self.stats.packets_blocked += 1;
+            return;
+        }
+        let group = publisher.group;
+        let ext = &packet.header.ext_vals;
+        let relayed = RelayedPacket {
+            track: key,
+            rid,
+            params,
+            seq_no: packet.seq_no,
+            rtp_time: packet.header.timestamp,
+            marker: packet.header.marker,
+            arrival: packet.timestamp,
+            audio_level: ext.audio_level,
+            voice_activity: ext.voice_activity,
+            video_orientation: ext.video_orientation,
+            payload: packet.payload,
+        };
+        self.fan_out(now, group, &relayed);
+        // Subscribers on other SFUs (a room spread over workers) get it through the caller.
+        if self.spread_groups.contains(&group) {
+            self.stats.packets_relayed += 1;
+            self.outputs.push_back(SfuOutput::Relay {
+                group,
+                packet: relayed,
+            });
+        }
+    }
+
+    /// Forwards one packet of `packet.track` (published here or relayed from another SFU) to
+    /// this SFU's subscribers of that track.
+    pub(crate) fn fan_out(&mut self, now: Instant, group: GroupId, packet: &RelayedPacket) {
+        let key = packet.track;
+        let rid = packet.rid;
+        let params = packet.params;
+        let rank = self.rank_of(key.peer);
         let Some(track) = self.tracks.get_mut(&key) else {
             return;
         };
@@ -32,22 +77,13 @@ impl Sfu {
             .layers
             .saw(rid, now, packet.payload.len(), height.flatten());
         let track: &Track = track;
-        let allowed = match track.kind {
-            MediaKind::Audio => publisher.may_send_audio,
-            MediaKind::Video => publisher.may_send_video,
-        };
-        if !allowed {
-            self.stats.packets_blocked += 1;
-            return;
-        }
-        let (source, rank, group) = (track.source, publisher.speaker_rank, publisher.group);
-        let ext = &packet.header.ext_vals;
+        let source = track.source;
         if source == Source::Microphone {
-            if let Some(level) = ext.audio_level {
+            if let Some(level) = packet.audio_level {
                 self.speakers
                     .entry(group)
                     .or_default()
-                    .on_level(now, id, level);
+                    .on_level(now, key.peer, level);
                 if self.next_speaker_evaluation.is_none() {
                     self.next_speaker_evaluation = Some(now + EVALUATE_EVERY);
                 }
@@ -56,9 +92,9 @@ impl Sfu {
         // Only what the receiver's decoder or player uses; str0m adds mid and the transport
         // extensions itself.
         let out_ext = ExtensionValues {
-            audio_level: ext.audio_level,
-            voice_activity: ext.voice_activity,
-            video_orientation: ext.video_orientation,
+            audio_level: packet.audio_level,
+            voice_activity: packet.voice_activity,
+            video_orientation: packet.video_orientation,
             ..ExtensionValues::default()
         };
         let nackable = track.kind == MediaKind::Video;
@@ -94,23 +130,19 @@ impl Sfu {
                     switch_to = Some(rid);
                 }
             }
-            let Some((pt, seq_no, timestamp)) = sub.outgoing(
-                sub_mid,
-                params,
-                packet.seq_no,
-                packet.header.timestamp,
-                switch_to,
-            ) else {
+            let Some((pt, seq_no, timestamp)) =
+                sub.outgoing(sub_mid, params, packet.seq_no, packet.rtp_time, switch_to)
+            else {
                 continue;
             };
             let write = RtpWrite::new(
                 pt,
                 seq_no,
                 timestamp,
-                packet.timestamp,
+                packet.arrival,
                 packet.payload.clone(),
             )
-            .marker(packet.header.marker)
+            .marker(packet.marker)
             .ext_vals(out_ext.clone())
             .nackable(nackable);
             let written = sub.with_rtc(|rtc| {
@@ -166,6 +198,14 @@ impl Sfu {
             }
         }
         track.last_keyframe_request = Some(now);
+        if track.remote {
+            // Published on another SFU: its owner asks the publisher (and throttles too).
+            self.outputs.push_back(SfuOutput::KeyframeWanted {
+                track: source,
+                kind,
+            });
+            return;
+        }
         let Some(peer) = self.peers.get_mut(&source.peer) else {
             return;
         };

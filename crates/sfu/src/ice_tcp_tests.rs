@@ -92,7 +92,7 @@ impl Net {
                         .expect("server takes the answer");
                 }
                 SfuOutput::PeerGone { peer, reason } => panic!("{peer:?} gone: {reason}"),
-                SfuOutput::DominantSpeaker { .. } | SfuOutput::Layers { .. } => {}
+                _ => {}
             }
         }
         let mut next = self.now + Duration::from_millis(10);

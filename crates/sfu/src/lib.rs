@@ -18,6 +18,7 @@ mod demux;
 mod forward;
 mod negotiation;
 mod peer;
+mod relay;
 mod routing;
 mod simulcast;
 mod speaker;
@@ -28,8 +29,9 @@ mod ice_tcp_tests;
 pub use adapt::DEFAULT_INITIAL_BANDWIDTH_BPS;
 pub use demux::{is_stun, stun_local_ufrag};
 pub use peer::PeerFault;
+pub use relay::RelayedPacket;
 pub use speaker::{SpeakerDetector, EVALUATE_EVERY};
-pub use str0m::media::MediaKind;
+pub use str0m::media::{KeyframeRequestKind, MediaKind, Rid};
 pub use str0m::net::{Protocol, Transmit};
 
 use demux::Demux;
@@ -37,13 +39,13 @@ use peer::{Peer, SubState, Subscription};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use simulcast::Layers;
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::crypto::CryptoProvider;
-use str0m::media::{KeyframeRequestKind, Mid, Rid};
+use str0m::media::Mid;
 use str0m::net::{Receive, TcpType};
 use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, RtcConfig};
 
@@ -183,6 +185,30 @@ pub enum SfuOutput {
         mid: Mid,
         active: Vec<Rid>,
     },
+    /// A peer here published a track: SFUs holding other peers of its group (a room spread
+    /// over workers) add it with `add_remote_track`.
+    Published {
+        group: GroupId,
+        track: TrackKey,
+        kind: MediaKind,
+        source: Source,
+    },
+    /// A packet of a track published here, for the other SFUs of a spread group
+    /// (`set_spread`): they forward it with `relay_in`.
+    Relay {
+        group: GroupId,
+        packet: RelayedPacket,
+    },
+    /// A subscriber here needs a keyframe of a track published on another SFU: its owner
+    /// takes it with `relay_keyframe_request`.
+    KeyframeWanted {
+        track: TrackKey,
+        kind: KeyframeRequestKind,
+    },
+    /// Which simulcast layers of tracks published elsewhere this SFU's subscribers need now
+    /// (every adaptation round while it has any): the owners take it with
+    /// `set_remote_layer_needs`, so a layer is not paused while another worker uses it.
+    LayersWanted { needs: Vec<(TrackKey, Vec<Rid>)> },
 }
 
 /// Counters for metrics and benchmarks.
@@ -196,6 +222,8 @@ pub struct SfuStats {
     pub bytes_forwarded: u64,
     /// Packets dropped because their sender may not send that media (moderator mute).
     pub packets_blocked: u64,
+    /// Packets output as `Relay` for the other SFUs of a spread group.
+    pub packets_relayed: u64,
     pub keyframe_requests_sent: u64,
 }
 
@@ -206,6 +234,7 @@ impl std::ops::AddAssign for SfuStats {
         self.packets_forwarded += other.packets_forwarded;
         self.bytes_forwarded += other.bytes_forwarded;
         self.packets_blocked += other.packets_blocked;
+        self.packets_relayed += other.packets_relayed;
         self.keyframe_requests_sent += other.keyframe_requests_sent;
     }
 }
@@ -219,6 +248,9 @@ struct Track {
     last_keyframe_request: Option<Instant>,
     /// Simulcast layers seen on this track (empty when it is not simulcast).
     layers: Layers,
+    group: GroupId,
+    /// Published on another SFU and relayed here (`add_remote_track`).
+    remote: bool,
 }
 
 pub struct Sfu {
@@ -243,6 +275,12 @@ pub struct Sfu {
     faulted: Vec<PeerId>,
     outputs: VecDeque<SfuOutput>,
     stats: SfuStats,
+    /// Groups with peers on other SFUs too: their packets are also output as `Relay`.
+    spread_groups: HashSet<GroupId>,
+    /// Publishers on other SFUs whose tracks are relayed here.
+    remote_peers: HashMap<PeerId, relay::RemotePeer>,
+    /// Layers other SFUs need of tracks published here, by SFU (`set_remote_layer_needs`).
+    remote_needs: HashMap<TrackKey, Vec<relay::RemoteNeed>>,
 }
 
 impl Sfu {
@@ -265,6 +303,9 @@ impl Sfu {
             faulted: Vec::new(),
             outputs: VecDeque::new(),
             stats: SfuStats::default(),
+            spread_groups: HashSet::new(),
+            remote_peers: HashMap::new(),
+            remote_needs: HashMap::new(),
         }
     }
 
@@ -377,15 +418,9 @@ impl Sfu {
         peer.ready = true;
         let group = peer.group;
         // Subscribe the newcomer to everything already published in the group.
-        let existing: Vec<(TrackKey, MediaKind, Source)> = self.groups[&group]
-            .iter()
-            .filter(|p| **p != id)
-            .flat_map(|p| {
-                self.peers[p].published.iter().map(|mid| TrackKey {
-                    peer: *p,
-                    mid: *mid,
-                })
-            })
+        let existing: Vec<(TrackKey, MediaKind, Source)> = self
+            .group_tracks(group, id)
+            .into_iter()
             .filter_map(|key| self.tracks.get(&key).map(|t| (key, t.kind, t.source)))
             .collect();
         let peer = self.peers.get_mut(&id).expect("looked up above");
@@ -549,27 +584,14 @@ impl Sfu {
         peer.receive_video = receive;
         // Tracks this subscriber starts receiving need a keyframe to show anything.
         let group = peer.group;
-        let visible: Vec<TrackKey> = self.groups[&group]
-            .iter()
-            .filter(|p| **p != id)
-            .flat_map(|p| {
-                let rank = self.peers[p].speaker_rank;
-                self.peers[p].published.iter().map(move |mid| {
-                    (
-                        TrackKey {
-                            peer: *p,
-                            mid: *mid,
-                        },
-                        rank,
-                    )
+        let visible: Vec<TrackKey> = self
+            .group_tracks(group, id)
+            .into_iter()
+            .filter(|key| {
+                self.tracks.get(key).is_some_and(|t| {
+                    t.kind == MediaKind::Video && receive.allows(t.source, self.rank_of(key.peer))
                 })
             })
-            .filter(|(key, rank)| {
-                self.tracks
-                    .get(key)
-                    .is_some_and(|t| t.kind == MediaKind::Video && receive.allows(t.source, *rank))
-            })
-            .map(|(key, _)| key)
             .collect();
         for key in visible {
             self.request_keyframe(now, key, KeyframeRequestKind::Pli);
@@ -769,26 +791,32 @@ impl Sfu {
             tracing::debug!(peer = id.0, "ignoring a third track of one kind");
             return;
         };
-        self.tracks.insert(
-            key,
-            Track {
-                kind,
-                source,
-                subscribers: Vec::new(),
-                last_keyframe_request: None,
-                layers: Layers::default(),
-            },
-        );
         let group = self.peers[&id].group;
+        self.tracks
+            .insert(key, Track::new(kind, source, group, false));
         self.peers
             .get_mut(&id)
             .expect("publisher exists")
             .published
             .push(mid);
-        let others: Vec<PeerId> = self.groups[&group]
-            .iter()
+        self.outputs.push_back(SfuOutput::Published {
+            group,
+            track: key,
+            kind,
+            source,
+        });
+        self.subscribe_group(group, key, kind, source);
+    }
+
+    /// Every ready peer of `group` but the publisher subscribes to the track `key`.
+    fn subscribe_group(&mut self, group: GroupId, key: TrackKey, kind: MediaKind, source: Source) {
+        let others: Vec<PeerId> = self
+            .groups
+            .get(&group)
+            .into_iter()
+            .flatten()
             .copied()
-            .filter(|p| *p != id)
+            .filter(|p| *p != key.peer)
             .collect();
         for other in others {
             let peer = self.peers.get_mut(&other).expect("group members exist");

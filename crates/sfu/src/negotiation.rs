@@ -93,6 +93,7 @@ impl Sfu {
                 mid: *mid,
             };
             self.tracks.remove(&key);
+            self.remote_needs.remove(&key);
         }
         if let Some(detector) = self.speakers.get_mut(&peer.group) {
             detector.remove(id);
@@ -100,33 +101,6 @@ impl Sfu {
         if !self.groups.contains_key(&peer.group) {
             self.speakers.remove(&peer.group);
         }
-        let members: Vec<PeerId> = self.groups.get(&peer.group).cloned().unwrap_or_default();
-        for other in members {
-            let Some(other_peer) = self.peers.get_mut(&other) else {
-                continue;
-            };
-            let mut changed = false;
-            other_peer.subscriptions.retain_mut(|sub| {
-                if sub.source.peer != id {
-                    return true;
-                }
-                changed = true;
-                match sub.state {
-                    SubState::ToOpen => false,
-                    SubState::Open(mid) => {
-                        sub.state = SubState::ToStop(mid);
-                        true
-                    }
-                    SubState::Negotiating(_) => {
-                        sub.source_gone = true;
-                        true
-                    }
-                    _ => true,
-                }
-            });
-            if changed {
-                self.mark_dirty(other);
-            }
-        }
+        self.unsubscribe_group(peer.group, id);
     }
 }

@@ -24,9 +24,17 @@ impl Sfu {
     /// then everyone else in join order. Done on speaker changes and membership changes, never
     /// per packet; a camera that becomes visible to someone gets a keyframe request.
     pub(crate) fn rerank(&mut self, now: Instant, group: GroupId) {
-        let Some(members) = self.groups.get(&group) else {
+        let Some(local) = self.groups.get(&group) else {
             return;
         };
+        // Local and remote members (a group spread over SFUs) in one order: by peer number,
+        // which is join order, so every SFU of the group ranks alike.
+        let mut members: Vec<PeerId> = local
+            .iter()
+            .copied()
+            .chain(self.remote_members(group))
+            .collect();
+        members.sort_unstable();
         let recent = self
             .speakers
             .get(&group)
@@ -40,16 +48,12 @@ impl Sfu {
             .collect();
         let mut promoted = Vec::new();
         for (rank, id) in order.into_iter().enumerate() {
-            if let Some(peer) = self.peers.get_mut(&id) {
-                if rank < peer.speaker_rank {
-                    promoted.push(id);
-                }
-                peer.speaker_rank = rank;
+            if self.set_rank(id, rank) {
+                promoted.push(id);
             }
         }
         for id in promoted {
-            let mids = self.peers[&id].published.clone();
-            for mid in mids {
+            for mid in self.published_by(id) {
                 self.request_keyframe(now, TrackKey { peer: id, mid }, KeyframeRequestKind::Pli);
             }
         }

@@ -2,7 +2,9 @@
 //! media port, fed by the signaling sessions' commands.
 //!
 //! Rooms are spread over the workers (`routes.rs`); each worker runs its own loop on its own
-//! thread (`worker.rs`), so many rooms use every core. Commands from signaling sessions go to
+//! thread (`worker.rs`), so many rooms use every core. A large room spreads too: its peers
+//! are placed on several workers, which relay each published packet to each other once
+//! (`moot_sfu::relay`; the messages below carry it). Commands from signaling sessions go to
 //! the worker owning the participant's peer; answers and offers go back through the hub to the
 //! participant's session queue, in the order the SFU produced them.
 
@@ -15,9 +17,10 @@ use moot_protocol::{
 };
 use moot_room::Input;
 use moot_sfu::{
-    GroupId, MediaKind, PeerId, ReceiveVideo, Sfu, SfuError, SfuOutput, SfuStats, Source,
+    GroupId, KeyframeRequestKind, MediaKind, PeerId, ReceiveVideo, RelayedPacket, Rid, Sfu,
+    SfuError, SfuOutput, SfuStats, Source, TrackKey,
 };
-use routes::Routes;
+use routes::{PublishedTrack, Routes};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -99,6 +102,33 @@ enum WorkerInput {
     Datagrams(worker::PassedOn),
     /// A packet from an ICE-TCP connection.
     Tcp(crate::media_tcp::Inbound),
+    /// A large room, from here on: whether it is on several workers (then its packets are
+    /// relayed to the others).
+    Spread {
+        group: GroupId,
+        spread: bool,
+    },
+    /// Tracks published in a room on other workers, to forward here.
+    RemoteTracks {
+        group: GroupId,
+        tracks: Vec<PublishedTrack>,
+    },
+    /// A publisher on another worker left.
+    RemotePeerGone(PeerId),
+    /// This worker holds none of the room any more.
+    ForgetGroup(GroupId),
+    /// Packets of tracks published on another worker, to forward to subscribers here.
+    Relayed(Vec<RelayedPacket>),
+    /// A subscriber on another worker needs a keyframe of a track published here.
+    KeyframeWanted {
+        track: TrackKey,
+        kind: KeyframeRequestKind,
+    },
+    /// The layers of tracks published here that worker `from` needs.
+    LayersWanted {
+        from: usize,
+        needs: Vec<(TrackKey, Vec<Rid>)>,
+    },
 }
 
 /// The way into the media workers, shared by every session.
@@ -123,8 +153,9 @@ pub struct WorkerPort {
 }
 
 impl MediaHandle {
-    /// A handle for `workers` media workers (at least one), and each worker's end.
-    pub fn new(workers: usize) -> (Self, Vec<WorkerPort>) {
+    /// A handle for `workers` media workers (at least one), and each worker's end; groups of
+    /// more than `spread_after` peers spread over the workers (0: never).
+    pub fn new(workers: usize, spread_after: usize) -> (Self, Vec<WorkerPort>) {
         let workers = workers.max(1);
         let (inputs, ports): (Vec<_>, Vec<_>) = (0..workers)
             .map(|index| {
@@ -133,7 +164,7 @@ impl MediaHandle {
             })
             .unzip();
         let shared = Shared {
-            routes: RwLock::new(Routes::new(workers)),
+            routes: RwLock::new(Routes::new(workers, spread_after)),
             inputs,
             stats: (0..workers).map(|_| Mutex::default()).collect(),
             passed_on: AtomicU64::new(0),
@@ -151,19 +182,75 @@ impl MediaHandle {
     pub fn send(&self, command: MediaCommand) {
         let worker = match &command {
             MediaCommand::AddPeer { id, group, .. } => {
-                self.routes_mut().add_peer(peer(*id), GroupId(*group))
+                let group = GroupId(*group);
+                let placement = self.routes_mut().add_peer(peer(*id), group);
+                if let Some((workers, tracks)) = placement.joined_spread {
+                    for w in workers {
+                        self.to_worker(
+                            w,
+                            WorkerInput::Spread {
+                                group,
+                                spread: true,
+                            },
+                        );
+                    }
+                    self.to_worker(
+                        placement.worker,
+                        WorkerInput::RemoteTracks { group, tracks },
+                    );
+                }
+                placement.worker
             }
-            MediaCommand::RemovePeer { id } => match self.routes_mut().remove_peer(peer(*id)) {
-                Some(worker) => worker,
-                None => return,
-            },
+            MediaCommand::RemovePeer { id } => {
+                let Some(removal) = self.routes_mut().remove_peer(peer(*id)) else {
+                    return;
+                };
+                for &w in &removal.others {
+                    self.to_worker(w, WorkerInput::RemotePeerGone(peer(*id)));
+                }
+                if let [last] = removal.others[..] {
+                    if removal.worker_left {
+                        self.to_worker(
+                            last,
+                            WorkerInput::Spread {
+                                group: removal.group,
+                                spread: false,
+                            },
+                        );
+                    }
+                }
+                if removal.worker_left && !removal.others.is_empty() {
+                    self.to_worker(removal.worker, WorkerInput::ForgetGroup(removal.group));
+                }
+                removal.worker
+            }
             other => self
                 .routes()
                 .worker_of(peer(other.participant()))
                 .unwrap_or(0),
         };
+        self.to_worker(worker, WorkerInput::Command(command));
+    }
+
+    fn to_worker(&self, worker: usize, input: WorkerInput) {
         // Fails only after the worker ended, i.e. during shutdown: nothing left to do.
-        let _ = self.shared.inputs[worker].send(WorkerInput::Command(command));
+        let _ = self.shared.inputs[worker].send(input);
+    }
+
+    /// A peer on `worker` published a track: the group's other workers forward it too.
+    fn published(&self, worker: usize, group: GroupId, track: PublishedTrack) {
+        // Under the write lock, so a worker joining the group at the same time gets the
+        // track exactly once: either in its `RemoteTracks` or from here.
+        let mut routes = self.routes_mut();
+        for w in routes.published(worker, group, track) {
+            self.to_worker(
+                w,
+                WorkerInput::RemoteTracks {
+                    group,
+                    tracks: vec![track],
+                },
+            );
+        }
     }
 
     /// Counters of all workers, as of their last loop turns.
@@ -365,10 +452,14 @@ fn sdp_error(error: &SfuError, what: &str) -> ServerMessage {
 }
 
 /// Delivers what the SFU says to signaling: offers, the dominant speaker, a lost peer.
-/// (Datagrams are the worker's business.)
 fn deliver(output: SfuOutput, hub: &Hub, connections: &HashMap<ParticipantId, u64>) {
     match output {
-        SfuOutput::Transmit(_) => {}
+        // The worker's business: datagrams and what goes between workers.
+        SfuOutput::Transmit(_)
+        | SfuOutput::Published { .. }
+        | SfuOutput::Relay { .. }
+        | SfuOutput::KeyframeWanted { .. }
+        | SfuOutput::LayersWanted { .. } => {}
         SfuOutput::Offer { peer, sdp, tracks } => {
             let tracks = tracks
                 .into_iter()

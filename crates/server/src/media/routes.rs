@@ -4,15 +4,18 @@
 //! Every worker reads the one media port through its own `SO_REUSEPORT` socket, so the kernel
 //! hands a datagram to whichever worker its 4-tuple hashes to, not to the one owning its peer.
 //! The receiving worker looks the datagram up here and passes it on when another worker owns
-//! it. A room (SFU group) lives on one worker, chosen when its first peer arrives: the worker
-//! with the fewest peers.
+//! it. A room (SFU group) starts on one worker, chosen when its first peer arrives: the
+//! worker with the fewest peers. Past `spread_after` peers it spreads: each newcomer goes to
+//! the least loaded worker, and the table remembers which workers hold part of the room and
+//! what is published in it, so the workers can relay the room's media to each other
+//! (`moot_sfu::relay`).
 //!
 //! Routing mirrors the SFU's own demux: a STUN message names its peer in the ufrag (and binds
 //! its source address to that peer); anything else goes by source address. The owning SFU
 //! still authenticates everything; a forged ufrag only moves a datagram to a worker that
 //! drops it.
 
-use moot_sfu::{peer_of_ufrag, stun_local_ufrag, GroupId, PeerId};
+use moot_sfu::{peer_of_ufrag, stun_local_ufrag, GroupId, MediaKind, PeerId, Source, TrackKey};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
@@ -25,49 +28,125 @@ const ADDRESSES_PER_PEER: usize = 8;
 pub struct Routes {
     /// Peer → (worker, group).
     peers: HashMap<PeerId, (usize, GroupId)>,
-    /// Group → (worker, peers in it).
-    groups: HashMap<GroupId, (usize, usize)>,
+    groups: HashMap<GroupId, GroupPlace>,
     by_addr: HashMap<SocketAddr, PeerId>,
     addrs_of: HashMap<PeerId, Vec<SocketAddr>>,
     /// Peers per worker, for placing new groups and for metrics.
     load: Vec<usize>,
+    /// Groups with more peers than this spread over the workers (0: never).
+    spread_after: usize,
+}
+
+/// Where one group lives.
+#[derive(Debug, Default)]
+struct GroupPlace {
+    /// Workers holding peers of the group and how many each, the first (home) one first.
+    workers: Vec<(usize, usize)>,
+    /// Everything published in the group, for a worker that joins it later.
+    tracks: Vec<PublishedTrack>,
+}
+
+/// A track published in a group (`SfuOutput::Published`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublishedTrack {
+    pub track: TrackKey,
+    pub kind: MediaKind,
+    pub source: Source,
+}
+
+/// Where `add_peer` put a peer.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Placement {
+    pub worker: usize,
+    /// Set when the peer's worker just started holding part of a group that is now on
+    /// several: every worker listed must relay the group, and the new one needs the tracks
+    /// published so far on the others.
+    pub joined_spread: Option<(Vec<usize>, Vec<PublishedTrack>)>,
+}
+
+/// What removing a peer changed.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Removal {
+    pub worker: usize,
+    pub group: GroupId,
+    /// The other workers still holding part of the group: the peer's tracks stop there.
+    pub others: Vec<usize>,
+    /// The peer's worker holds none of the group any more.
+    pub worker_left: bool,
 }
 
 impl Routes {
-    pub fn new(workers: usize) -> Self {
+    pub fn new(workers: usize, spread_after: usize) -> Self {
         Self {
             load: vec![0; workers.max(1)],
+            spread_after,
             ..Self::default()
         }
     }
 
-    /// Places a peer: on its group's worker, or for a new group on the least loaded worker.
-    /// A peer placed already keeps its place.
-    pub fn add_peer(&mut self, peer: PeerId, group: GroupId) -> usize {
+    /// Places a peer: on its group's worker while the group is small, otherwise (and for a
+    /// new group) on the least loaded worker. A peer placed already keeps its place.
+    pub fn add_peer(&mut self, peer: PeerId, group: GroupId) -> Placement {
         if let Some(&(worker, _)) = self.peers.get(&peer) {
-            return worker;
+            return Placement {
+                worker,
+                joined_spread: None,
+            };
         }
-        let least_loaded = self
-            .load
-            .iter()
-            .enumerate()
-            .min_by_key(|(_, load)| **load)
-            .map_or(0, |(worker, _)| worker);
-        let entry = self.groups.entry(group).or_insert((least_loaded, 0));
-        entry.1 += 1;
-        let worker = entry.0;
+        let place = self.groups.entry(group).or_default();
+        let size: usize = place.workers.iter().map(|(_, n)| n).sum();
+        let spreads = self.spread_after > 0 && size >= self.spread_after;
+        let worker = match place.workers.first() {
+            Some(&(home, _)) if !spreads => home,
+            // The least loaded worker; among equals one already holding part of the group.
+            _ => self
+                .load
+                .iter()
+                .enumerate()
+                .min_by_key(|(w, load)| (**load, !place.workers.iter().any(|(h, _)| h == w)))
+                .map_or(0, |(worker, _)| worker),
+        };
+        let mut joined_spread = None;
+        match place.workers.iter_mut().find(|(w, _)| *w == worker) {
+            Some((_, n)) => *n += 1,
+            None => {
+                place.workers.push((worker, 1));
+                if place.workers.len() > 1 {
+                    let workers = place.workers.iter().map(|(w, _)| *w).collect();
+                    joined_spread = Some((workers, place.tracks.clone()));
+                }
+            }
+        }
         self.load[worker] += 1;
         self.peers.insert(peer, (worker, group));
-        worker
+        Placement {
+            worker,
+            joined_spread,
+        }
     }
 
-    /// Forgets a peer (and its group when it was the last one); returns the worker it was on.
-    pub fn remove_peer(&mut self, peer: PeerId) -> Option<usize> {
+    /// Forgets a peer, its tracks, and its group when it was the last one.
+    pub fn remove_peer(&mut self, peer: PeerId) -> Option<Removal> {
         let (worker, group) = self.peers.remove(&peer)?;
         self.load[worker] -= 1;
-        if let Some(entry) = self.groups.get_mut(&group) {
-            entry.1 -= 1;
-            if entry.1 == 0 {
+        let mut worker_left = false;
+        let mut others = Vec::new();
+        if let Some(place) = self.groups.get_mut(&group) {
+            if let Some(at) = place.workers.iter().position(|(w, _)| *w == worker) {
+                place.workers[at].1 -= 1;
+                if place.workers[at].1 == 0 {
+                    place.workers.remove(at);
+                    worker_left = true;
+                }
+            }
+            place.tracks.retain(|t| t.track.peer != peer);
+            others = place
+                .workers
+                .iter()
+                .map(|(w, _)| *w)
+                .filter(|w| *w != worker)
+                .collect();
+            if place.workers.is_empty() {
                 self.groups.remove(&group);
             }
         }
@@ -76,7 +155,56 @@ impl Routes {
                 self.by_addr.remove(&addr);
             }
         }
-        Some(worker)
+        Some(Removal {
+            worker,
+            group,
+            others,
+            worker_left,
+        })
+    }
+
+    /// Records a track published in `group` on `worker`; returns the group's other workers,
+    /// which relay it from now on.
+    pub fn published(
+        &mut self,
+        worker: usize,
+        group: GroupId,
+        track: PublishedTrack,
+    ) -> Vec<usize> {
+        // A publisher that left meanwhile (its removal overtook this): nothing to relay.
+        if self.peers.get(&track.track.peer) != Some(&(worker, group)) {
+            return Vec::new();
+        }
+        let Some(place) = self.groups.get_mut(&group) else {
+            return Vec::new();
+        };
+        if !place.tracks.contains(&track) {
+            place.tracks.push(track);
+        }
+        place
+            .workers
+            .iter()
+            .map(|(w, _)| *w)
+            .filter(|w| *w != worker)
+            .collect()
+    }
+
+    /// The workers holding part of `group` other than `worker`.
+    pub fn other_workers(&self, group: GroupId, worker: usize) -> impl Iterator<Item = usize> + '_ {
+        self.groups
+            .get(&group)
+            .into_iter()
+            .flat_map(|place| place.workers.iter().map(|(w, _)| *w))
+            .filter(move |w| *w != worker)
+    }
+
+    /// Whether `worker` speaks for `group` where the workers would repeat each other (the
+    /// dominant speaker): its home worker, the first to hold it of those still holding it.
+    pub fn is_home(&self, group: GroupId, worker: usize) -> bool {
+        self.groups
+            .get(&group)
+            .and_then(|place| place.workers.first())
+            .is_none_or(|(home, _)| *home == worker)
     }
 
     pub fn worker_of(&self, peer: PeerId) -> Option<usize> {
@@ -163,25 +291,79 @@ mod tests {
 
     #[test]
     fn groups_stay_together_and_new_groups_go_to_the_least_loaded_worker() {
-        let mut routes = Routes::new(2);
-        assert_eq!(routes.add_peer(PeerId(1), GroupId(1)), 0);
-        assert_eq!(routes.add_peer(PeerId(2), GroupId(1)), 0);
-        assert_eq!(routes.add_peer(PeerId(3), GroupId(2)), 1);
-        assert_eq!(routes.add_peer(PeerId(4), GroupId(3)), 1);
-        assert_eq!(routes.add_peer(PeerId(5), GroupId(2)), 1);
+        let mut routes = Routes::new(2, 0);
+        let mut add = |peer, group| routes.add_peer(PeerId(peer), GroupId(group)).worker;
+        assert_eq!(add(1, 1), 0);
+        assert_eq!(add(2, 1), 0);
+        assert_eq!(add(3, 2), 1);
+        assert_eq!(add(4, 3), 1);
+        assert_eq!(add(5, 2), 1);
+        assert_eq!(add(5, 2), 1, "placed once");
         assert_eq!(routes.load(), vec![2, 3]);
-        assert_eq!(routes.add_peer(PeerId(5), GroupId(2)), 1, "placed once");
-        assert_eq!(routes.remove_peer(PeerId(1)), Some(0));
-        assert_eq!(routes.remove_peer(PeerId(2)), Some(0));
+        assert_eq!(routes.remove_peer(PeerId(1)).map(|r| r.worker), Some(0));
+        assert_eq!(routes.remove_peer(PeerId(2)).map(|r| r.worker), Some(0));
         assert_eq!(routes.remove_peer(PeerId(2)), None);
         assert_eq!(routes.load(), vec![0, 3]);
         // Group 1 is gone; it starts again on the emptiest worker.
-        assert_eq!(routes.add_peer(PeerId(6), GroupId(1)), 0);
+        assert_eq!(routes.add_peer(PeerId(6), GroupId(1)).worker, 0);
+    }
+
+    fn track(peer: u64) -> PublishedTrack {
+        PublishedTrack {
+            track: TrackKey {
+                peer: PeerId(peer),
+                mid: "0".into(),
+            },
+            kind: MediaKind::Audio,
+            source: Source::Microphone,
+        }
+    }
+
+    #[test]
+    fn a_large_group_spreads_and_a_joining_worker_learns_what_is_published() {
+        let mut routes = Routes::new(2, 2);
+        assert_eq!(routes.add_peer(PeerId(1), GroupId(1)).worker, 0);
+        assert_eq!(
+            routes.published(0, GroupId(1), track(1)),
+            Vec::<usize>::new()
+        );
+        assert_eq!(
+            routes.add_peer(PeerId(2), GroupId(1)).worker,
+            0,
+            "small: together"
+        );
+        // The third spreads to the emptier worker, which learns the group's tracks.
+        let third = routes.add_peer(PeerId(3), GroupId(1));
+        assert_eq!(third.worker, 1);
+        assert_eq!(third.joined_spread, Some((vec![0, 1], vec![track(1)])));
+        assert_eq!(routes.published(1, GroupId(1), track(3)), vec![0]);
+        assert_eq!(
+            routes.other_workers(GroupId(1), 0).collect::<Vec<_>>(),
+            vec![1]
+        );
+        let fourth = routes.add_peer(PeerId(4), GroupId(1));
+        assert_eq!(
+            (fourth.worker, fourth.joined_spread),
+            (1, None),
+            "balanced 2/2"
+        );
+        assert!(routes.is_home(GroupId(1), 0) && !routes.is_home(GroupId(1), 1));
+        // Leaving: worker 0 keeps one peer, then none; worker 1 becomes home.
+        let removal = routes.remove_peer(PeerId(1)).expect("placed");
+        assert_eq!((removal.others, removal.worker_left), (vec![1], false));
+        let removal = routes.remove_peer(PeerId(2)).expect("placed");
+        assert_eq!((removal.others, removal.worker_left), (vec![1], true));
+        assert!(routes.is_home(GroupId(1), 1));
+        assert_eq!(
+            routes.groups[&GroupId(1)].tracks,
+            vec![track(3)],
+            "1's track gone"
+        );
     }
 
     #[test]
     fn stun_names_the_peer_and_binds_its_address_then_media_follows_the_address() {
-        let mut routes = Routes::new(2);
+        let mut routes = Routes::new(2, 0);
         routes.add_peer(PeerId(7), GroupId(1));
         routes.add_peer(PeerId(8), GroupId(2));
         let rtp = [0x80u8, 96, 0, 1];
@@ -203,7 +385,7 @@ mod tests {
 
     #[test]
     fn unknown_or_malformed_ufrags_route_nowhere() {
-        let mut routes = Routes::new(1);
+        let mut routes = Routes::new(1, 0);
         routes.add_peer(PeerId(1), GroupId(1));
         for ufrag in ["m2xabcdef", "mxabcdef", "m1xab", "q1xabcdef", "m1"] {
             assert_eq!(
@@ -216,7 +398,7 @@ mod tests {
 
     #[test]
     fn a_flood_of_addresses_for_one_peer_is_bounded() {
-        let mut routes = Routes::new(1);
+        let mut routes = Routes::new(1, 0);
         routes.add_peer(PeerId(1), GroupId(1));
         for port in 0..1000 {
             routes.bind(addr(port), PeerId(1));

@@ -6,13 +6,13 @@
 //! sends everything the SFU produced with `sendmmsg`. Commands and passed-on datagrams arrive
 //! on the worker's channel.
 
-use super::routes::Lookup;
+use super::routes::{Lookup, PublishedTrack};
 use super::{deliver, handle_command, MediaHandle, WorkerInput, WorkerPort};
 use crate::hub::Hub;
 use crate::media_tcp::{Inbound as TcpInbound, TcpMedia};
 use crate::udp_batch::{send_all, Datagram, Receiver, BATCH, RECEIVE_BATCH};
 use moot_protocol::ParticipantId;
-use moot_sfu::{Protocol, Sfu, SfuConfig, SfuOutput};
+use moot_sfu::{GroupId, Protocol, RelayedPacket, Rid, Sfu, SfuConfig, SfuOutput, TrackKey};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -115,6 +115,8 @@ struct Worker {
     local: Vec<usize>,
     /// Where each datagram just read goes (kept to reuse its memory).
     lookups: Vec<Lookup>,
+    /// Packets of spread rooms to relay, gathered during one flush.
+    relaying: Vec<(GroupId, RelayedPacket)>,
 }
 
 impl Worker {
@@ -152,6 +154,7 @@ impl Worker {
             passing_on: (0..workers).map(|_| PassedOn::default()).collect(),
             local: Vec::with_capacity(RECEIVE_BATCH),
             lookups: Vec::with_capacity(RECEIVE_BATCH),
+            relaying: Vec::new(),
         })
     }
 
@@ -183,20 +186,42 @@ impl Worker {
                     }
                 }
                 input = self.inputs.recv() => match input {
-                    Some(WorkerInput::Tcp(packet)) => self.receive_tcp(packet),
-                    Some(WorkerInput::Command(command)) => {
-                        handle_command(&mut self.sfu, &self.hub, command, &mut self.connections);
-                    }
-                    Some(WorkerInput::Datagrams(passed)) => {
-                        let batch = passed.datagrams();
-                        self.sfu.handle_receive_batch(Instant::now(), self.destination, batch);
-                    }
+                    Some(input) => self.on_input(input),
                     None => return,
                 },
                 _ = tokio::time::sleep_until(deadline.into()) => {
                     self.sfu.handle_timeout(Instant::now());
                 }
                 _ = self.shutdown.changed() => return,
+            }
+        }
+    }
+
+    fn on_input(&mut self, input: WorkerInput) {
+        let now = Instant::now();
+        let sfu = &mut self.sfu;
+        match input {
+            WorkerInput::Tcp(packet) => self.receive_tcp(packet),
+            WorkerInput::Command(command) => {
+                handle_command(sfu, &self.hub, command, &mut self.connections);
+            }
+            WorkerInput::Datagrams(passed) => {
+                sfu.handle_receive_batch(now, self.destination, passed.datagrams());
+            }
+            WorkerInput::Spread { group, spread } => sfu.set_spread(group, spread),
+            WorkerInput::RemoteTracks { group, tracks } => {
+                for t in tracks {
+                    sfu.add_remote_track(now, group, t.track, t.kind, t.source);
+                }
+            }
+            WorkerInput::RemotePeerGone(peer) => sfu.remove_remote_peer(now, peer),
+            WorkerInput::ForgetGroup(group) => sfu.forget_remote_group(now, group),
+            WorkerInput::Relayed(packets) => sfu.relay_in(now, packets),
+            WorkerInput::KeyframeWanted { track, kind } => {
+                sfu.relay_keyframe_request(now, track, kind);
+            }
+            WorkerInput::LayersWanted { from, needs } => {
+                sfu.set_remote_layer_needs(now, from as u64, needs);
             }
         }
     }
@@ -283,10 +308,78 @@ impl Worker {
                     destination: t.destination,
                     contents: t.contents.into(),
                 }),
+                SfuOutput::Relay { group, packet } => self.relaying.push((group, packet)),
+                SfuOutput::Published {
+                    group,
+                    track,
+                    kind,
+                    source,
+                } => {
+                    let track = PublishedTrack {
+                        track,
+                        kind,
+                        source,
+                    };
+                    self.handle.published(self.index, group, track);
+                }
+                SfuOutput::KeyframeWanted { track, kind } => {
+                    let owner = self.handle.routes().worker_of(track.peer);
+                    if let Some(owner) = owner {
+                        self.handle
+                            .to_worker(owner, WorkerInput::KeyframeWanted { track, kind });
+                    }
+                }
+                SfuOutput::LayersWanted { needs } => self.send_layer_needs(needs),
+                // Every worker holding part of a spread room ranks its speakers; one tells.
+                SfuOutput::DominantSpeaker { group, .. }
+                    if !self.handle.routes().is_home(group, self.index) => {}
                 other => deliver(other, &self.hub, &self.connections),
             }
         }
+        self.relay();
         send_all(&self.socket, &mut self.outgoing).await;
+    }
+
+    /// Hands the packets of spread rooms gathered in this flush to the other workers holding
+    /// part of their rooms: one message per worker, the payloads shared, not copied.
+    fn relay(&mut self) {
+        if self.relaying.is_empty() {
+            return;
+        }
+        let workers = self.handle.shared.inputs.len();
+        let mut by_worker: Vec<Vec<RelayedPacket>> = (0..workers).map(|_| Vec::new()).collect();
+        {
+            let routes = self.handle.routes();
+            for (group, packet) in self.relaying.drain(..) {
+                for w in routes.other_workers(group, self.index) {
+                    by_worker[w].push(packet.clone());
+                }
+            }
+        }
+        for (w, packets) in by_worker.into_iter().enumerate() {
+            if !packets.is_empty() {
+                self.handle.to_worker(w, WorkerInput::Relayed(packets));
+            }
+        }
+    }
+
+    /// Tells the owners of tracks published elsewhere which of their layers this worker's
+    /// subscribers need.
+    fn send_layer_needs(&self, needs: Vec<(TrackKey, Vec<Rid>)>) {
+        let mut by_owner: HashMap<usize, Vec<(TrackKey, Vec<Rid>)>> = HashMap::new();
+        {
+            let routes = self.handle.routes();
+            for (track, rids) in needs {
+                if let Some(owner) = routes.worker_of(track.peer) {
+                    by_owner.entry(owner).or_default().push((track, rids));
+                }
+            }
+        }
+        for (owner, needs) in by_owner {
+            let from = self.index;
+            self.handle
+                .to_worker(owner, WorkerInput::LayersWanted { from, needs });
+        }
     }
 }
 

@@ -1,0 +1,199 @@
+//! A large room spread over media workers (`media.spread_room_after`): its participants sit
+//! on different workers, each published packet is relayed once to the other worker, and the
+//! meeting works as on one worker: everyone gets everyone's media, moderator mutes hold,
+//! simulcast layers follow subscribers on either worker, the dominant speaker is found
+//! whichever worker they are on, and leaving and joining keep it all consistent.
+
+use moot_protocol::TrackKind;
+use moot_server::config::Config;
+use moot_testkit::{
+    assert_receives_media, spawn_server_with, SimOptions, SimParticipant, SIMULCAST_SIZES,
+};
+use serde_json::json;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// Two workers; rooms of more than two spread.
+fn spread_config() -> Config {
+    let mut config = Config::default();
+    config.media.threads = 2;
+    config.media.spread_room_after = 2;
+    config
+}
+
+async fn join(url: &str, room: &str, name: &str, options: SimOptions) -> SimParticipant {
+    SimParticipant::join(url, room, name, options)
+        .await
+        .expect("joins")
+}
+
+async fn assert_meeting_works(people: &[&SimParticipant]) {
+    for receiver in people {
+        for sender in people.iter().filter(|s| s.id != receiver.id) {
+            assert_receives_media(receiver, sender, 20, WAIT).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_room_spreads_over_workers_and_works_as_one() {
+    let server = spawn_server_with(spread_config()).await.expect("server");
+    let url = server.ws_url();
+    let mut people = Vec::new();
+    for i in 0..6 {
+        people.push(join(&url, "big-room", &format!("P{i}"), SimOptions::default()).await);
+    }
+    assert_eq!(
+        server.info.media_worker_load(),
+        vec![3, 3],
+        "the first two together, then spread evenly"
+    );
+    assert_meeting_works(&people.iter().collect::<Vec<_>>()).await;
+    let relayed = server.info.media_stats().packets_relayed;
+    assert!(relayed > 0, "packets went between workers");
+    for p in &people {
+        assert!(p.errors().is_empty(), "{:?}", p.errors());
+    }
+    // The first worker's people leave (P0, P1 and P4 were placed there): the others go on
+    // alone, no longer relaying, and their streams from the leavers stop.
+    let stayers: Vec<SimParticipant> = {
+        let mut stay = Vec::new();
+        for (i, p) in people.into_iter().enumerate() {
+            if [0, 1, 4].contains(&i) {
+                p.leave().await;
+            } else {
+                stay.push(p);
+            }
+        }
+        stay
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(server.info.media_worker_load(), vec![0, 3]);
+    let relayed_after_leave = server.info.media_stats().packets_relayed;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        server.info.media_stats().packets_relayed,
+        relayed_after_leave,
+        "a room back on one worker relays nothing"
+    );
+    // A newcomer lands on the emptied worker (the room is still large): the room spreads
+    // again, and the newcomer gets everything published before it came.
+    let newcomer = join(&url, "big-room", "New", SimOptions::default()).await;
+    assert_eq!(server.info.media_worker_load(), vec![1, 3]);
+    let mut all: Vec<&SimParticipant> = stayers.iter().collect();
+    all.push(&newcomer);
+    assert_meeting_works(&all).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mute_holds_across_workers() {
+    let server = spawn_server_with(spread_config()).await.expect("server");
+    let url = server.ws_url();
+    // Host and Mallory on the first worker; Watcher spread to the second.
+    let host = join(&url, "mute-room", "Host", SimOptions::default()).await;
+    let mallory = join(&url, "mute-room", "Mallory", SimOptions::default()).await;
+    let watcher = join(&url, "mute-room", "Watcher", SimOptions::default()).await;
+    assert_eq!(server.info.media_worker_load(), vec![2, 1]);
+    assert_receives_media(&watcher, &mallory, 20, WAIT).await;
+    host.send(json!({"type": "set_allow_unmute", "allowed": false}));
+    host.send(json!({"type": "mute", "id": mallory.id.to_string(), "kind": "audio"}));
+    assert!(
+        mallory
+            .wait_until(WAIT, |m| m.muted() == vec![TrackKind::Audio])
+            .await
+    );
+    // Mallory's client ignores the mute and keeps sending; nothing reaches the other worker.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = watcher.received(mallory.id, TrackKind::Audio).frames;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        watcher.received(mallory.id, TrackKind::Audio).frames,
+        before,
+        "muted audio was relayed"
+    );
+    assert_receives_media(&watcher, &host, 20, WAIT).await;
+}
+
+/// The layer (index into SIMULCAST_SIZES) of a received frame size.
+fn layer_of(size: usize) -> Option<usize> {
+    SIMULCAST_SIZES
+        .iter()
+        .position(|s| size == *s || size == s * 3)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn layers_and_the_speaker_follow_subscribers_on_either_worker() {
+    let server = spawn_server_with(spread_config()).await.expect("server");
+    let url = server.ws_url();
+    let listener = SimOptions {
+        video: false,
+        ..SimOptions::default()
+    };
+    // Publisher and Near on the first worker, Far on the second.
+    let publisher = join(
+        &url,
+        "layer-room",
+        "Pub",
+        SimOptions {
+            simulcast: true,
+            ..SimOptions::default()
+        },
+    )
+    .await;
+    let near = join(&url, "layer-room", "Near", listener).await;
+    let far = join(&url, "layer-room", "Far", listener).await;
+    assert_eq!(server.info.media_worker_load(), vec![2, 1]);
+    let layer = |p: &SimParticipant| layer_of(p.received(publisher.id, TrackKind::Video).last_size);
+    let pid = publisher.id.to_string();
+    // Near shows a small tile, Far a large one: each gets its own layer.
+    near.send(json!({"type": "view_sizes", "sizes": {pid.clone(): 100}}));
+    far.send(json!({"type": "view_sizes", "sizes": {pid.clone(): 1080}}));
+    assert!(
+        near.wait_until(WAIT, |p| layer(p) == Some(0)).await,
+        "near: {:?}",
+        near.received(publisher.id, TrackKind::Video)
+    );
+    assert!(
+        far.wait_until(WAIT, |p| layer(p) == Some(2)).await,
+        "far: {:?}",
+        far.received(publisher.id, TrackKind::Video)
+    );
+    // Only Far (on the other worker) needs "f": it must not be paused.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(layer(&far), Some(2), "far still gets the top layer");
+    let told = publisher.layers_messages();
+    assert!(
+        told.last()
+            .is_none_or(|(_, active)| active.iter().any(|rid| rid == "f")),
+        "a layer only the other worker needs was paused: {told:?}"
+    );
+    // Now Far shrinks its tile too: nobody needs "h" and "f", and the publisher is told.
+    far.send(json!({"type": "view_sizes", "sizes": {pid: 100}}));
+    assert!(
+        publisher
+            .wait_until(WAIT, |p| p
+                .layers_messages()
+                .last()
+                .is_some_and(|(_, active)| active == &["q"]))
+            .await,
+        "{:?}",
+        publisher.layers_messages()
+    );
+    assert!(far.wait_until(WAIT, |p| layer(p) == Some(0)).await);
+    for p in [&near, &far] {
+        let r = p.received(publisher.id, TrackKind::Video);
+        assert_eq!(r.gaps, 0, "layer switches left a gap: {r:?}");
+    }
+    // Far speaks: everyone, on both workers, hears that Far is the dominant speaker.
+    far.set_audio_level(-25);
+    for p in [&publisher, &near, &far] {
+        assert!(
+            p.wait_until(WAIT, |p| p.dominant_speaker() == Some(far.id))
+                .await,
+            "{:?} sees {:?}",
+            p.me().name,
+            p.dominant_speaker()
+        );
+    }
+}
