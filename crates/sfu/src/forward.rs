@@ -145,15 +145,7 @@ impl Sfu {
             .marker(packet.marker)
             .ext_vals(out_ext.clone())
             .nackable(nackable);
-            let written = sub.with_rtc(|rtc| {
-                let mut api = rtc.direct_api();
-                let Some(tx) = api.stream_tx_by_mid(sub_mid, None) else {
-                    return Ok(false);
-                };
-                tx.write_rtp(write);
-                Ok(true)
-            });
-            match written {
+            match sub.write_rtp(sub_mid, write) {
                 Ok(true) => {
                     self.stats.packets_forwarded += 1;
                     self.stats.bytes_forwarded += packet.payload.len() as u64;

@@ -38,6 +38,7 @@ use demux::Demux;
 use peer::{Peer, SubState, Subscription};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use rustc_hash::FxHashMap;
 use simulcast::Layers;
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
@@ -257,9 +258,10 @@ pub struct Sfu {
     config: SfuConfig,
     crypto: Arc<CryptoProvider>,
     rng: StdRng,
-    peers: HashMap<PeerId, Peer>,
+    // Looked up per forwarded packet: a fast hash (keys are chosen by us, not by clients).
+    peers: FxHashMap<PeerId, Peer>,
     groups: HashMap<GroupId, Vec<PeerId>>,
-    tracks: HashMap<TrackKey, Track>,
+    tracks: FxHashMap<TrackKey, Track>,
     speakers: HashMap<GroupId, SpeakerDetector>,
     next_speaker_evaluation: Option<Instant>,
     /// When simulcast layer choices are next made (`adapt.rs`).
@@ -289,9 +291,9 @@ impl Sfu {
             rng: StdRng::seed_from_u64(config.seed),
             config,
             crypto: Arc::new(str0m::crypto::from_feature_flags()),
-            peers: HashMap::new(),
+            peers: FxHashMap::default(),
             groups: HashMap::new(),
-            tracks: HashMap::new(),
+            tracks: FxHashMap::default(),
             speakers: HashMap::new(),
             next_speaker_evaluation: None,
             next_adaptation: None,

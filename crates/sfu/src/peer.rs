@@ -2,13 +2,14 @@
 //! (it panics on internal bugs by design) fails only this peer, never the room or the server.
 
 use crate::{GroupId, ReceiveVideo, Source, TrackKey};
+use rustc_hash::FxHashMap;
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 use str0m::change::SdpPendingOffer;
 use str0m::format::PayloadParams;
 use str0m::media::{MediaKind, Mid, Pt, Rid};
-use str0m::rtp::{SeqNo, Ssrc};
+use str0m::rtp::{RtpWrite, SeqNo, Ssrc};
 use str0m::{Rtc, RtcError};
 
 /// First sequence number of every outgoing stream (well clear of 0 so that reordered
@@ -37,6 +38,9 @@ pub struct TxStream {
     last_out_ts: u32,
     /// The simulcast layer this stream carries now (None: not simulcast, or none yet).
     pub layer: Option<Rid>,
+    /// str0m's send stream for this mid, once found: looking it up by mid scans every send
+    /// stream of the peer, by SSRC it is one hash lookup.
+    ssrc: Option<Ssrc>,
 }
 
 /// Why a peer's media session ended abnormally.
@@ -99,11 +103,11 @@ pub struct Peer {
     pub speaker_rank: usize,
     /// Incoming SSRC -> (mid, codec), learned from str0m once per stream, so the per-packet
     /// path needs no lookup inside str0m.
-    rx_streams: HashMap<Ssrc, RxStream>,
+    rx_streams: FxHashMap<Ssrc, RxStream>,
     /// Per outgoing mid: the payload type map (publisher codec -> ours) and the sequence
     /// number rebase. Each subscriber stream starts at a small sequence number (ROC 0): passing
     /// the publisher's extended numbers on would need the ROC signalled out of band.
-    tx_streams: HashMap<Mid, TxStream>,
+    tx_streams: FxHashMap<Mid, TxStream>,
     /// Queued for draining (avoids queueing twice).
     pub queued: bool,
     pub fault: Option<PeerFault>,
@@ -127,8 +131,8 @@ impl Peer {
             declared_sources: HashMap::new(),
             receive_video: ReceiveVideo::All,
             speaker_rank: usize::MAX,
-            rx_streams: HashMap::new(),
-            tx_streams: HashMap::new(),
+            rx_streams: FxHashMap::default(),
+            tx_streams: FxHashMap::default(),
             queued: false,
             fault: None,
             adapt: crate::adapt::SubscriberAdapt::default(),
@@ -241,6 +245,33 @@ impl Peer {
             stream.last_out_ts = out_ts;
         }
         Some((pt, SeqNo::from(out), out_ts))
+    }
+
+    /// Writes a forwarded packet to the send stream of `mid`; false when there is none (the
+    /// mid is not negotiated yet, or stopped).
+    pub fn write_rtp(&mut self, mid: Mid, write: RtpWrite) -> Result<bool, PeerFault> {
+        let cached = self.tx_streams.get(&mid).and_then(|s| s.ssrc);
+        let written = self.with_rtc(|rtc| {
+            let mut api = rtc.direct_api();
+            let ssrc = match cached {
+                Some(ssrc) if api.stream_tx(&ssrc).is_some_and(|tx| tx.mid() == mid) => ssrc,
+                _ => match api.stream_tx_by_mid(mid, None) {
+                    Some(tx) => tx.ssrc(),
+                    None => return Ok(None),
+                },
+            };
+            match api.stream_tx(&ssrc) {
+                Some(tx) => {
+                    tx.write_rtp(write);
+                    Ok(Some(ssrc))
+                }
+                None => Ok(None),
+            }
+        })?;
+        if let Some(ssrc) = written {
+            self.tx_streams.entry(mid).or_default().ssrc = Some(ssrc);
+        }
+        Ok(written.is_some())
     }
 
     fn payload_type(&mut self, mid: Mid, params: PayloadParams) -> Option<Pt> {
