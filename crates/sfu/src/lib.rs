@@ -280,7 +280,7 @@ pub struct Sfu {
     /// Groups with peers on other SFUs too: their packets are also output as `Relay`.
     spread_groups: HashSet<GroupId>,
     /// Publishers on other SFUs whose tracks are relayed here.
-    remote_peers: HashMap<PeerId, relay::RemotePeer>,
+    remote_peers: FxHashMap<PeerId, relay::RemotePeer>,
     /// Layers other SFUs need of tracks published here, by SFU (`set_remote_layer_needs`).
     remote_needs: HashMap<TrackKey, Vec<relay::RemoteNeed>>,
 }
@@ -306,7 +306,7 @@ impl Sfu {
             outputs: VecDeque::new(),
             stats: SfuStats::default(),
             spread_groups: HashSet::new(),
-            remote_peers: HashMap::new(),
+            remote_peers: FxHashMap::default(),
             remote_needs: HashMap::new(),
         }
     }

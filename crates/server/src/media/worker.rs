@@ -22,6 +22,8 @@ use tokio::sync::{mpsc, watch};
 
 /// `recvmmsg` calls per loop turn at most (so commands and timers are never starved).
 const RECEIVE_CALLS_PER_TURN: usize = 2;
+/// Queued inputs handled in one loop turn at most, after the first.
+const INPUTS_PER_TURN: usize = 16;
 
 /// What every worker is started with.
 pub struct Context {
@@ -186,7 +188,17 @@ impl Worker {
                     }
                 }
                 input = self.inputs.recv() => match input {
-                    Some(input) => self.on_input(input),
+                    Some(input) => {
+                        self.on_input(input);
+                        // What else is queued (relayed packets of a spread room come once per
+                        // loop turn of each other worker) goes out in the same sendmmsg.
+                        for _ in 0..INPUTS_PER_TURN {
+                            match self.inputs.try_recv() {
+                                Ok(input) => self.on_input(input),
+                                Err(_) => break,
+                            }
+                        }
+                    }
                     None => return,
                 },
                 _ = tokio::time::sleep_until(deadline.into()) => {
