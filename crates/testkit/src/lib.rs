@@ -3,11 +3,17 @@
 //! A simulated participant is a real client: it speaks the signaling protocol over a real
 //! WebSocket and runs a full-ICE str0m `Rtc` on its own UDP socket, publishing canned Opus and
 //! VP8 (no encoder needed) and counting the frames it receives from each other participant.
+//! str0m runs in RTP mode, as in the server, so the load generator packetizes and accounts for
+//! frames itself (`rtp_out`, `rtp_in`) instead of paying for str0m's depacketizing.
 
 pub mod baseline;
 pub mod canned;
+mod client;
 mod participant;
 pub mod raw;
+mod rtp_in;
+mod rtp_out;
+mod sim_network;
 mod tcp_link;
 
 pub use participant::{

@@ -1,30 +1,18 @@
-//! A simulated participant: real signaling over a WebSocket, real WebRTC via str0m.
+//! A simulated participant: real signaling over a WebSocket, real WebRTC via str0m. This is
+//! the handle tests hold and what it can tell; the task doing the work is in `client.rs`.
 
-use crate::canned;
-use crate::tcp_link::{TcpLinks, ACTIVE_PORT};
+use crate::client::Client;
 use anyhow::{bail, Context};
 use futures_util::{SinkExt, StreamExt};
 use moot_protocol::{
     ChatMessage, ErrorCode, LeaveReason, LobbyEntry, Participant, ParticipantId, RoomSettings,
     ServerMessage, TrackKind,
 };
-use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
-use str0m::format::Codec;
-use str0m::media::{Direction, MediaKind, MediaTime, Mid};
-use str0m::net::{Protocol, Receive, TcpType};
-use str0m::{Candidate, Event, Input, Output, Rtc};
-use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
-
-const AUDIO_INTERVAL: Duration = Duration::from_millis(20);
-const VIDEO_INTERVAL: Duration = Duration::from_millis(33);
-/// A keyframe every 3 s even unasked, as browsers do after loss recovery fails.
-const KEYFRAME_INTERVAL: u64 = 90;
 
 #[derive(Debug, Clone, Copy)]
 pub struct SimOptions {
@@ -66,88 +54,6 @@ impl Default for SimOptions {
     }
 }
 
-/// Deterministic loss: a small xorshift generator, so a failing run can be reproduced.
-struct Loss {
-    fraction: f64,
-    state: u64,
-}
-
-impl Loss {
-    fn new(fraction: f64, seed: u64) -> Self {
-        Self {
-            fraction,
-            state: seed | 1,
-        }
-    }
-
-    /// Whether to drop this datagram. Only RTP/RTCP (first byte 128..=191) is ever dropped:
-    /// losing ICE or DTLS would test connection setup, not NACK/RTX.
-    fn drops(&mut self, datagram: &[u8]) -> bool {
-        if self.fraction <= 0.0 || !matches!(datagram.first(), Some(128..=191)) {
-            return false;
-        }
-        self.state ^= self.state << 13;
-        self.state ^= self.state >> 7;
-        self.state ^= self.state << 17;
-        (self.state % 10_000) as f64 / 10_000.0 < self.fraction
-    }
-}
-
-/// A simulated bottleneck on the way in: a link of `rate` bits per second in front of this
-/// client. What it cannot carry at once waits in its queue (so delay grows, as on a real
-/// slow link, which is what congestion control measures); what would wait longer than
-/// `LINK_QUEUE` is dropped. Only RTP/RTCP is shaped: ICE and DTLS are not the test's subject.
-struct Link {
-    /// Bits per second; None: no limit (shared with the handle, changeable at any time).
-    rate: Arc<Mutex<Option<u64>>>,
-    queue: VecDeque<(Instant, SocketAddr, Vec<u8>)>,
-    /// When the link has sent everything queued so far.
-    free_at: Instant,
-}
-
-/// The most a packet waits in the simulated link's queue before being dropped instead.
-const LINK_QUEUE: Duration = Duration::from_millis(300);
-
-impl Link {
-    /// Takes an arriving datagram: Some when it goes through at once, None when it queued
-    /// (or was dropped).
-    fn admit(&mut self, now: Instant, source: SocketAddr, datagram: &[u8]) -> Option<Vec<u8>> {
-        let rate = *self.rate.lock().unwrap_or_else(|p| p.into_inner());
-        let shaped = matches!(datagram.first(), Some(128..=191));
-        match rate {
-            Some(rate) if shaped && rate > 0 => {
-                let start = self.free_at.max(now);
-                if start.saturating_duration_since(now) > LINK_QUEUE {
-                    return None;
-                }
-                let bits = (datagram.len() as u64 + 28) * 8;
-                self.free_at = start + Duration::from_secs_f64(bits as f64 / rate as f64);
-                self.queue
-                    .push_back((self.free_at, source, datagram.to_vec()));
-                None
-            }
-            _ if self.queue.is_empty() => Some(datagram.to_vec()),
-            // Unlimited again, but keep the order behind what is still queued.
-            _ => {
-                self.queue.push_back((now, source, datagram.to_vec()));
-                None
-            }
-        }
-    }
-
-    /// When the next queued datagram is due.
-    fn next_due(&self) -> Option<Instant> {
-        self.queue.front().map(|(at, _, _)| *at)
-    }
-
-    fn pop_due(&mut self, now: Instant) -> Option<(SocketAddr, Vec<u8>)> {
-        if self.next_due()? > now {
-            return None;
-        }
-        self.queue.pop_front().map(|(_, s, d)| (s, d))
-    }
-}
-
 /// Latency samples kept per participant (bounded: a long load test must not grow memory).
 const MAX_LATENCY_SAMPLES: usize = 20_000;
 
@@ -155,14 +61,19 @@ const MAX_LATENCY_SAMPLES: usize = 20_000;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Received {
     pub frames: u64,
-    /// Frames missing between received ones (by the sender's frame counter).
+    /// Frames missing between received ones (by the sender's frame counter); one that
+    /// completes late (a retransmission) no longer counts.
     pub lost: u64,
     /// The last frame counter seen.
     pub last_counter: u64,
-    /// Size of the last frame (tells simulcast layers apart).
+    /// Size of the last frame, all its packets' payloads without descriptors (tells simulcast
+    /// layers apart).
     pub last_size: usize,
-    /// Frames str0m flagged as following a gap that NACK/RTX did not repair.
+    /// Breaks in the RTP sequence numbering of the received stream that NACK/RTX did not
+    /// repair within 300 ms (a run of missing numbers is one): the SFU's rewritten stream was
+    /// not contiguous, or loss went unrepaired.
     pub gaps: u64,
+    /// Payload bytes of the frames (without RTP header and VP8 payload descriptor).
     pub bytes: u64,
     pub keyframes: u64,
     pub last: Option<Instant>,
@@ -181,31 +92,32 @@ pub struct Hello {
     pub e2ee_public_key: Option<String>,
 }
 
+/// What the handle and the client task share.
 #[derive(Debug, Default)]
-struct Shared {
-    received: HashMap<(ParticipantId, TrackKind), Received>,
-    participants: HashMap<ParticipantId, Participant>,
-    me: Option<Participant>,
-    host_key: Option<String>,
-    settings: RoomSettings,
-    lobby: Vec<LobbyEntry>,
-    muted: Vec<TrackKind>,
-    left: HashMap<ParticipantId, LeaveReason>,
-    chat: Vec<ChatMessage>,
+pub(crate) struct Shared {
+    pub(crate) received: HashMap<(ParticipantId, TrackKind), Received>,
+    pub(crate) participants: HashMap<ParticipantId, Participant>,
+    pub(crate) me: Option<Participant>,
+    pub(crate) host_key: Option<String>,
+    pub(crate) settings: RoomSettings,
+    pub(crate) lobby: Vec<LobbyEntry>,
+    pub(crate) muted: Vec<TrackKind>,
+    pub(crate) left: HashMap<ParticipantId, LeaveReason>,
+    pub(crate) chat: Vec<ChatMessage>,
     /// One-way latencies of received frames (sender stamp to arrival), in microseconds.
-    latencies_us: Vec<u32>,
-    chat_history: Option<Vec<ChatMessage>>,
-    reactions: Vec<(ParticipantId, String)>,
-    dominant_speaker: Option<ParticipantId>,
+    pub(crate) latencies_us: Vec<u32>,
+    pub(crate) chat_history: Option<Vec<ChatMessage>>,
+    pub(crate) reactions: Vec<(ParticipantId, String)>,
+    pub(crate) dominant_speaker: Option<ParticipantId>,
     /// `e2ee` messages received: (from, payload).
-    e2ee: Vec<(ParticipantId, String)>,
-    resume_token: Option<String>,
-    errors: Vec<(ErrorCode, String)>,
-    keyframe_requests: u64,
+    pub(crate) e2ee: Vec<(ParticipantId, String)>,
+    pub(crate) resume_token: Option<String>,
+    pub(crate) errors: Vec<(ErrorCode, String)>,
+    pub(crate) keyframe_requests: u64,
     /// `layers` messages received: (mid, active RIDs).
-    layers: Vec<(String, Vec<String>)>,
-    connected: bool,
-    ended: Option<String>,
+    pub(crate) layers: Vec<(String, Vec<String>)>,
+    pub(crate) connected: bool,
+    pub(crate) ended: Option<String>,
 }
 
 pub struct SimParticipant {
@@ -218,7 +130,7 @@ pub struct SimParticipant {
     task: tokio::task::JoinHandle<()>,
 }
 
-type Ws =
+pub(crate) type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 impl SimParticipant {
@@ -270,56 +182,6 @@ impl SimParticipant {
                 other => bail!("expected welcome, got {other:?}"),
             }
         };
-        let socket = UdpSocket::bind("127.0.0.1:0").await?;
-        let local = socket.local_addr()?;
-        let now = Instant::now();
-        let mut rtc = Rtc::builder()
-            .clear_codecs()
-            .enable_opus(true, false)
-            .enable_vp8(true)
-            .build(now);
-        let candidate = if options.tcp {
-            Candidate::builder()
-                .tcp()
-                .host(SocketAddr::new(local.ip(), ACTIVE_PORT))
-                .tcptype(TcpType::Active)
-                .build()?
-        } else {
-            Candidate::host(local, "udp")?
-        };
-        rtc.add_local_candidate(candidate);
-        let mut api = rtc.sdp_api();
-        let audio_mid = api.add_media(
-            MediaKind::Audio,
-            Direction::SendOnly,
-            Some("sim".into()),
-            None,
-            None,
-        );
-        let simulcast = options.simulcast.then(|| {
-            let mut layers = str0m::media::Simulcast::new();
-            for rid in SIMULCAST_LAYERS {
-                layers.send.push(str0m::media::SimulcastLayer::new(rid));
-            }
-            layers
-        });
-        let video_mid = api.add_media(
-            MediaKind::Video,
-            Direction::SendOnly,
-            Some("sim".into()),
-            None,
-            simulcast,
-        );
-        let (offer, pending) = api
-            .apply()
-            .context("a fresh Rtc always has changes to offer")?;
-        send(
-            &mut ws,
-            &serde_json::json!({"type": "offer", "sdp": offer.to_sdp_string()}),
-        )
-        .await?;
-        send(&mut ws, &serde_json::json!({"type": "media_state", "audio": options.audio, "video": options.video})).await?;
-
         let mut shared = Shared {
             me: Some(me.clone()),
             host_key,
@@ -335,30 +197,15 @@ impl SimParticipant {
         let (raw, raw_rx) = mpsc::unbounded_channel();
         let audio_level = Arc::new(Mutex::new(options.audio_level));
         let receive_bandwidth = Arc::new(Mutex::new(None));
-        let client = Client {
-            rtc,
-            socket,
-            local,
-            tcp: TcpLinks::default(),
+        let client = Client::start(
             ws,
-            pending: Some(pending),
-            audio_mid: options.audio.then_some(audio_mid),
-            video_mid: options.video.then_some(video_mid),
-            remote_mids: HashMap::new(),
-            shared: shared.clone(),
-            frame_no: 0,
-            force_keyframe: true,
-            audio_level: audio_level.clone(),
-            simulcast: options.simulcast,
-            send_loss: Loss::new(options.send_loss, me.id.0 * 7919),
-            receive_loss: Loss::new(options.receive_loss, me.id.0 * 104_729),
-            link: Link {
-                rate: receive_bandwidth.clone(),
-                queue: VecDeque::new(),
-                free_at: now,
-            },
-            paused_layers: Vec::new(),
-        };
+            options,
+            me.id,
+            shared.clone(),
+            audio_level.clone(),
+            receive_bandwidth.clone(),
+        )
+        .await?;
         let task = tokio::spawn(client.run(leave_rx, raw_rx));
         Ok(Ok(Self {
             id: me.id,
@@ -527,16 +374,25 @@ impl SimParticipant {
     }
 }
 
-fn lock(shared: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
+impl Shared {
+    /// Keeps a one-way latency sample (microseconds) unless there are enough already.
+    pub(crate) fn record_latency(&mut self, latency_us: u32) {
+        if self.latencies_us.len() < MAX_LATENCY_SAMPLES {
+            self.latencies_us.push(latency_us);
+        }
+    }
+}
+
+pub(crate) fn lock(shared: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
     shared.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-async fn send(ws: &mut Ws, value: &serde_json::Value) -> anyhow::Result<()> {
+pub(crate) async fn send(ws: &mut Ws, value: &serde_json::Value) -> anyhow::Result<()> {
     ws.send(Message::Text(value.to_string().into())).await?;
     Ok(())
 }
 
-async fn next_message(ws: &mut Ws) -> anyhow::Result<ServerMessage> {
+pub(crate) async fn next_message(ws: &mut Ws) -> anyhow::Result<ServerMessage> {
     loop {
         match ws.next().await {
             Some(Ok(Message::Text(text))) => return Ok(serde_json::from_str(text.as_str())?),
@@ -546,344 +402,4 @@ async fn next_message(ws: &mut Ws) -> anyhow::Result<ServerMessage> {
             None => bail!("server closed the connection"),
         }
     }
-}
-
-struct Client {
-    rtc: Rtc,
-    socket: UdpSocket,
-    local: SocketAddr,
-    tcp: TcpLinks,
-    ws: Ws,
-    pending: Option<SdpPendingOffer>,
-    audio_mid: Option<Mid>,
-    video_mid: Option<Mid>,
-    /// Which remote participant and kind each receiving mid carries (from server offers).
-    remote_mids: HashMap<Mid, (ParticipantId, TrackKind)>,
-    shared: Arc<Mutex<Shared>>,
-    frame_no: u64,
-    force_keyframe: bool,
-    send_loss: Loss,
-    receive_loss: Loss,
-    audio_level: Arc<Mutex<i8>>,
-    simulcast: bool,
-    link: Link,
-    /// Simulcast layers the server asked us not to send (`layers`).
-    paused_layers: Vec<String>,
-}
-
-impl Client {
-    async fn run(
-        mut self,
-        mut leave: oneshot::Receiver<()>,
-        mut raw: mpsc::UnboundedReceiver<serde_json::Value>,
-    ) {
-        let result = self.event_loop(&mut leave, &mut raw).await;
-        let reason = match result {
-            Ok(()) => "left".to_owned(),
-            Err(e) => e.to_string(),
-        };
-        lock(&self.shared).ended = Some(reason);
-    }
-
-    async fn event_loop(
-        &mut self,
-        leave: &mut oneshot::Receiver<()>,
-        raw: &mut mpsc::UnboundedReceiver<serde_json::Value>,
-    ) -> anyhow::Result<()> {
-        let start = tokio::time::Instant::now();
-        let mut audio_tick = tokio::time::interval_at(start, AUDIO_INTERVAL);
-        let mut video_tick = tokio::time::interval_at(start, VIDEO_INTERVAL);
-        let mut buf = vec![0u8; 2048];
-        let mut audio_no = 0u64;
-        loop {
-            let timeout = self.drain().await?;
-            tokio::select! {
-                polite = &mut *leave => {
-                    // Err: the handle was dropped without `leave()` (or `vanish()` races its
-                    // abort): go without a word, like a closed tab.
-                    if polite.is_ok() {
-                        send(&mut self.ws, &serde_json::json!({"type": "leave"})).await?;
-                        let _ = self.ws.close(None).await;
-                    }
-                    return Ok(());
-                }
-                message = next_message(&mut self.ws) => self.on_signal(message?).await?,
-                Some(message) = raw.recv() => send(&mut self.ws, &message).await?,
-                received = self.socket.recv_from(&mut buf) => {
-                    let (len, source) = received?;
-                    if self.receive_loss.drops(&buf[..len]) {
-                        continue;
-                    }
-                    if let Some(datagram) = self.link.admit(Instant::now(), source, &buf[..len]) {
-                        self.receive(source, &datagram)?;
-                    }
-                }
-                _ = tokio::time::sleep_until(self.link.next_due().unwrap_or(timeout).into()),
-                    if self.link.next_due().is_some() => {
-                    while let Some((source, datagram)) = self.link.pop_due(Instant::now()) {
-                        self.receive(source, &datagram)?;
-                    }
-                }
-                Some((source, packet)) = self.tcp.recv() => {
-                    if self.receive_loss.drops(&packet) {
-                        continue;
-                    }
-                    let local = SocketAddr::new(self.local.ip(), ACTIVE_PORT);
-                    if let Ok(receive) = Receive::new(Protocol::Tcp, source, local, &packet) {
-                        self.rtc.handle_input(Input::Receive(Instant::now(), receive))?;
-                    }
-                }
-                _ = tokio::time::sleep_until(timeout.into()) => {
-                    self.rtc.handle_input(Input::Timeout(Instant::now()))?;
-                }
-                _ = audio_tick.tick() => {
-                    audio_no += 1;
-                    self.write_audio(audio_no)?;
-                }
-                _ = video_tick.tick() => self.write_video()?,
-            }
-        }
-    }
-
-    fn receive(&mut self, source: SocketAddr, datagram: &[u8]) -> anyhow::Result<()> {
-        if let Ok(receive) = Receive::new(Protocol::Udp, source, self.local, datagram) {
-            self.rtc
-                .handle_input(Input::Receive(Instant::now(), receive))?;
-        }
-        Ok(())
-    }
-
-    fn connected(&self) -> bool {
-        lock(&self.shared).connected
-    }
-
-    fn write_audio(&mut self, n: u64) -> anyhow::Result<()> {
-        let Some(mid) = self.audio_mid.filter(|_| self.connected()) else {
-            return Ok(());
-        };
-        let level = *self.audio_level.lock().unwrap_or_else(|p| p.into_inner());
-        write(
-            &mut self.rtc,
-            mid,
-            Codec::Opus,
-            MediaTime::new(n * 960, str0m::media::Frequency::FORTY_EIGHT_KHZ),
-            {
-                let mut frame = canned::opus_frame(n);
-                canned::stamp(&mut frame, n, canned::unix_nanos());
-                frame
-            },
-            Some(level),
-        )
-    }
-
-    fn write_video(&mut self) -> anyhow::Result<()> {
-        let Some(mid) = self.video_mid.filter(|_| self.connected()) else {
-            return Ok(());
-        };
-        self.frame_no += 1;
-        let key = self.force_keyframe || self.frame_no.is_multiple_of(KEYFRAME_INTERVAL);
-        self.force_keyframe = false;
-        if !self.simulcast {
-            let mut frame = canned::vp8_frame(key, if key { 3000 } else { 900 });
-            canned::stamp(&mut frame, self.frame_no, canned::unix_nanos());
-            return write(
-                &mut self.rtc,
-                mid,
-                Codec::Vp8,
-                MediaTime::from_90khz(self.frame_no * 3000),
-                frame,
-                None,
-            );
-        }
-        // One frame per layer, of a size that tells the layers apart on arrival.
-        for ((rid, size), (width, height)) in SIMULCAST_LAYERS
-            .iter()
-            .zip(SIMULCAST_SIZES)
-            .zip(SIMULCAST_DIMENSIONS)
-        {
-            if self.paused_layers.iter().any(|p| p == rid) {
-                continue;
-            }
-            let mut frame =
-                canned::vp8_frame_sized(key, if key { size * 3 } else { size }, width, height);
-            canned::stamp(&mut frame, self.frame_no, canned::unix_nanos());
-            let Some(writer) = self.rtc.writer(mid) else {
-                return Ok(());
-            };
-            let Some(pt) = writer
-                .payload_params()
-                .find(|p| p.spec().codec == Codec::Vp8)
-                .map(|p| p.pt())
-            else {
-                return Ok(());
-            };
-            writer.rid(str0m::media::Rid::from(*rid)).write(
-                pt,
-                Instant::now(),
-                MediaTime::from_90khz(self.frame_no * 3000),
-                frame,
-            )?;
-        }
-        Ok(())
-    }
-
-    async fn on_signal(&mut self, message: ServerMessage) -> anyhow::Result<()> {
-        match message {
-            ServerMessage::Answer { sdp } => {
-                let pending = self.pending.take().context("answer without our offer")?;
-                self.rtc
-                    .sdp_api()
-                    .accept_answer(pending, SdpAnswer::from_sdp_string(&sdp)?)?;
-            }
-            ServerMessage::Offer { sdp, tracks } => {
-                let answer = self
-                    .rtc
-                    .sdp_api()
-                    .accept_offer(SdpOffer::from_sdp_string(&sdp)?)?;
-                self.remote_mids = tracks
-                    .into_iter()
-                    .map(|t| (Mid::from(t.mid.as_str()), (t.participant, t.kind)))
-                    .collect();
-                send(
-                    &mut self.ws,
-                    &serde_json::json!({"type": "answer", "sdp": answer.to_sdp_string()}),
-                )
-                .await?;
-            }
-            ServerMessage::ParticipantJoined { participant }
-            | ServerMessage::ParticipantUpdated { participant } => {
-                let mut shared = lock(&self.shared);
-                if shared.me.as_ref().is_some_and(|me| me.id == participant.id) {
-                    shared.me = Some(participant);
-                } else {
-                    shared.participants.insert(participant.id, participant);
-                }
-            }
-            ServerMessage::ParticipantLeft { id, reason } => {
-                let mut shared = lock(&self.shared);
-                shared.participants.remove(&id);
-                shared.left.insert(id, reason);
-            }
-            ServerMessage::Waiting {} => bail!("waiting after welcome"),
-            ServerMessage::Lobby { waiting } => lock(&self.shared).lobby = waiting,
-            ServerMessage::Settings { settings } => lock(&self.shared).settings = settings,
-            ServerMessage::Muted { kind } => lock(&self.shared).muted.push(kind),
-            ServerMessage::Chat { message } => lock(&self.shared).chat.push(message),
-            ServerMessage::ChatHistory { messages } => {
-                lock(&self.shared).chat_history = Some(messages);
-            }
-            ServerMessage::Reaction { id, emoji } => lock(&self.shared).reactions.push((id, emoji)),
-            ServerMessage::DominantSpeaker { id } => lock(&self.shared).dominant_speaker = id,
-            ServerMessage::E2ee { from, payload } => lock(&self.shared).e2ee.push((from, payload)),
-            ServerMessage::Error {
-                code,
-                message,
-                fatal,
-            } => {
-                lock(&self.shared).errors.push((code, message.clone()));
-                if fatal {
-                    bail!("fatal error from server: {message}");
-                }
-            }
-            ServerMessage::Welcome { .. } => bail!("second welcome"),
-            ServerMessage::Layers { mid, active } => {
-                let paused: Vec<String> = SIMULCAST_LAYERS
-                    .iter()
-                    .filter(|rid| !active.iter().any(|a| a == *rid))
-                    .map(|rid| (*rid).to_owned())
-                    .collect();
-                // A resumed layer starts with a keyframe, as a browser's encoder does.
-                if self.paused_layers.iter().any(|p| !paused.contains(p)) {
-                    self.force_keyframe = true;
-                }
-                self.paused_layers = paused;
-                lock(&self.shared).layers.push((mid, active));
-            }
-        }
-        Ok(())
-    }
-
-    /// Drains str0m until it yields a timeout, which is returned.
-    async fn drain(&mut self) -> anyhow::Result<Instant> {
-        loop {
-            match self.rtc.poll_output()? {
-                Output::Timeout(t) => return Ok(t),
-                Output::Transmit(t) => {
-                    if self.send_loss.drops(&t.contents) {
-                        continue;
-                    }
-                    if t.proto == Protocol::Tcp {
-                        self.tcp.send(t.destination, &t.contents).await;
-                    } else {
-                        let _ = self.socket.send_to(&t.contents, t.destination).await;
-                    }
-                }
-                Output::Event(event) => self.on_event(event),
-            }
-        }
-    }
-
-    fn on_event(&mut self, event: Event) {
-        match event {
-            Event::Connected => lock(&self.shared).connected = true,
-            Event::MediaData(data) => {
-                let Some(&(from, kind)) = self.remote_mids.get(&data.mid) else {
-                    return;
-                };
-                let mut guard = lock(&self.shared);
-                let shared = &mut *guard;
-                let entry = shared.received.entry((from, kind)).or_default();
-                entry.frames += 1;
-                if let Some((counter, sent)) = canned::read_stamp(&data.data) {
-                    if entry.last_counter > 0 && counter > entry.last_counter {
-                        entry.lost += counter - entry.last_counter - 1;
-                    }
-                    entry.last_counter = entry.last_counter.max(counter);
-                    let latency = canned::unix_nanos().saturating_sub(sent) / 1000;
-                    if shared.latencies_us.len() < MAX_LATENCY_SAMPLES {
-                        shared.latencies_us.push(latency as u32);
-                    }
-                }
-                if !data.contiguous {
-                    entry.gaps += 1;
-                }
-                entry.bytes += data.data.len() as u64;
-                entry.last_size = data.data.len();
-                if kind == TrackKind::Video && canned::vp8_is_keyframe(&data.data) {
-                    entry.keyframes += 1;
-                }
-                entry.last = Some(Instant::now());
-            }
-            Event::KeyframeRequest(req) if Some(req.mid) == self.video_mid => {
-                self.force_keyframe = true;
-                lock(&self.shared).keyframe_requests += 1;
-            }
-            _ => {}
-        }
-    }
-}
-
-fn write(
-    rtc: &mut Rtc,
-    mid: Mid,
-    codec: Codec,
-    time: MediaTime,
-    data: Vec<u8>,
-    audio_level: Option<i8>,
-) -> anyhow::Result<()> {
-    let Some(mut writer) = rtc.writer(mid) else {
-        return Ok(());
-    };
-    let Some(pt) = writer
-        .payload_params()
-        .find(|p| p.spec().codec == codec)
-        .map(|p| p.pt())
-    else {
-        return Ok(());
-    };
-    if let Some(level) = audio_level {
-        writer = writer.audio_level(level, level > -127);
-    }
-    writer.write(pt, Instant::now(), time, data)?;
-    Ok(())
 }
