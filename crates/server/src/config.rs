@@ -136,6 +136,10 @@ pub struct MediaConfig {
     /// to the least loaded worker and each packet is relayed once to every other worker
     /// holding some of the room, so one large meeting uses every core. 0: never spread.
     pub spread_room_after: usize,
+    /// A room with more participants than this forwards only the audio of people speaking
+    /// now and of the three most recent dominant speakers, not everyone's silence to
+    /// everyone. 0: always everyone's audio.
+    pub selective_audio_after: usize,
     /// TCP port for ICE-TCP (media for browsers whose network blocks UDP). Unset: the same
     /// number as `port`, so one number is opened for UDP and TCP; 0: no ICE-TCP.
     pub tcp_port: Option<u16>,
@@ -244,6 +248,7 @@ impl Default for MediaConfig {
             public_ips: Vec::new(),
             threads: 0,
             spread_room_after: 10,
+            selective_audio_after: 20,
             tcp_port: None,
             initial_bandwidth_kbps: moot_sfu::DEFAULT_INITIAL_BANDWIDTH_BPS / 1000,
         }

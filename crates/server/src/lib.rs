@@ -241,6 +241,7 @@ impl Bound {
             candidates: self.candidates.clone(),
             tcp: self.media_tcp,
             initial_bandwidth_bps: self.config.media.initial_bandwidth_kbps * 1000,
+            selective_audio_after: self.config.media.selective_audio_after,
         };
         media::start(
             setup,

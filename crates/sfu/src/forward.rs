@@ -76,19 +76,24 @@ impl Sfu {
         track
             .layers
             .saw(rid, now, packet.payload.len(), height.flatten());
-        let track: &Track = track;
         let source = track.source;
+        let mut resume = false;
         if source == Source::Microphone {
             if let Some(level) = packet.audio_level {
-                self.speakers
-                    .entry(group)
-                    .or_default()
-                    .on_level(now, key.peer, level);
+                let detector = self.speakers.entry(group).or_default();
+                detector.on_level(now, key.peer, level);
                 if self.next_speaker_evaluation.is_none() {
                     self.next_speaker_evaluation = Some(now + EVALUATE_EVERY);
                 }
+                // A large room forwards only who speaks (`SfuConfig::selective_audio_after`).
+                if self.selective_audio.contains(&group) && !detector.heard(now, key.peer, level) {
+                    track.audio_held = true;
+                    return;
+                }
+                resume = std::mem::take(&mut track.audio_held);
             }
         }
+        let track: &Track = track;
         // Only what the receiver's decoder or player uses; str0m adds mid and the transport
         // extensions itself.
         let out_ext = ExtensionValues {
@@ -130,9 +135,14 @@ impl Sfu {
                     switch_to = Some(rid);
                 }
             }
-            let Some((pt, seq_no, timestamp)) =
-                sub.outgoing(sub_mid, params, packet.seq_no, packet.rtp_time, switch_to)
-            else {
+            let Some((pt, seq_no, timestamp)) = sub.outgoing(
+                sub_mid,
+                params,
+                packet.seq_no,
+                packet.rtp_time,
+                switch_to,
+                resume,
+            ) else {
                 continue;
             };
             let write = RtpWrite::new(

@@ -136,6 +136,11 @@ pub struct SfuConfig {
     pub initial_bandwidth_bps: u64,
     /// Seed for ICE credentials. The server passes a fresh random seed; tests a fixed one.
     pub seed: u64,
+    /// In a group of more than this many peers (publishers elsewhere included), only the
+    /// audio of people speaking now and of the most recent dominant speakers is forwarded
+    /// (`SpeakerDetector::heard`): everyone else's silence is not sent to everyone. 0: all
+    /// audio always.
+    pub selective_audio_after: usize,
 }
 
 /// Errors in signaling input; the peer and everyone else are unaffected.
@@ -252,6 +257,9 @@ struct Track {
     group: GroupId,
     /// Published on another SFU and relayed here (`add_remote_track`).
     remote: bool,
+    /// A microphone whose last packets were held back (silent, in a large room): the next
+    /// one forwarded continues each subscriber's numbering without a gap.
+    audio_held: bool,
 }
 
 pub struct Sfu {
@@ -279,6 +287,8 @@ pub struct Sfu {
     stats: SfuStats,
     /// Groups with peers on other SFUs too: their packets are also output as `Relay`.
     spread_groups: HashSet<GroupId>,
+    /// Groups large enough to forward only who speaks (`SfuConfig::selective_audio_after`).
+    selective_audio: HashSet<GroupId>,
     /// Publishers on other SFUs whose tracks are relayed here.
     remote_peers: FxHashMap<PeerId, relay::RemotePeer>,
     /// Layers other SFUs need of tracks published here, by SFU (`set_remote_layer_needs`).
@@ -306,6 +316,7 @@ impl Sfu {
             outputs: VecDeque::new(),
             stats: SfuStats::default(),
             spread_groups: HashSet::new(),
+            selective_audio: HashSet::new(),
             remote_peers: FxHashMap::default(),
             remote_needs: HashMap::new(),
         }
@@ -498,7 +509,11 @@ impl Sfu {
 
     /// Removes a peer: its media stops being forwarded at once and the others renegotiate.
     pub fn remove_peer(&mut self, now: Instant, id: PeerId) {
+        let group = self.peers.get(&id).map(|p| p.group);
         self.detach(id);
+        if let Some(group) = group {
+            self.rerank(now, group);
+        }
         self.run(now);
     }
 

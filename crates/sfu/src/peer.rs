@@ -204,7 +204,9 @@ impl Peer {
 
     /// Our payload type, sequence number and timestamp for a packet forwarded on outgoing
     /// `mid`. `switch_to` starts a new layer at this packet (a keyframe): numbering continues
-    /// right after the last packet sent, so the receiver sees one gapless stream.
+    /// right after the last packet sent, so the receiver sees one gapless stream. `resume`
+    /// does the same for a stream whose packets were held back (a silent voice in a large
+    /// room), keeping its timestamps: they tell the receiver how long the pause was.
     pub fn outgoing(
         &mut self,
         mid: Mid,
@@ -212,6 +214,7 @@ impl Peer {
         seq: SeqNo,
         timestamp: u32,
         switch_to: Option<Rid>,
+        resume: bool,
     ) -> Option<(Pt, SeqNo, u32)> {
         let pt = self.payload_type(mid, params)?;
         let stream = self.tx_streams.entry(mid).or_default();
@@ -231,6 +234,10 @@ impl Peer {
                     .wrapping_sub(timestamp);
                 stream.layer_start = seq;
                 stream.layer = Some(layer);
+            }
+            (Some(_), None) if resume => {
+                stream.seq_offset = Some((stream.last_out_seq + 1) as i64 - seq as i64);
+                stream.layer_start = seq;
             }
             (Some(_), None) => {}
         }

@@ -72,6 +72,7 @@ impl Track {
             layers: Layers::default(),
             group,
             remote,
+            audio_held: false,
         }
     }
 }

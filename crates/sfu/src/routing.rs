@@ -25,6 +25,7 @@ impl Sfu {
     /// per packet; a camera that becomes visible to someone gets a keyframe request.
     pub(crate) fn rerank(&mut self, now: Instant, group: GroupId) {
         let Some(local) = self.groups.get(&group) else {
+            self.selective_audio.remove(&group);
             return;
         };
         // Local and remote members (a group spread over SFUs) in one order: by peer number,
@@ -35,6 +36,12 @@ impl Sfu {
             .chain(self.remote_members(group))
             .collect();
         members.sort_unstable();
+        let limit = self.config.selective_audio_after;
+        if limit > 0 && members.len() > limit {
+            self.selective_audio.insert(group);
+        } else {
+            self.selective_audio.remove(&group);
+        }
         let recent = self
             .speakers
             .get(&group)

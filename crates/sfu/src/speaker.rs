@@ -23,6 +23,15 @@ const SWITCH_MARGIN: f32 = 6.0;
 const FRAME_GAP_ALLOWANCE: Duration = Duration::from_millis(200);
 /// How long a challenger must stay ahead before it takes over.
 const HOLD: Duration = Duration::from_millis(900);
+/// In a room that forwards only who speaks: a frame at least this loud (-dBov) is voice and
+/// heard at once, so nobody's first word is cut.
+const VOICE_DBOV: i8 = -60;
+/// ... and a voice stays heard while its average is above this (about -77 dBov), some
+/// 400 ms after it stops, so words trail off naturally instead of being cut.
+const HANGOVER_THRESHOLD: f32 = 50.0;
+/// ... and the most recent dominant speakers are always heard, so the turns of a
+/// conversation, breaths and quiet words included, come through whole.
+pub const RECENT_SPEAKERS_HEARD: usize = 3;
 
 #[derive(Debug, Clone, Copy)]
 struct Loudness {
@@ -79,6 +88,21 @@ impl SpeakerDetector {
             return true;
         }
         false
+    }
+
+    /// Whether `peer`'s audio frame at `dbov` is forwarded in a room that forwards only the
+    /// people speaking (after `on_level` for that frame).
+    pub fn heard(&self, now: Instant, peer: PeerId, dbov: i8) -> bool {
+        dbov >= VOICE_DBOV
+            || self
+                .loudness
+                .get(&peer)
+                .is_some_and(|l| l.at(now) >= HANGOVER_THRESHOLD)
+            || self
+                .recent
+                .iter()
+                .take(RECENT_SPEAKERS_HEARD)
+                .any(|p| *p == peer)
     }
 
     pub fn current(&self) -> Option<PeerId> {
@@ -207,6 +231,40 @@ mod tests {
         assert_eq!(turn.iter().map(|c| c.1).collect::<Vec<_>>(), vec![B]);
         assert!(turn[0].0 - 3300 <= 2000, "{turn:?}");
         assert_eq!(det.recent(), &[B, A]);
+    }
+
+    #[test]
+    fn in_a_large_room_voices_and_recent_speakers_are_heard_and_silence_is_not() {
+        let start = Instant::now();
+        let mut det = SpeakerDetector::default();
+        run(&mut det, start, 0, 1000, &[(A, -127), (B, -127)]);
+        let at = |ms| start + Duration::from_millis(ms);
+        assert!(!det.heard(at(1000), A, -127), "silence is not forwarded");
+        assert!(!det.heard(at(1000), A, -75), "nor background noise");
+        assert!(det.heard(at(1000), A, -40), "a first word is, at once");
+        // B talks for a while, then stops: heard during the trailing-off, then not...
+        run(&mut det, start, 1000, 300, &[(B, -30)]);
+        run(&mut det, start, 1300, 100, &[(B, -127)]);
+        assert!(det.heard(at(1400), B, -127), "trailing off");
+        run(&mut det, start, 1400, 1000, &[(B, -127)]);
+        assert!(!det.heard(at(2400), B, -127), "quiet again");
+        // ...unless it became a dominant speaker: then heard throughout.
+        run(&mut det, start, 2400, 2000, &[(A, -30), (B, -127)]);
+        assert_eq!(det.current(), Some(A));
+        run(&mut det, start, 4400, 2000, &[(A, -127)]);
+        assert!(
+            det.heard(at(6400), A, -127),
+            "a recent speaker's silence too"
+        );
+        for (i, p) in [B, C, PeerId(4)].into_iter().enumerate() {
+            let from = 6400 + 2000 * i as u64;
+            run(&mut det, start, from, 2000, &[(p, -20)]);
+        }
+        assert_eq!(det.recent().len(), 4);
+        assert!(
+            !det.heard(at(12400), A, -127),
+            "only the last three speakers"
+        );
     }
 
     #[test]

@@ -197,3 +197,82 @@ async fn layers_and_the_speaker_follow_subscribers_on_either_worker() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_room_forwards_the_voices_not_everyones_silence() {
+    let mut config = spread_config();
+    config.media.selective_audio_after = 3;
+    let server = spawn_server_with(config).await.expect("server");
+    let url = server.ws_url();
+    let talker = join(
+        &url,
+        "quiet-room",
+        "Talker",
+        SimOptions {
+            audio_level: -30,
+            ..SimOptions::default()
+        },
+    )
+    .await;
+    let mut quiet = Vec::new();
+    for i in 0..3 {
+        quiet.push(
+            join(
+                &url,
+                "quiet-room",
+                &format!("Quiet{i}"),
+                SimOptions::default(),
+            )
+            .await,
+        );
+    }
+    // Everyone hears the talker and sees everyone; nobody gets the silent microphones.
+    for p in &quiet {
+        assert_receives_media(p, &talker, 20, WAIT).await;
+    }
+    let (listener, later) = (&quiet[0], &quiet[1]);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for p in [&talker, listener] {
+        assert_eq!(
+            p.received(later.id, TrackKind::Audio).frames,
+            0,
+            "silence was forwarded"
+        );
+        assert!(p.received(later.id, TrackKind::Video).frames > 0);
+    }
+    // Quiet1 starts to speak: heard at once, on a stream without sequence gaps.
+    later.set_audio_level(-30);
+    for p in [&talker, listener] {
+        assert!(
+            p.wait_until(Duration::from_secs(2), |p| p
+                .received(later.id, TrackKind::Audio)
+                .frames
+                >= 25)
+                .await,
+            "a new voice is heard at once: {:?}",
+            p.received(later.id, TrackKind::Audio)
+        );
+    }
+    // It falls silent (held again after trailing off) and speaks once more: the stream goes
+    // on where it stopped, without a gap in its numbering.
+    later.set_audio_level(-127);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let before = listener.received(later.id, TrackKind::Audio).frames;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        listener.received(later.id, TrackKind::Audio).frames,
+        before,
+        "silent again: held"
+    );
+    later.set_audio_level(-30);
+    for p in [&talker, listener] {
+        assert!(
+            p.wait_until(Duration::from_secs(2), |p| p
+                .received(later.id, TrackKind::Audio)
+                .frames
+                >= before + 25)
+                .await
+        );
+        assert_eq!(p.received(later.id, TrackKind::Audio).gaps, 0);
+    }
+}

@@ -326,6 +326,8 @@ pub struct MediaSetup {
     pub tcp: Option<(tokio::net::TcpListener, Vec<SocketAddr>)>,
     /// Where each subscriber's bandwidth estimate starts (`media.initial_bandwidth_kbps`).
     pub initial_bandwidth_bps: u64,
+    /// `media.selective_audio_after`.
+    pub selective_audio_after: usize,
 }
 
 /// Starts one thread per socket, running until `shutdown` fires. Must be called inside the
@@ -342,6 +344,7 @@ pub fn start(
         candidates,
         tcp,
         initial_bandwidth_bps,
+        selective_audio_after,
     } = setup;
     let (tcp, tcp_candidates) = match tcp {
         Some((listener, tcp_candidates)) => {
@@ -363,6 +366,7 @@ pub fn start(
             tcp: tcp.clone(),
             tcp_candidates: tcp_candidates.clone(),
             initial_bandwidth_bps,
+            selective_audio_after,
         };
         std::thread::Builder::new()
             .name(format!("moot-media-{}", port.index))

@@ -35,6 +35,7 @@ pub struct Context {
     pub tcp: Option<TcpMedia>,
     pub tcp_candidates: Vec<SocketAddr>,
     pub initial_bandwidth_bps: u64,
+    pub selective_audio_after: usize,
 }
 
 /// Datagrams one worker received for peers of another, in one buffer: one allocation per
@@ -139,6 +140,7 @@ impl Worker {
             keyframe_request_interval: Duration::from_millis(500),
             initial_bandwidth_bps: context.initial_bandwidth_bps,
             seed: rand::random(),
+            selective_audio_after: context.selective_audio_after,
         });
         Ok(Self {
             index: port.index,
