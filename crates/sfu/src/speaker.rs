@@ -26,9 +26,9 @@ const HOLD: Duration = Duration::from_millis(900);
 /// In a room that forwards only who speaks: a frame at least this loud (-dBov) is voice and
 /// heard at once, so nobody's first word is cut.
 const VOICE_DBOV: i8 = -60;
-/// ... and a voice stays heard while its average is above this (about -77 dBov), some
-/// 400 ms after it stops, so words trail off naturally instead of being cut.
-const HANGOVER_THRESHOLD: f32 = 50.0;
+/// ... and a voice stays heard this long after its last such frame, so the quiet ends of
+/// words and the pauses between them are not cut.
+const HANGOVER: Duration = Duration::from_millis(500);
 /// ... and the most recent dominant speakers are always heard, so the turns of a
 /// conversation, breaths and quiet words included, come through whole.
 pub const RECENT_SPEAKERS_HEARD: usize = 3;
@@ -37,6 +37,8 @@ pub const RECENT_SPEAKERS_HEARD: usize = 3;
 struct Loudness {
     average: f32,
     updated: Instant,
+    /// The last frame at least `VOICE_DBOV` loud.
+    last_voice: Option<Instant>,
 }
 
 impl Loudness {
@@ -68,7 +70,11 @@ impl SpeakerDetector {
         let entry = self.loudness.entry(peer).or_insert(Loudness {
             average: 0.0,
             updated: now,
+            last_voice: None,
         });
+        if dbov >= VOICE_DBOV {
+            entry.last_voice = Some(now);
+        }
         let dt = now.saturating_duration_since(entry.updated).as_secs_f32();
         let alpha = 1.0 - (-dt.max(0.02) / SMOOTHING.as_secs_f32()).exp();
         // Frames arriving on time are averaged; a long gap first decays the old average.
@@ -97,7 +103,8 @@ impl SpeakerDetector {
             || self
                 .loudness
                 .get(&peer)
-                .is_some_and(|l| l.at(now) >= HANGOVER_THRESHOLD)
+                .and_then(|l| l.last_voice)
+                .is_some_and(|t| now.saturating_duration_since(t) < HANGOVER)
             || self
                 .recent
                 .iter()
@@ -242,11 +249,11 @@ mod tests {
         assert!(!det.heard(at(1000), A, -127), "silence is not forwarded");
         assert!(!det.heard(at(1000), A, -75), "nor background noise");
         assert!(det.heard(at(1000), A, -40), "a first word is, at once");
-        // B talks for a while, then stops: heard during the trailing-off, then not...
+        // B says a word, then stops: heard during the trailing-off, then not...
         run(&mut det, start, 1000, 300, &[(B, -30)]);
-        run(&mut det, start, 1300, 100, &[(B, -127)]);
-        assert!(det.heard(at(1400), B, -127), "trailing off");
-        run(&mut det, start, 1400, 1000, &[(B, -127)]);
+        run(&mut det, start, 1300, 300, &[(B, -127)]);
+        assert!(det.heard(at(1600), B, -127), "trailing off");
+        run(&mut det, start, 1600, 800, &[(B, -127)]);
         assert!(!det.heard(at(2400), B, -127), "quiet again");
         // ...unless it became a dominant speaker: then heard throughout.
         run(&mut det, start, 2400, 2000, &[(A, -30), (B, -127)]);
