@@ -6,12 +6,15 @@
 //! one-way latency from the frame stamps, and server memory per participant.
 //!
 //! Each room size, and several small rooms at once (which the server spreads over its
-//! workers), is measured with 1 and 2 media worker threads and with bandwidth estimation on
-//! (from the default 1 Mbit/s) and off. Environment: `MOOT_BENCH_SIZES=10,25,50`,
-//! `MOOT_BENCH_SMALL_ROOMS=4x6` (4 rooms of 6; `none` for none), `MOOT_BENCH_THREADS=1,2`,
-//! `MOOT_BENCH_INITIAL_BANDWIDTH_KBPS=1000,0` (the server's `--initial-bandwidth-kbps`),
-//! `MOOT_BENCH_SERVER_LOG` (the server's log filter, default "warn"; its log goes to this
-//! process's standard error).
+//! workers), is measured with 1 and 2 media worker threads (a room of more than 10 spreads
+//! over both), with bandwidth estimation on (from the default 1 Mbit/s) and off, and with
+//! the audio of rooms over 20 forwarded selectively (the default: who speaks) and not
+//! (everyone's). Everyone's microphone is on; two people talk. Environment:
+//! `MOOT_BENCH_SIZES=10,25,50`, `MOOT_BENCH_SMALL_ROOMS=4x6` (4 rooms of 6; `none` for none),
+//! `MOOT_BENCH_THREADS=1,2`, `MOOT_BENCH_INITIAL_BANDWIDTH_KBPS=1000,0` (the server's
+//! `--initial-bandwidth-kbps`), `MOOT_BENCH_SELECTIVE_AUDIO_AFTER=20,0` (the server's
+//! `media.selective_audio_after`; 0: everyone's audio), `MOOT_BENCH_SERVER_LOG` (the server's
+//! log filter, default "warn"; its log goes to this process's standard error).
 //!
 //! `cargo build --release -p moot-server -p moot-testkit && target/release/moot-bench`
 
@@ -23,6 +26,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const RUNS: usize = 3;
+/// Participants who talk in every room (the others are silent).
+const TALKERS: usize = 2;
 const WARMUP: Duration = Duration::from_secs(4);
 const WINDOW: Duration = Duration::from_secs(8);
 
@@ -38,7 +43,22 @@ impl Drop for Server {
     }
 }
 
-fn start_server(threads: usize, initial_kbps: u64) -> anyhow::Result<Server> {
+/// The server's settings in one case.
+#[derive(Debug, Clone, Copy)]
+struct Setup {
+    threads: usize,
+    /// Where bandwidth estimates start (kbit/s); 0: bandwidth estimation off.
+    initial_kbps: u64,
+    /// `media.selective_audio_after`; 0: everyone's audio.
+    selective_audio_after: usize,
+}
+
+fn start_server(setup: Setup) -> anyhow::Result<Server> {
+    let Setup {
+        threads,
+        initial_kbps,
+        selective_audio_after,
+    } = setup;
     let exe = std::env::current_exe()?;
     let moot = exe.with_file_name("moot");
     let mut child = Command::new(&moot)
@@ -54,6 +74,10 @@ fn start_server(threads: usize, initial_kbps: u64) -> anyhow::Result<Server> {
             "--initial-bandwidth-kbps",
             &initial_kbps.to_string(),
         ])
+        .env(
+            "MOOT__MEDIA__SELECTIVE_AUDIO_AFTER",
+            selective_audio_after.to_string(),
+        )
         .stdout(Stdio::piped())
         .spawn()
         .with_context(|| format!("starting {}", moot.display()))?;
@@ -124,10 +148,12 @@ async fn join_many(
 ) -> anyhow::Result<Vec<SimParticipant>> {
     let mut all = Vec::new();
     for i in 0..n {
-        // Cameras in three simulcast layers, as browsers send them at 540p and above.
+        // Cameras in three simulcast layers, as browsers send them at 540p and above; two
+        // people talk, the others' microphones are on but silent.
         let options = SimOptions {
             video: i < video_senders,
             simulcast: i < video_senders,
+            audio_level: if i < TALKERS { -30 } else { -127 },
             ..SimOptions::default()
         };
         all.push(SimParticipant::join(&server.ws_url(), room, &format!("sim{i}"), options).await?);
@@ -158,9 +184,7 @@ fn totals(sims: &[SimParticipant]) -> (u64, u64) {
 struct RoomFigures {
     rooms: usize,
     size: usize,
-    threads: usize,
-    /// Where bandwidth estimates start (kbit/s); 0: bandwidth estimation off.
-    initial_kbps: u64,
+    setup: Setup,
     forwarded_per_second: f64,
     per_cpu_second: f64,
     cpu_share: f64,
@@ -179,13 +203,8 @@ fn own_cpu_seconds() -> f64 {
 
 /// `rooms` rooms of `size` participants each (half sending video), on a server with
 /// `threads` media workers.
-async fn measure_rooms(
-    rooms: usize,
-    size: usize,
-    threads: usize,
-    initial_kbps: u64,
-) -> anyhow::Result<RoomFigures> {
-    let server = start_server(threads, initial_kbps)?;
+async fn measure_rooms(rooms: usize, size: usize, setup: Setup) -> anyhow::Result<RoomFigures> {
+    let server = start_server(setup)?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let idle = server.rss_kib()? as f64;
     let mut sims = Vec::new();
@@ -219,13 +238,15 @@ async fn measure_rooms(
         s.leave().await;
     }
     let wall = (t1 - t0).as_secs_f64();
-    let (frames, lost) = ((frames1 - frames0) as f64, (lost1 - lost0) as f64);
+    // A frame counted lost can still arrive late (a retransmission) and be taken back, so
+    // the lost count may fall between the two readings: no unsigned subtraction.
+    let frames = frames1.saturating_sub(frames0) as f64;
+    let lost = (lost1 as f64 - lost0 as f64).max(0.0);
     let forwarded = (fwd1 - fwd0) as f64;
     Ok(RoomFigures {
         rooms,
         size,
-        threads,
-        initial_kbps,
+        setup,
         forwarded_per_second: forwarded / wall,
         per_cpu_second: forwarded / (cpu1 - cpu0).max(1e-9),
         cpu_share: (cpu1 - cpu0) / wall,
@@ -255,6 +276,11 @@ async fn main() -> anyhow::Result<()> {
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
+    let selective: Vec<usize> = std::env::var("MOOT_BENCH_SELECTIVE_AUDIO_AFTER")
+        .unwrap_or_else(|_| "20,0".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
     let small_rooms: Option<(usize, usize)> = std::env::var("MOOT_BENCH_SMALL_ROOMS")
         .unwrap_or_else(|_| "4x6".into())
         .split_once('x')
@@ -267,7 +293,11 @@ async fn main() -> anyhow::Result<()> {
     // (b) spine figures: memory idle and with three, median of RUNS.
     let (mut idle, mut three) = (vec![], vec![]);
     for run in 0..RUNS {
-        let server = start_server(1, 1000)?;
+        let server = start_server(Setup {
+            threads: 1,
+            initial_kbps: 1000,
+            selective_audio_after: 0,
+        })?;
         tokio::time::sleep(Duration::from_millis(500)).await;
         idle.push(server.rss_kib()? as f64);
         let trio = join_many(&server, &format!("rss-{run}"), 3, 3).await?;
@@ -284,11 +314,25 @@ async fn main() -> anyhow::Result<()> {
     cases.extend(small_rooms);
     let mut rooms = Vec::new();
     for (count, size) in cases {
-        for &kbps in &estimates {
-            for &t in &threads {
-                let figures = measure_rooms(count, size, t, kbps).await?;
-                eprintln!("{count} room(s) of {size}, {t} media thread(s), BWE {kbps}: done");
-                rooms.push(figures);
+        // A limit at or above the room's size forwards everyone's audio, as 0 does: measured
+        // once, not twice.
+        let mut audio_modes: Vec<usize> = selective
+            .iter()
+            .map(|&after| if after >= size { 0 } else { after })
+            .collect();
+        audio_modes.dedup();
+        for &selective_audio_after in &audio_modes {
+            for &initial_kbps in &estimates {
+                for &threads in &threads {
+                    let setup = Setup {
+                        threads,
+                        initial_kbps,
+                        selective_audio_after,
+                    };
+                    let figures = measure_rooms(count, size, setup).await?;
+                    eprintln!("{count} room(s) of {size}, {setup:?}: done");
+                    rooms.push(figures);
+                }
             }
         }
     }
@@ -306,18 +350,23 @@ async fn main() -> anyhow::Result<()> {
         median(three) / 1024.0
     );
     println!();
-    println!("  | rooms × participants | media threads | bandwidth estimation | forwarded pkt/s | pkt per server CPU-s | ratio to baseline | server CPU (cores) | load generator CPU (cores) | frame loss | latency p50 / p99 (ms) | RSS per participant |");
-    println!("  |---|---|---|---|---|---|---|---|---|---|---|");
+    println!("  | rooms × participants | audio forwarded | media threads | bandwidth estimation | forwarded pkt/s | pkt per server CPU-s | ratio to baseline | server CPU (cores) | load generator CPU (cores) | frame loss | latency p50 / p99 (ms) | RSS per participant |");
+    println!("  |---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in &rooms {
         println!(
-            "  | {} × {} | {} | {} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2}% | {:.1} / {:.1} | {:.0} KiB |",
+            "  | {} × {} | {} | {} | {} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2}% | {:.1} / {:.1} | {:.0} KiB |",
             r.rooms,
             r.size,
-            r.threads,
-            if r.initial_kbps == 0 {
+            if r.setup.selective_audio_after == 0 {
+                "everyone's"
+            } else {
+                "who speaks"
+            },
+            r.setup.threads,
+            if r.setup.initial_kbps == 0 {
                 "off".to_owned()
             } else {
-                format!("from {} kbit/s", r.initial_kbps)
+                format!("from {} kbit/s", r.setup.initial_kbps)
             },
             r.forwarded_per_second,
             r.per_cpu_second,
