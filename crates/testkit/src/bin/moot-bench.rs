@@ -186,6 +186,8 @@ struct RoomFigures {
     size: usize,
     setup: Setup,
     forwarded_per_second: f64,
+    /// Every datagram the server sent (forwarded media, padding and probes, RTCP, STUN).
+    sent_per_second: f64,
     per_cpu_second: f64,
     cpu_share: f64,
     loss: f64,
@@ -223,7 +225,9 @@ async fn measure_rooms(rooms: usize, size: usize, setup: Setup) -> anyhow::Resul
         server.metric("moot_media_packets_forwarded_total")?,
         Instant::now(),
     );
+    let sent0 = server.metric("moot_media_datagrams_sent_total")?;
     tokio::time::sleep(WINDOW).await;
+    let sent1 = server.metric("moot_media_datagrams_sent_total")?;
     let (cpu1, fwd1, t1) = (
         server.cpu_seconds()?,
         server.metric("moot_media_packets_forwarded_total")?,
@@ -248,6 +252,7 @@ async fn measure_rooms(rooms: usize, size: usize, setup: Setup) -> anyhow::Resul
         size,
         setup,
         forwarded_per_second: forwarded / wall,
+        sent_per_second: sent1.saturating_sub(sent0) as f64 / wall,
         per_cpu_second: forwarded / (cpu1 - cpu0).max(1e-9),
         cpu_share: (cpu1 - cpu0) / wall,
         loss: lost / (frames + lost).max(1.0),
@@ -350,11 +355,11 @@ async fn main() -> anyhow::Result<()> {
         median(three) / 1024.0
     );
     println!();
-    println!("  | rooms × participants | audio forwarded | media threads | bandwidth estimation | forwarded pkt/s | pkt per server CPU-s | ratio to baseline | server CPU (cores) | load generator CPU (cores) | frame loss | latency p50 / p99 (ms) | RSS per participant |");
-    println!("  |---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("  | rooms × participants | audio forwarded | media threads | bandwidth estimation | forwarded pkt/s | datagrams sent/s | pkt per server CPU-s | ratio to baseline | server CPU (cores) | load generator CPU (cores) | frame loss | latency p50 / p99 (ms) | RSS per participant |");
+    println!("  |---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in &rooms {
         println!(
-            "  | {} × {} | {} | {} | {} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2}% | {:.1} / {:.1} | {:.0} KiB |",
+            "  | {} × {} | {} | {} | {} | {:.0} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2}% | {:.1} / {:.1} | {:.0} KiB |",
             r.rooms,
             r.size,
             if r.setup.selective_audio_after == 0 {
@@ -369,6 +374,7 @@ async fn main() -> anyhow::Result<()> {
                 format!("from {} kbit/s", r.setup.initial_kbps)
             },
             r.forwarded_per_second,
+            r.sent_per_second,
             r.per_cpu_second,
             r.per_cpu_second / base_rate,
             r.cpu_share,
