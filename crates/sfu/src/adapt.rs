@@ -195,7 +195,11 @@ impl Sfu {
                 continue;
             };
             if track.kind == MediaKind::Audio {
-                fixed += AUDIO_RESERVE;
+                // A silent microphone held back in a large room (selective audio) costs
+                // nothing; reserving for it would starve the cameras.
+                if !track.audio_held {
+                    fixed += AUDIO_RESERVE;
+                }
                 continue;
             }
             let rank = self.rank_of(sub.source.peer);
