@@ -17,8 +17,8 @@ mod sim_network;
 mod tcp_link;
 
 pub use participant::{
-    Hello, Received, SimOptions, SimParticipant, SIMULCAST_DIMENSIONS, SIMULCAST_LAYERS,
-    SIMULCAST_SIZES,
+    simulcast_layer_of, Hello, Received, SimOptions, SimParticipant, SIMULCAST_DIMENSIONS,
+    SIMULCAST_LAYERS, SIMULCAST_SIZES,
 };
 
 use moot_server::config::Config;

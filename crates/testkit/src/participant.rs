@@ -37,6 +37,14 @@ pub struct SimOptions {
 /// The simulcast layers a simulated participant sends, lowest first, and their frame sizes.
 pub const SIMULCAST_LAYERS: [&str; 3] = ["q", "h", "f"];
 pub const SIMULCAST_SIZES: [usize; 3] = [300, 500, 800];
+
+/// The simulcast layer (index into `SIMULCAST_SIZES`) a received frame of `size` bytes
+/// belongs to (keyframes are three times the size).
+pub fn simulcast_layer_of(size: usize) -> Option<usize> {
+    SIMULCAST_SIZES
+        .iter()
+        .position(|s| size == *s || size == s * 3)
+}
 /// The picture size each simulcast layer's keyframes declare (quarter, half, full).
 pub const SIMULCAST_DIMENSIONS: [(u16, u16); 3] = [(160, 120), (320, 240), (640, 480)];
 

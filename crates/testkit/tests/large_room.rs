@@ -7,7 +7,7 @@
 use moot_protocol::TrackKind;
 use moot_server::config::Config;
 use moot_testkit::{
-    assert_receives_media, spawn_server_with, SimOptions, SimParticipant, SIMULCAST_SIZES,
+    assert_receives_media, simulcast_layer_of, spawn_server_with, SimOptions, SimParticipant,
 };
 use serde_json::json;
 use std::time::Duration;
@@ -115,13 +115,6 @@ async fn a_mute_holds_across_workers() {
     assert_receives_media(&watcher, &host, 20, WAIT).await;
 }
 
-/// The layer (index into SIMULCAST_SIZES) of a received frame size.
-fn layer_of(size: usize) -> Option<usize> {
-    SIMULCAST_SIZES
-        .iter()
-        .position(|s| size == *s || size == s * 3)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn layers_and_the_speaker_follow_subscribers_on_either_worker() {
     let server = spawn_server_with(spread_config()).await.expect("server");
@@ -144,7 +137,9 @@ async fn layers_and_the_speaker_follow_subscribers_on_either_worker() {
     let near = join(&url, "layer-room", "Near", listener).await;
     let far = join(&url, "layer-room", "Far", listener).await;
     assert_eq!(server.info.media_worker_load(), vec![2, 1]);
-    let layer = |p: &SimParticipant| layer_of(p.received(publisher.id, TrackKind::Video).last_size);
+    let layer = |p: &SimParticipant| {
+        simulcast_layer_of(p.received(publisher.id, TrackKind::Video).last_size)
+    };
     let pid = publisher.id.to_string();
     // Near shows a small tile, Far a large one: each gets its own layer.
     near.send(json!({"type": "view_sizes", "sizes": {pid.clone(): 100}}));

@@ -3,20 +3,13 @@
 //! size it reports and its bandwidth; layers nobody needs are paused at the publisher.
 
 use moot_protocol::TrackKind;
-use moot_testkit::{spawn_server, SimOptions, SimParticipant, SIMULCAST_SIZES};
+use moot_testkit::{simulcast_layer_of, spawn_server, SimOptions, SimParticipant};
 use serde_json::json;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(10);
 /// Congestion control needs a few seconds to notice a slow link and to trust a fast one again.
 const ADAPT_WAIT: Duration = Duration::from_secs(30);
-
-/// The layer (index into SIMULCAST_SIZES) of a received frame size.
-fn layer_of(size: usize) -> Option<usize> {
-    SIMULCAST_SIZES
-        .iter()
-        .position(|s| size == *s || size == s * 3)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_subscriber_gets_its_layer_and_switches_cleanly() {
@@ -56,7 +49,9 @@ async fn each_subscriber_gets_its_layer_and_switches_cleanly() {
     .await
     .expect("joins");
     low.send(json!({"type": "set_quality", "quality": "low"}));
-    let layer = |p: &SimParticipant| layer_of(p.received(publisher.id, TrackKind::Video).last_size);
+    let layer = |p: &SimParticipant| {
+        simulcast_layer_of(p.received(publisher.id, TrackKind::Video).last_size)
+    };
     assert!(
         high.wait_until(WAIT, |h| layer(h) == Some(2)).await,
         "high gets the top layer: {:?}",
@@ -124,7 +119,9 @@ async fn publisher_and_viewer(url: &str, room: &str) -> (SimParticipant, SimPart
 async fn the_tile_size_picks_the_layer_and_unwanted_layers_pause_at_the_publisher() {
     let server = spawn_server().await.expect("server");
     let (publisher, viewer) = publisher_and_viewer(&server.ws_url(), "tiles").await;
-    let layer = |p: &SimParticipant| layer_of(p.received(publisher.id, TrackKind::Video).last_size);
+    let layer = |p: &SimParticipant| {
+        simulcast_layer_of(p.received(publisher.id, TrackKind::Video).last_size)
+    };
     assert!(
         viewer.wait_until(WAIT, |v| layer(v) == Some(2)).await,
         "no tile reported: the top layer {:?}",
@@ -197,7 +194,9 @@ async fn the_tile_size_picks_the_layer_and_unwanted_layers_pause_at_the_publishe
 async fn a_slow_link_gets_the_low_layer_and_recovers_when_it_is_fast_again() {
     let server = spawn_server().await.expect("server");
     let (publisher, viewer) = publisher_and_viewer(&server.ws_url(), "slow-link").await;
-    let layer = |p: &SimParticipant| layer_of(p.received(publisher.id, TrackKind::Video).last_size);
+    let layer = |p: &SimParticipant| {
+        simulcast_layer_of(p.received(publisher.id, TrackKind::Video).last_size)
+    };
     assert!(
         viewer.wait_until(WAIT, |v| layer(v) == Some(2)).await,
         "the top layer while the link is fast: {:?}",
