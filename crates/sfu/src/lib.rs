@@ -25,6 +25,8 @@ mod speaker;
 
 #[cfg(test)]
 mod ice_tcp_tests;
+#[cfg(test)]
+mod relay_tests;
 
 pub use adapt::DEFAULT_INITIAL_BANDWIDTH_BPS;
 pub use demux::{is_stun, stun_local_ufrag};
