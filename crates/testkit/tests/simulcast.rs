@@ -210,14 +210,22 @@ async fn a_slow_link_gets_the_low_layer_and_recovers_when_it_is_fast_again() {
         "a slow link gets the low layer: {:?}",
         viewer.received(publisher.id, TrackKind::Video)
     );
-    // Stays there while the link stays slow (no flapping up into congestion).
+    // Stays there while the link stays slow: no lasting climb into congestion. A probe
+    // of the estimator may lift it to "h" for a moment before the feedback pulls it back
+    // (seen once in about 20 runs on a loaded machine), so this checks what the 3 s carried:
+    // mostly 300-byte "q" frames (500 for "h", keyframes three times as big).
     let before = viewer.received(publisher.id, TrackKind::Video);
     tokio::time::sleep(Duration::from_secs(3)).await;
     let after = viewer.received(publisher.id, TrackKind::Video);
-    assert_eq!(layer(&viewer), Some(0), "{after:?}");
+    let frames = after.frames - before.frames;
     assert!(
-        after.frames - before.frames > 45,
+        frames > 45,
         "the low layer keeps flowing: {before:?} -> {after:?}"
+    );
+    let average = (after.bytes - before.bytes) / frames;
+    assert!(
+        average < 400,
+        "mostly the low layer while slow ({average} bytes a frame): {before:?} -> {after:?}"
     );
     viewer.set_receive_bandwidth(None);
     assert!(
