@@ -161,19 +161,7 @@ fn clients_with_only_tcp_candidates_connect_and_exchange_media_over_tcp() {
         if net.clients.iter().all(|c| c.connected) {
             frame += 1;
             for c in &mut net.clients {
-                let mid = c.audio_mid;
-                let Some(writer) = c.rtc.writer(mid) else {
-                    continue;
-                };
-                let pt = writer.payload_params().next().expect("opus").pt();
-                writer
-                    .write(
-                        pt,
-                        net.now,
-                        MediaTime::new(frame * 960, str0m::media::Frequency::FORTY_EIGHT_KHZ),
-                        vec![frame as u8; 60],
-                    )
-                    .expect("write audio");
+                write_audio(&mut c.rtc, c.audio_mid, net.now, frame);
             }
         }
         if net.clients.iter().all(|c| c.received >= 20) {
@@ -198,6 +186,23 @@ fn clients_with_only_tcp_candidates_connect_and_exchange_media_over_tcp() {
         net.server_protos.iter().all(|p| *p == Protocol::Tcp),
         "every server transmit went over TCP"
     );
+}
+
+/// Writes audio frame number `frame` (20 ms of Opus, as far as the SFU can tell) on `mid`,
+/// once the client's media is ready. Shared by the SFU's client-driven tests.
+pub(crate) fn write_audio(rtc: &mut Rtc, mid: Mid, now: Instant, frame: u64) {
+    let Some(writer) = rtc.writer(mid) else {
+        return;
+    };
+    let pt = writer.payload_params().next().expect("opus").pt();
+    writer
+        .write(
+            pt,
+            now,
+            MediaTime::new(frame * 960, str0m::media::Frequency::FORTY_EIGHT_KHZ),
+            vec![frame as u8; 60],
+        )
+        .expect("write audio");
 }
 
 fn client_with_offer(now: Instant, id: u64, addr: SocketAddr) -> (Client, String) {

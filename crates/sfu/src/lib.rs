@@ -40,9 +40,9 @@ use demux::Demux;
 use peer::{Peer, SubState, Subscription};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use simulcast::Layers;
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -288,9 +288,9 @@ pub struct Sfu {
     outputs: VecDeque<SfuOutput>,
     stats: SfuStats,
     /// Groups with peers on other SFUs too: their packets are also output as `Relay`.
-    spread_groups: HashSet<GroupId>,
+    spread_groups: FxHashSet<GroupId>,
     /// Groups large enough to forward only who speaks (`SfuConfig::selective_audio_after`).
-    selective_audio: HashSet<GroupId>,
+    selective_audio: FxHashSet<GroupId>,
     /// Publishers on other SFUs whose tracks are relayed here.
     remote_peers: FxHashMap<PeerId, relay::RemotePeer>,
     /// Layers other SFUs need of tracks published here, by SFU (`set_remote_layer_needs`).
@@ -317,8 +317,8 @@ impl Sfu {
             faulted: Vec::new(),
             outputs: VecDeque::new(),
             stats: SfuStats::default(),
-            spread_groups: HashSet::new(),
-            selective_audio: HashSet::new(),
+            spread_groups: FxHashSet::default(),
+            selective_audio: FxHashSet::default(),
             remote_peers: FxHashMap::default(),
             remote_needs: HashMap::new(),
         }

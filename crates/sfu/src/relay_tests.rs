@@ -4,8 +4,9 @@
 //! server's media workers do, on a virtual clock.
 
 use super::*;
+use crate::ice_tcp_tests::write_audio;
 use str0m::change::SdpAnswer;
-use str0m::media::{Direction, MediaTime};
+use str0m::media::Direction;
 use str0m::Rtc;
 
 fn addr(s: &str) -> SocketAddr {
@@ -200,18 +201,7 @@ fn a_group_on_two_sfus_hears_everyone_through_the_relay() {
         if net.clients.iter().all(|c| c.connected) {
             frame += 1;
             for c in &mut net.clients {
-                let Some(writer) = c.rtc.writer(c.audio_mid) else {
-                    continue;
-                };
-                let pt = writer.payload_params().next().expect("opus").pt();
-                writer
-                    .write(
-                        pt,
-                        net.now,
-                        MediaTime::new(frame * 960, str0m::media::Frequency::FORTY_EIGHT_KHZ),
-                        vec![frame as u8; 60],
-                    )
-                    .expect("write audio");
+                write_audio(&mut c.rtc, c.audio_mid, net.now, frame);
             }
         }
         let done = (0..3).all(|i| {

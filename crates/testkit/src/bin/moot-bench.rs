@@ -263,29 +263,22 @@ async fn measure_rooms(rooms: usize, size: usize, setup: Setup) -> anyhow::Resul
     })
 }
 
+/// The comma-separated numbers in environment variable `name`, or in `default`.
+fn env_list<T: std::str::FromStr>(name: &str, default: &str) -> Vec<T> {
+    std::env::var(name)
+        .unwrap_or_else(|_| default.into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect()
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
-    let sizes: Vec<usize> = std::env::var("MOOT_BENCH_SIZES")
-        .unwrap_or_else(|_| "10,25,50".into())
-        .split(',')
-        .filter_map(|s| s.trim().parse().ok())
-        .collect();
-    let threads: Vec<usize> = std::env::var("MOOT_BENCH_THREADS")
-        .unwrap_or_else(|_| "1,2".into())
-        .split(',')
-        .filter_map(|s| s.trim().parse().ok())
-        .collect();
+    let sizes: Vec<usize> = env_list("MOOT_BENCH_SIZES", "10,25,50");
+    let threads: Vec<usize> = env_list("MOOT_BENCH_THREADS", "1,2");
     // Bandwidth estimation on (the default start, 1 Mbit/s) and off (0).
-    let estimates: Vec<u64> = std::env::var("MOOT_BENCH_INITIAL_BANDWIDTH_KBPS")
-        .unwrap_or_else(|_| "1000,0".into())
-        .split(',')
-        .filter_map(|s| s.trim().parse().ok())
-        .collect();
-    let selective: Vec<usize> = std::env::var("MOOT_BENCH_SELECTIVE_AUDIO_AFTER")
-        .unwrap_or_else(|_| "20,0".into())
-        .split(',')
-        .filter_map(|s| s.trim().parse().ok())
-        .collect();
+    let estimates: Vec<u64> = env_list("MOOT_BENCH_INITIAL_BANDWIDTH_KBPS", "1000,0");
+    let selective: Vec<usize> = env_list("MOOT_BENCH_SELECTIVE_AUDIO_AFTER", "20,0");
     let small_rooms: Option<(usize, usize)> = std::env::var("MOOT_BENCH_SMALL_ROOMS")
         .unwrap_or_else(|_| "4x6".into())
         .split_once('x')
