@@ -140,6 +140,11 @@ pub struct MediaConfig {
     /// now and of the three most recent dominant speakers, not everyone's silence to
     /// everyone. 0: always everyone's audio.
     pub selective_audio_after: usize,
+    /// In a room with more participants than this, a newcomer's bandwidth estimate comes
+    /// from loss and round-trip reports instead of str0m's delay-based estimator, whose pacer
+    /// costs a pass over all of the receiver's streams per packet (docs/performance.md).
+    /// 0: the delay-based estimator for everyone.
+    pub loss_based_estimation_after: usize,
     /// TCP port for ICE-TCP (media for browsers whose network blocks UDP). Unset: the same
     /// number as `port`, so one number is opened for UDP and TCP; 0: no ICE-TCP.
     pub tcp_port: Option<u16>,
@@ -249,6 +254,7 @@ impl Default for MediaConfig {
             threads: 0,
             spread_room_after: 10,
             selective_audio_after: 20,
+            loss_based_estimation_after: 10,
             tcp_port: None,
             initial_bandwidth_kbps: moot_sfu::DEFAULT_INITIAL_BANDWIDTH_BPS / 1000,
         }

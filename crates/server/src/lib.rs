@@ -242,6 +242,7 @@ impl Bound {
             tcp: self.media_tcp,
             initial_bandwidth_bps: self.config.media.initial_bandwidth_kbps * 1000,
             selective_audio_after: self.config.media.selective_audio_after,
+            loss_based_estimation_after: self.config.media.loss_based_estimation_after,
         };
         media::start(
             setup,

@@ -10,7 +10,12 @@
 //! str0m's pacer numbers every packet we write with the transport-wide sequence number and
 //! the browser (or the test client) reports their arrival times. A subscriber whose client
 //! gives no such feedback produces no estimate and simply gets no bandwidth cap.
+//!
+//! Except in large groups: a peer joining one (`SfuConfig::loss_based_estimation_after`) is
+//! estimated from loss and round-trip reports instead (`loss_estimate.rs`), because str0m's
+//! pacer makes every packet cost a pass over all of the peer's streams.
 
+use crate::loss_estimate::{LinkReport, LossBasedEstimate};
 use crate::peer::SubState;
 use crate::simulcast::Stream;
 use crate::{MediaKind, PeerId, Sfu, SfuOutput, Source, TrackKey};
@@ -18,6 +23,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use str0m::bwe::{Bitrate, BweKind};
 use str0m::media::{KeyframeRequestKind, Mid, Rid};
+use str0m::stats::PeerStats;
 
 /// How often layer choices are made.
 pub const ADAPT_EVERY: Duration = Duration::from_millis(250);
@@ -49,12 +55,22 @@ pub struct SubscriberAdapt {
     budget: crate::simulcast::Budget,
     /// The (minimum, desired) rates last given to str0m's estimator.
     bwe_rates: (u64, u64),
+    /// Set when this peer is estimated from loss reports, not by str0m.
+    loss_based: Option<LossBasedEstimate>,
 }
 
 impl SubscriberAdapt {
     /// The layer decided for outgoing `mid`: `Some(None)` means send nothing.
     pub fn target(&self, mid: Mid) -> Option<Option<Rid>> {
         self.targets.get(&mid).copied()
+    }
+
+    /// Estimates this peer from loss reports (str0m's estimator is off for it), starting
+    /// at `initial` bits/s.
+    pub fn use_loss_based(&mut self, initial: u64) {
+        let estimate = LossBasedEstimate::new(initial);
+        self.estimate = estimate.current();
+        self.loss_based = Some(estimate);
     }
 }
 
@@ -81,6 +97,23 @@ impl Sfu {
             peer.adapt.estimate = can_probe.then(|| estimate.as_u64());
             tracing::trace!(peer = id.0, %estimate, can_probe, "bandwidth estimate");
         }
+    }
+
+    /// str0m's once-a-second report on what we send `id`: feeds its loss-based estimate.
+    pub(crate) fn on_link_report(&mut self, now: Instant, id: PeerId, stats: &PeerStats) {
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
+        let Some(estimator) = peer.adapt.loss_based.as_mut() else {
+            return;
+        };
+        let report = LinkReport {
+            bytes_sent: stats.peer_bytes_tx,
+            loss: stats.egress_loss_fraction,
+            rtt: stats.rtt,
+        };
+        peer.adapt.estimate = estimator.on_report(now, report);
+        tracing::trace!(peer = id.0, ?report, estimate = ?peer.adapt.estimate, "loss-based estimate");
     }
 
     /// Re-decides every subscriber's layers and tells publishers which layers are needed.
@@ -264,7 +297,7 @@ impl Sfu {
             "simulcast layers"
         );
         let rates = bwe_rates(fixed, &streams, &levels);
-        if rates != peer.adapt.bwe_rates {
+        if peer.adapt.loss_based.is_none() && rates != peer.adapt.bwe_rates {
             peer.adapt.bwe_rates = rates;
             let (minimum, desired) = rates;
             let set = peer.with_rtc(|rtc| {

@@ -119,6 +119,7 @@ fn clients_with_only_tcp_candidates_connect_and_exchange_media_over_tcp() {
         initial_bandwidth_bps: crate::DEFAULT_INITIAL_BANDWIDTH_BPS,
         seed: 7,
         selective_audio_after: 0,
+        loss_based_estimation_after: 0,
     });
     let mut clients = Vec::new();
     let mut offers = Vec::new();

@@ -16,6 +16,7 @@
 mod adapt;
 mod demux;
 mod forward;
+mod loss_estimate;
 mod negotiation;
 mod peer;
 mod relay;
@@ -143,6 +144,11 @@ pub struct SfuConfig {
     /// (`SpeakerDetector::heard`): everyone else's silence is not sent to everyone. 0: all
     /// audio always.
     pub selective_audio_after: usize,
+    /// A peer joining a group of more than this many peers (itself and publishers elsewhere
+    /// included) gets a loss-based estimate (`loss_estimate.rs`) instead of str0m's
+    /// delay-based one, whose pacer costs a pass over all of the peer's streams per packet.
+    /// 0: str0m's estimator for everyone. No effect when `initial_bandwidth_bps` is 0.
+    pub loss_based_estimation_after: usize,
 }
 
 /// Errors in signaling input; the peer and everyone else are unaffected.
@@ -348,17 +354,21 @@ impl Sfu {
             pass: self.random_token(24),
         };
         let ufrag = creds.ufrag.clone();
+        let initial = self.config.initial_bandwidth_bps;
+        let joining = self.groups.get(&group).map_or(0, Vec::len) + 1;
+        let limit = self.config.loss_based_estimation_after;
+        let loss_based =
+            initial > 0 && limit > 0 && joining + self.remote_members(group).count() > limit;
         let mut rtc = RtcConfig::new()
             .set_crypto_provider(self.crypto.clone())
             .set_ice_lite(true)
             // Forward RTP as is: no depacketizing and repacketizing per subscriber.
             .set_rtp_mode(true)
             // Bandwidth estimation from transport-wide feedback: simulcast layers per
-            // subscriber follow it (adapt.rs).
-            .enable_bwe(
-                (self.config.initial_bandwidth_bps > 0)
-                    .then(|| str0m::bwe::Bitrate::bps(self.config.initial_bandwidth_bps)),
-            )
+            // subscriber follow it (adapt.rs). In a large group from loss reports instead,
+            // without str0m's estimator and its pacer.
+            .enable_bwe((initial > 0 && !loss_based).then(|| str0m::bwe::Bitrate::bps(initial)))
+            .set_stats_interval(loss_based.then_some(loss_estimate::REPORT_EVERY))
             .set_local_ice_credentials(creds)
             .clear_codecs()
             .enable_opus(true, false)
@@ -389,7 +399,11 @@ impl Sfu {
                 Err(e) => tracing::warn!(%addr, "unusable media TCP candidate address: {e}"),
             }
         }
-        self.peers.insert(id, Peer::new(group, rtc));
+        let mut peer = Peer::new(group, rtc);
+        if loss_based {
+            peer.adapt.use_loss_based(initial);
+        }
+        self.peers.insert(id, peer);
         // Due at once: a new Rtc wants its first poll.
         self.timers.insert((now, id));
         self.next_adaptation.get_or_insert(now + adapt::ADAPT_EVERY);
@@ -773,6 +787,7 @@ impl Sfu {
             }
             Event::RtpPacket(packet) => self.forward(now, id, packet),
             Event::EgressBitrateEstimate(kind) => self.on_estimate(id, kind),
+            Event::PeerStats(stats) => self.on_link_report(now, id, &stats),
             Event::KeyframeRequest(req) => {
                 let source = self.peers[&id]
                     .subscription_on_mid(req.mid)

@@ -141,6 +141,7 @@ fn sfu(address: SocketAddr, seed: u64) -> Sfu {
         initial_bandwidth_bps: 0,
         seed,
         selective_audio_after: 0,
+        loss_based_estimation_after: 0,
     })
 }
 

@@ -3,7 +3,10 @@
 //! size it reports and its bandwidth; layers nobody needs are paused at the publisher.
 
 use moot_protocol::TrackKind;
-use moot_testkit::{simulcast_layer_of, spawn_server, SimOptions, SimParticipant};
+use moot_server::config::Config;
+use moot_testkit::{
+    simulcast_layer_of, spawn_server, spawn_server_with, SimOptions, SimParticipant,
+};
 use serde_json::json;
 use std::time::Duration;
 
@@ -193,7 +196,21 @@ async fn the_tile_size_picks_the_layer_and_unwanted_layers_pause_at_the_publishe
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_link_gets_the_low_layer_and_recovers_when_it_is_fast_again() {
     let server = spawn_server().await.expect("server");
-    let (publisher, viewer) = publisher_and_viewer(&server.ws_url(), "slow-link").await;
+    slow_link_then_fast_again(&server.ws_url()).await;
+}
+
+/// The same with the estimate of a large room: loss and round-trip reports instead of
+/// str0m's delay-based estimator and pacer (here from the second participant on).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_link_in_a_large_room_gets_the_low_layer_and_recovers_too() {
+    let mut config = Config::default();
+    config.media.loss_based_estimation_after = 1;
+    let server = spawn_server_with(config).await.expect("server");
+    slow_link_then_fast_again(&server.ws_url()).await;
+}
+
+async fn slow_link_then_fast_again(url: &str) {
+    let (publisher, viewer) = publisher_and_viewer(url, "slow-link").await;
     let layer = |p: &SimParticipant| {
         simulcast_layer_of(p.received(publisher.id, TrackKind::Video).last_size)
     };

@@ -328,6 +328,8 @@ pub struct MediaSetup {
     pub initial_bandwidth_bps: u64,
     /// `media.selective_audio_after`.
     pub selective_audio_after: usize,
+    /// `media.loss_based_estimation_after`.
+    pub loss_based_estimation_after: usize,
 }
 
 /// Starts one thread per socket, running until `shutdown` fires. Must be called inside the
@@ -345,6 +347,7 @@ pub fn start(
         tcp,
         initial_bandwidth_bps,
         selective_audio_after,
+        loss_based_estimation_after,
     } = setup;
     let (tcp, tcp_candidates) = match tcp {
         Some((listener, tcp_candidates)) => {
@@ -367,6 +370,7 @@ pub fn start(
             tcp_candidates: tcp_candidates.clone(),
             initial_bandwidth_bps,
             selective_audio_after,
+            loss_based_estimation_after,
         };
         std::thread::Builder::new()
             .name(format!("moot-media-{}", port.index))

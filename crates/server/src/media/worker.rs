@@ -36,6 +36,7 @@ pub struct Context {
     pub tcp_candidates: Vec<SocketAddr>,
     pub initial_bandwidth_bps: u64,
     pub selective_audio_after: usize,
+    pub loss_based_estimation_after: usize,
 }
 
 /// Datagrams one worker received for peers of another, in one buffer: one allocation per
@@ -141,6 +142,7 @@ impl Worker {
             initial_bandwidth_bps: context.initial_bandwidth_bps,
             seed: rand::random(),
             selective_audio_after: context.selective_audio_after,
+            loss_based_estimation_after: context.loss_based_estimation_after,
         });
         Ok(Self {
             index: port.index,

@@ -19,7 +19,8 @@
 //! `cargo build --release -p moot-server -p moot-testkit && target/release/moot-bench`
 
 use anyhow::{bail, Context};
-use moot_testkit::{baseline, SimOptions, SimParticipant};
+use moot_protocol::TrackKind;
+use moot_testkit::{baseline, Received, SimOptions, SimParticipant};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -198,6 +199,40 @@ struct RoomFigures {
     loadgen_cpu_share: f64,
 }
 
+/// Where the window's frame loss was (`MOOT_BENCH_DETAIL`): per kind, lost frames and
+/// how many (receiver, sender) pairs lost any, and the worst pairs.
+fn print_loss_detail(
+    before: &[Vec<((moot_protocol::ParticipantId, TrackKind), Received)>],
+    sims: &[SimParticipant],
+) {
+    let mut pairs = Vec::new();
+    for (i, (sim, before)) in sims.iter().zip(before).enumerate() {
+        for (key, now) in sim.received_all() {
+            let was = before.iter().find(|(k, _)| *k == key).map(|(_, r)| *r);
+            // A late frame is taken back off the loss count: it can fall in the window.
+            let lost = now.lost as i64 - was.map_or(0, |r| r.lost) as i64;
+            let frames = now.frames - was.map_or(0, |r| r.frames);
+            pairs.push((lost, frames, i, key));
+        }
+    }
+    for kind in [TrackKind::Audio, TrackKind::Video] {
+        let of_kind: Vec<_> = pairs.iter().filter(|p| p.3 .1 == kind).collect();
+        let lost: i64 = of_kind.iter().map(|p| p.0).sum();
+        let frames: u64 = of_kind.iter().map(|p| p.1).sum();
+        let lossy = of_kind.iter().filter(|p| p.0 > 0).count();
+        eprintln!(
+            "  {kind:?}: {lost} lost, {frames} received, {lossy} of {} pairs lost some",
+            of_kind.len()
+        );
+    }
+    pairs.sort_by_key(|p| std::cmp::Reverse(p.0));
+    for (lost, frames, receiver, (sender, kind)) in pairs.iter().take(8) {
+        eprintln!(
+            "    receiver #{receiver} from {sender:?} {kind:?}: {lost} lost, {frames} received"
+        );
+    }
+}
+
 /// CPU seconds used so far by this whole process (all threads).
 fn own_cpu_seconds() -> f64 {
     baseline::proc_cpu_seconds("/proc/self/stat")
@@ -219,6 +254,7 @@ async fn measure_rooms(rooms: usize, size: usize, setup: Setup) -> anyhow::Resul
         s.take_latencies();
     }
     let (frames0, lost0) = totals(&sims);
+    let detail0: Vec<_> = sims.iter().map(|s| s.received_all()).collect();
     let own0 = own_cpu_seconds();
     let (cpu0, fwd0, t0) = (
         server.cpu_seconds()?,
@@ -234,6 +270,9 @@ async fn measure_rooms(rooms: usize, size: usize, setup: Setup) -> anyhow::Resul
         Instant::now(),
     );
     let (frames1, lost1) = totals(&sims);
+    if std::env::var_os("MOOT_BENCH_DETAIL").is_some() {
+        print_loss_detail(&detail0, &sims);
+    }
     let own1 = own_cpu_seconds();
     let rss = server.rss_kib()? as f64;
     let mut latencies: Vec<u32> = sims.iter().flat_map(|s| s.take_latencies()).collect();
