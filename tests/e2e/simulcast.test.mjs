@@ -104,3 +104,44 @@ test('a large tile gets the top layer, a small one the bottom layer, and the unn
     await waitFor('Bob to receive 720 lines again', () => inboundHeight(bob), (h) => h >= 700, { timeout: 40_000, interval: 500 });
   });
 });
+
+// A newcomer to a large room (`media.loss_based_estimation_after`, here 1 so that Bob, the
+// second, is one) is estimated from the loss and round-trip reports that str0m keeps from
+// Chromium's transport-wide feedback, without str0m's delay-based estimator and pacer. His
+// estimate starts at 150 kbit/s, too little for more than the 180-line layer, and has to grow
+// from Chromium's reports of nothing lost before he gets 720 lines.
+test('a newcomer to a large room climbs to the top layer on the loss-based estimate', { timeout: 120_000 }, async () => {
+  await withScenario(
+    'simulcast-loss-based',
+    async (s) => {
+      s.browser = await launchBrowser({ video: ensureHdVideo() });
+      const room = randomRoom();
+      const alice = await s.newPage('Alice');
+      const bob = await s.newPage('Bob');
+      await joinMeeting(alice, s.server.url, `${room}?debug`, 'Alice', { microphone: false });
+      await joinMeeting(bob, s.server.url, `${room}?debug`, 'Bob', { camera: false, microphone: false });
+      await toolbar(bob).getByRole('button', { name: 'Speaker view', exact: true }).click();
+      await waitForVideoFrames(tile(bob, 'Alice'), 'Bob sees Alice');
+      await waitFor('Bob to receive the 720-line layer', () => inboundHeight(bob), (h) => h >= 700, { timeout: 40_000, interval: 500 });
+      // The reports that drove it: Chromium's feedback arrived (a loss figure, not None) and
+      // the estimate grew from its start.
+      const reports = s.server
+        .output()
+        .replace(/\x1b\[[0-9;]*m/g, '')
+        .split('\n')
+        .map((line) => line.match(/loss-based estimate .*loss: Some\([\d.e-]+\).*estimate=Some\((\d+)\)/))
+        .filter(Boolean)
+        .map((m) => Number(m[1]));
+      assert.ok(reports.length > 0, 'loss-based reports with Chromium feedback in the server log');
+      assert.ok(Math.max(...reports) >= 300_000, `the estimate grew from 150 kbit/s: ${reports.join(', ')}`);
+      console.log(`Bob's loss-based estimate, once a second: ${reports.join(', ')}`);
+    },
+    {
+      env: {
+        MOOT__MEDIA__LOSS_BASED_ESTIMATION_AFTER: '1',
+        MOOT__MEDIA__INITIAL_BANDWIDTH_KBPS: '150',
+        MOOT_LOG: 'warn,moot_sfu::adapt=trace',
+      },
+    },
+  );
+});

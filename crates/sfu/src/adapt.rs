@@ -297,7 +297,9 @@ impl Sfu {
             "simulcast layers"
         );
         let rates = bwe_rates(fixed, &streams, &levels);
-        if peer.adapt.loss_based.is_none() && rates != peer.adapt.bwe_rates {
+        if let Some(estimate) = peer.adapt.loss_based.as_mut() {
+            estimate.aim_for(rates.0);
+        } else if rates != peer.adapt.bwe_rates {
             peer.adapt.bwe_rates = rates;
             let (minimum, desired) = rates;
             let set = peer.with_rtc(|rtc| {

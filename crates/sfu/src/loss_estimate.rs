@@ -32,8 +32,9 @@ const GROWTH_PER_SECOND: f64 = 1.25;
 /// are about 2.3 Mbit/s), and the start is a guess. Overshooting costs at most one second
 /// of loss before the cut.
 const STARTUP_GROWTH_PER_SECOND: f64 = 2.0;
-/// The estimate grows past what is sent by at most this factor: an estimate nothing tested
-/// is not evidence (a subscriber of small tiles would otherwise claim any rate after a while).
+/// The estimate grows past what is sent by at most this factor, or to what the next step up
+/// costs (`aim_for`): an estimate nothing tested is not evidence (a subscriber of small tiles
+/// would otherwise claim any rate after a while).
 const UNTESTED_FACTOR: f64 = 2.0;
 /// A round trip this much above the lowest seen means a queue is building: do not grow.
 const QUEUE_DELAY: Duration = Duration::from_millis(250);
@@ -53,6 +54,8 @@ pub struct LossBasedEstimate {
     without_feedback: u32,
     /// No congestion seen yet: growing at `STARTUP_GROWTH_PER_SECOND`.
     starting: bool,
+    /// What the next step up would cost in all (0: nothing is held back).
+    next_step: u64,
 }
 
 /// What one report said: str0m's `PeerStats`, reduced to what the estimate uses.
@@ -74,7 +77,15 @@ impl LossBasedEstimate {
             min_rtt: None,
             without_feedback: 0,
             starting: true,
+            next_step: 0,
         }
+    }
+
+    /// Sets what the subscriber's next step up would cost in all (headroom included; 0 when
+    /// nothing is held back): the estimate may grow to it without evidence, since taking the
+    /// step is what tests it. (str0m's estimator probes with padding instead.)
+    pub fn aim_for(&mut self, next_step: u64) {
+        self.next_step = next_step;
     }
 
     /// The estimate to fit layers to; None when the client gives no transport-wide feedback
@@ -123,7 +134,8 @@ impl LossBasedEstimate {
                 false => GROWTH_PER_SECOND,
             };
             let grown = estimate * growth.powf(seconds.min(2.0));
-            grown.min(estimate.max(sent * UNTESTED_FACTOR))
+            let tested = (sent * UNTESTED_FACTOR).max(self.next_step as f64);
+            grown.min(estimate.max(tested))
         };
         self.estimate = (next as u64).clamp(MIN_ESTIMATE, MAX_ESTIMATE);
         self.current()
@@ -222,8 +234,9 @@ mod tests {
         );
         // Small tiles: 300 kbit/s sent, no loss. The estimate stays at what it was (it is
         // above twice what is sent), however long.
+        let small = |_| 300_000;
         assert_eq!(
-            run(&mut est, &mut at, 10, |_| 300_000, Some(0.0), 40),
+            run(&mut est, &mut at, 10, small, Some(0.0), 40),
             Some(1_000_000)
         );
         // Sending it all again, the round trip 300 ms above its lowest: hold.
@@ -236,6 +249,19 @@ mod tests {
         assert_eq!(
             run(&mut est, &mut at, 1, full, Some(0.0), 60),
             Some(1_250_000)
+        );
+        // Something held back whose next step costs 3 Mbit/s in all: the estimate may grow
+        // towards it though little is sent (taking the step will test it)...
+        est.aim_for(3_000_000);
+        assert_eq!(
+            run(&mut est, &mut at, 2, small, Some(0.0), 40),
+            Some(1_953_125)
+        );
+        // ...and no further once nothing is held back.
+        est.aim_for(0);
+        assert_eq!(
+            run(&mut est, &mut at, 2, small, Some(0.0), 40),
+            Some(1_953_125)
         );
     }
 
