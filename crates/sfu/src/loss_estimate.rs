@@ -47,8 +47,8 @@ const MAX_ESTIMATE: u64 = 1_000_000_000;
 #[derive(Debug)]
 pub struct LossBasedEstimate {
     estimate: u64,
-    /// Total bytes sent to the peer at the last report, and when.
-    last: Option<(Instant, u64)>,
+    /// When the last report came, and its total and media bytes sent.
+    last: Option<(Instant, u64, u64)>,
     min_rtt: Option<Duration>,
     /// Reports in a row with media sent and no feedback (see `REPORTS_WITHOUT_FEEDBACK`).
     without_feedback: u32,
@@ -63,6 +63,9 @@ pub struct LossBasedEstimate {
 pub struct LinkReport {
     /// All bytes sent to the peer so far.
     pub bytes_sent: u64,
+    /// RTP payload bytes sent to the peer so far (ICE and DTLS are not media: before any
+    /// media there is nothing for feedback to report on).
+    pub media_bytes_sent: u64,
     /// Share of the packets sent in the last second that the receiver reported lost; None
     /// when no feedback covered them.
     pub loss: Option<f32>,
@@ -96,7 +99,8 @@ impl LossBasedEstimate {
 
     /// Takes one report; returns the new estimate (as `current`).
     pub fn on_report(&mut self, now: Instant, report: LinkReport) -> Option<u64> {
-        let Some((then, bytes_before)) = self.last.replace((now, report.bytes_sent)) else {
+        let this = (now, report.bytes_sent, report.media_bytes_sent);
+        let Some((then, bytes_before, media_before)) = self.last.replace(this) else {
             return self.current();
         };
         let seconds = now.saturating_duration_since(then).as_secs_f64();
@@ -107,7 +111,7 @@ impl LossBasedEstimate {
         let Some(loss) = report.loss else {
             // A second without media has nothing to report on; with media and no feedback
             // the client may not send any (no transport-wide congestion control).
-            if sent > 0.0 {
+            if report.media_bytes_sent > media_before {
                 self.without_feedback = self.without_feedback.saturating_add(1);
             }
             return self.current();
@@ -146,6 +150,19 @@ impl LossBasedEstimate {
 mod tests {
     use super::*;
 
+    /// The first report (nothing sent yet); returns the clock and bytes for `run`.
+    fn begin(est: &mut LossBasedEstimate) -> (Instant, u64) {
+        let at = (Instant::now(), 0);
+        let report = LinkReport {
+            bytes_sent: 0,
+            media_bytes_sent: 0,
+            loss: None,
+            rtt: None,
+        };
+        est.on_report(at.0, report);
+        at
+    }
+
     /// Feeds one report a second at `rate` bits/s with `loss`; returns the last estimate.
     fn run(
         est: &mut LossBasedEstimate,
@@ -163,6 +180,7 @@ mod tests {
                 start.0,
                 LinkReport {
                     bytes_sent: start.1,
+                    media_bytes_sent: start.1,
                     loss,
                     rtt: Some(Duration::from_millis(rtt_ms)),
                 },
@@ -174,15 +192,7 @@ mod tests {
     #[test]
     fn grows_while_nothing_is_lost_and_falls_with_heavy_loss() {
         let mut est = LossBasedEstimate::new(1_000_000);
-        let mut at = (Instant::now(), 0);
-        est.on_report(
-            at.0,
-            LinkReport {
-                bytes_sent: 0,
-                loss: None,
-                rtt: None,
-            },
-        );
+        let mut at = begin(&mut est);
         // Sending what the estimate allows (80% of it), nothing lost: doubling a second
         // until the first sign of congestion (capped at twice what is sent).
         let full = |e: u64| e * 8 / 10;
@@ -223,15 +233,7 @@ mod tests {
     #[test]
     fn does_not_grow_far_past_what_is_sent_nor_while_a_queue_builds() {
         let mut est = LossBasedEstimate::new(1_000_000);
-        let mut at = (Instant::now(), 0);
-        est.on_report(
-            at.0,
-            LinkReport {
-                bytes_sent: 0,
-                loss: None,
-                rtt: None,
-            },
-        );
+        let mut at = begin(&mut est);
         // Small tiles: 300 kbit/s sent, no loss. The estimate stays at what it was (it is
         // above twice what is sent), however long.
         let small = |_| 300_000;
@@ -268,17 +270,20 @@ mod tests {
     #[test]
     fn a_client_without_feedback_gets_no_estimate_and_one_with_it_again() {
         let mut est = LossBasedEstimate::new(1_000_000);
-        let mut at = (Instant::now(), 0);
-        est.on_report(
-            at.0,
-            LinkReport {
-                bytes_sent: 0,
-                loss: None,
-                rtt: None,
-            },
-        );
+        let mut at = begin(&mut est);
         // Nothing sent yet and no feedback: not evidence of anything.
         assert_eq!(run(&mut est, &mut at, 5, |_| 0, None, 40), Some(1_000_000));
+        // Nor are ICE and DTLS (bytes sent, but no media).
+        for _ in 0..5 {
+            at.0 += REPORT_EVERY;
+            let report = LinkReport {
+                bytes_sent: at.1 + 2_000,
+                media_bytes_sent: at.1,
+                loss: None,
+                rtt: None,
+            };
+            assert_eq!(est.on_report(at.0, report), Some(1_000_000));
+        }
         // Media without feedback: for two reports still the estimate, then none.
         assert_eq!(
             run(&mut est, &mut at, 2, |_| 500_000, None, 40),

@@ -14,7 +14,12 @@
 //! `MOOT_BENCH_THREADS=1,2`, `MOOT_BENCH_INITIAL_BANDWIDTH_KBPS=1000,0` (the server's
 //! `--initial-bandwidth-kbps`), `MOOT_BENCH_SELECTIVE_AUDIO_AFTER=20,0` (the server's
 //! `media.selective_audio_after`; 0: everyone's audio), `MOOT_BENCH_SERVER_LOG` (the server's
-//! log filter, default "warn"; its log goes to this process's standard error).
+//! log filter, default "warn"; its log goes to this process's standard error),
+//! `MOOT_BENCH_DETAIL` (set: print where each window's frame loss was),
+//! `MOOT_BENCH_WARMUP_SECS` (from the last join to the window, default 4). Any other server
+//! setting passes through as `MOOT__<SECTION>__<KEY>` (the server inherits the environment).
+//! With bandwidth estimation on, rooms past `media.loss_based_estimation_after` (default 10)
+//! estimate newcomers from loss reports (docs/config.md).
 //!
 //! `cargo build --release -p moot-server -p moot-testkit && target/release/moot-bench`
 
@@ -29,6 +34,7 @@ use std::time::{Duration, Instant};
 const RUNS: usize = 3;
 /// Participants who talk in every room (the others are silent).
 const TALKERS: usize = 2;
+/// From the last join to the window (`MOOT_BENCH_WARMUP_SECS` to change).
 const WARMUP: Duration = Duration::from_secs(4);
 const WINDOW: Duration = Duration::from_secs(8);
 
@@ -175,11 +181,42 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
     f64::from(sorted[at]) / 1000.0
 }
 
-/// Frames received and lost over all (receiver, sender, kind) pairs.
-fn totals(sims: &[SimParticipant]) -> (u64, u64) {
+/// Frames received and lost over all (receiver, sender) pairs of one kind.
+fn totals(sims: &[SimParticipant], kind: TrackKind) -> (u64, u64) {
     sims.iter()
         .flat_map(|s| s.received_all())
+        .filter(|((_, k), _)| *k == kind)
         .fold((0, 0), |(f, l), (_, r)| (f + r.frames, l + r.lost))
+}
+
+/// Datagrams the kernel dropped so far because a UDP socket's receive buffer was full (all
+/// sockets of the machine: the server's and the load generator's). Growing during a window
+/// means some process did not keep up.
+fn udp_receive_drops() -> u64 {
+    let snmp = std::fs::read_to_string("/proc/net/snmp").unwrap_or_default();
+    let mut udp = snmp.lines().filter(|l| l.starts_with("Udp: "));
+    let (Some(names), Some(values)) = (udp.next(), udp.next()) else {
+        return 0;
+    };
+    names
+        .split_whitespace()
+        .zip(values.split_whitespace())
+        .find(|(name, _)| *name == "RcvbufErrors")
+        .and_then(|(_, value)| value.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Lost frames as a share of all frames, between two `totals` readings.
+fn loss_share((frames0, lost0): (u64, u64), (frames1, lost1): (u64, u64)) -> f64 {
+    let frames = frames1.saturating_sub(frames0);
+    // A frame that completes late is taken back off the loss count, so the count can fall
+    // between readings: that is no loss, not a wrap-around.
+    let lost = lost1.saturating_sub(lost0);
+    if frames + lost == 0 {
+        0.0
+    } else {
+        lost as f64 / (frames + lost) as f64
+    }
 }
 
 struct RoomFigures {
@@ -191,7 +228,12 @@ struct RoomFigures {
     sent_per_second: f64,
     per_cpu_second: f64,
     cpu_share: f64,
+    /// Frame loss of all frames, of audio frames, of video frames.
     loss: f64,
+    audio_loss: f64,
+    video_loss: f64,
+    /// Datagrams the kernel dropped per second for full receive buffers (any socket).
+    udp_drops_per_second: f64,
     p50_ms: f64,
     p99_ms: f64,
     rss_per_participant_kib: f64,
@@ -244,16 +286,21 @@ async fn measure_rooms(rooms: usize, size: usize, setup: Setup) -> anyhow::Resul
     let server = start_server(setup)?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let idle = server.rss_kib()? as f64;
+    let warmup = env_list::<u64>("MOOT_BENCH_WARMUP_SECS", "")
+        .first()
+        .map_or(WARMUP, |s| Duration::from_secs(*s));
     let mut sims = Vec::new();
     for room in 0..rooms {
         let name = format!("bench-{size}-{room}");
         sims.extend(join_many(&server, &name, size, size / 2).await?);
     }
-    tokio::time::sleep(WARMUP).await;
+    tokio::time::sleep(warmup).await;
     for s in &sims {
         s.take_latencies();
     }
-    let (frames0, lost0) = totals(&sims);
+    let audio0 = totals(&sims, TrackKind::Audio);
+    let video0 = totals(&sims, TrackKind::Video);
+    let drops0 = udp_receive_drops();
     let detail0: Vec<_> = sims.iter().map(|s| s.received_all()).collect();
     let own0 = own_cpu_seconds();
     let (cpu0, fwd0, t0) = (
@@ -269,7 +316,9 @@ async fn measure_rooms(rooms: usize, size: usize, setup: Setup) -> anyhow::Resul
         server.metric("moot_media_packets_forwarded_total")?,
         Instant::now(),
     );
-    let (frames1, lost1) = totals(&sims);
+    let audio1 = totals(&sims, TrackKind::Audio);
+    let video1 = totals(&sims, TrackKind::Video);
+    let drops1 = udp_receive_drops();
     if std::env::var_os("MOOT_BENCH_DETAIL").is_some() {
         print_loss_detail(&detail0, &sims);
     }
@@ -281,10 +330,7 @@ async fn measure_rooms(rooms: usize, size: usize, setup: Setup) -> anyhow::Resul
         s.leave().await;
     }
     let wall = (t1 - t0).as_secs_f64();
-    // A frame counted lost can still arrive late (a retransmission) and be taken back, so
-    // the lost count may fall between the two readings: no unsigned subtraction.
-    let frames = frames1.saturating_sub(frames0) as f64;
-    let lost = (lost1 as f64 - lost0 as f64).max(0.0);
+    let both = |(a, b): (u64, u64), (c, d): (u64, u64)| (a + c, b + d);
     let forwarded = (fwd1 - fwd0) as f64;
     Ok(RoomFigures {
         rooms,
@@ -294,7 +340,10 @@ async fn measure_rooms(rooms: usize, size: usize, setup: Setup) -> anyhow::Resul
         sent_per_second: sent1.saturating_sub(sent0) as f64 / wall,
         per_cpu_second: forwarded / (cpu1 - cpu0).max(1e-9),
         cpu_share: (cpu1 - cpu0) / wall,
-        loss: lost / (frames + lost).max(1.0),
+        loss: loss_share(both(audio0, video0), both(audio1, video1)),
+        audio_loss: loss_share(audio0, audio1),
+        video_loss: loss_share(video0, video1),
+        udp_drops_per_second: drops1.saturating_sub(drops0) as f64 / wall,
         p50_ms: percentile(&latencies, 0.5),
         p99_ms: percentile(&latencies, 0.99),
         rss_per_participant_kib: (rss - idle) / (rooms * size) as f64,
@@ -387,11 +436,11 @@ async fn main() -> anyhow::Result<()> {
         median(three) / 1024.0
     );
     println!();
-    println!("  | rooms × participants | audio forwarded | media threads | bandwidth estimation | forwarded pkt/s | datagrams sent/s | pkt per server CPU-s | ratio to baseline | server CPU (cores) | load generator CPU (cores) | frame loss | latency p50 / p99 (ms) | RSS per participant |");
-    println!("  |---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("  | rooms × participants | audio forwarded | media threads | bandwidth estimation | forwarded pkt/s | datagrams sent/s | pkt per server CPU-s | ratio to baseline | server CPU (cores) | load generator CPU (cores) | frame loss (audio / video) | kernel UDP drops/s | latency p50 / p99 (ms) | RSS per participant |");
+    println!("  |---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in &rooms {
         println!(
-            "  | {} × {} | {} | {} | {} | {:.0} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2}% | {:.1} / {:.1} | {:.0} KiB |",
+            "  | {} × {} | {} | {} | {} | {:.0} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2}% ({:.2}% / {:.2}%) | {:.0} | {:.1} / {:.1} | {:.0} KiB |",
             r.rooms,
             r.size,
             if r.setup.selective_audio_after == 0 {
@@ -412,6 +461,9 @@ async fn main() -> anyhow::Result<()> {
             r.cpu_share,
             r.loadgen_cpu_share,
             r.loss * 100.0,
+            r.audio_loss * 100.0,
+            r.video_loss * 100.0,
+            r.udp_drops_per_second,
             r.p50_ms,
             r.p99_ms,
             r.rss_per_participant_kib
