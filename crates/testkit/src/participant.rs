@@ -77,8 +77,6 @@ pub struct Received {
     /// Size of the last frame, all its packets' payloads without descriptors (tells simulcast
     /// layers apart).
     pub last_size: usize,
-    /// Size of the first frame (the layer a subscription started with).
-    pub first_size: usize,
     /// Breaks in the RTP sequence numbering of the received stream that NACK/RTX did not
     /// repair within 300 ms (a run of missing numbers is one): the SFU's rewritten stream was
     /// not contiguous, or loss went unrepaired.

@@ -259,9 +259,6 @@ impl Received {
     /// Counts a frame that arrived whole; returns its one-way latency in microseconds when
     /// it carries a stamp.
     pub(crate) fn count_frame(&mut self, frame: &Frame) -> Option<u32> {
-        if self.frames == 0 {
-            self.first_size = frame.size;
-        }
         self.frames += 1;
         self.bytes += frame.size as u64;
         self.last_size = frame.size;

@@ -209,30 +209,6 @@ async fn a_slow_link_in_a_large_room_gets_the_low_layer_and_recovers_too() {
     slow_link_then_fast_again(&server.ws_url()).await;
 }
 
-/// Before its first adaptation a subscription gets the top layer the quality allows, but a
-/// newcomer to a large room (loss-based estimate, nothing paced) starts at the lowest: two
-/// dozen cameras at their top layer at once would be a burst no estimate allowed.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_newcomer_to_a_large_room_starts_each_camera_at_the_lowest_layer() {
-    for (loss_based_after, first_layer) in [(0, 2), (1, 0)] {
-        let mut config = Config::default();
-        config.media.loss_based_estimation_after = loss_based_after;
-        let server = spawn_server_with(config).await.expect("server");
-        let (publisher, viewer) = publisher_and_viewer(&server.ws_url(), "first-layer").await;
-        let video = |v: &SimParticipant| v.received(publisher.id, TrackKind::Video);
-        assert!(
-            viewer.wait_until(WAIT, |v| video(v).frames > 0).await,
-            "the viewer gets video"
-        );
-        assert_eq!(
-            simulcast_layer_of(video(&viewer).first_size),
-            Some(first_layer),
-            "the first layer with media.loss_based_estimation_after = {loss_based_after}: {:?}",
-            video(&viewer)
-        );
-    }
-}
-
 async fn slow_link_then_fast_again(url: &str) {
     let (publisher, viewer) = publisher_and_viewer(url, "slow-link").await;
     let layer = |p: &SimParticipant| {
