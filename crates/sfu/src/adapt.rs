@@ -65,11 +65,6 @@ impl SubscriberAdapt {
         self.targets.get(&mid).copied()
     }
 
-    /// Whether this peer is estimated from loss reports (`use_loss_based`).
-    pub fn is_loss_based(&self) -> bool {
-        self.loss_based.is_some()
-    }
-
     /// Estimates this peer from loss reports (str0m's estimator is off for it), starting
     /// at `initial` bits/s.
     pub fn use_loss_based(&mut self, initial: u64) {

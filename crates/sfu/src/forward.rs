@@ -114,15 +114,9 @@ impl Sfu {
             // Simulcast: forward only this subscriber's layer; switch only on a keyframe.
             let mut switch_to = None;
             if let Some(rid) = rid {
-                // The adaptation's choice (adapt.rs); quality alone until it has decided,
-                // except in a large room (loss-based estimate): nothing paces there, and a
-                // newcomer's two dozen cameras at their top layer at once would be a burst
-                // of tens of Mbit/s, so they start at the lowest.
+                // The adaptation's choice (adapt.rs); quality alone until it has decided.
                 let target = match sub.adapt.target(sub_mid) {
                     Some(decided) => track.layers.pick(decided, now),
-                    None if sub.adapt.is_loss_based() => {
-                        track.layers.pick(track.layers.rid_at(0), now)
-                    }
                     None => track.layers.target(sub.receive_video, now),
                 };
                 let current = sub.layer_of(sub_mid);
