@@ -39,6 +39,11 @@ struct Session {
 pub struct Hub {
     rooms: Mutex<Rooms>,
     sessions: Mutex<HashMap<ParticipantId, Session>>,
+    /// Set by `close_all` (the server is shutting down): a session that registers later is
+    /// closed with it at once. Its connection was admitted before draining began but its
+    /// task registered after the notice went out; it would otherwise never hear it and keep
+    /// the connection (and the shutdown's grace period) open. Locked after `sessions`.
+    closing: Mutex<Option<ServerMessage>>,
     next_id: AtomicU64,
     media: MediaHandle,
     /// Hands each `welcome` its TURN credentials; None without a relay.
@@ -56,6 +61,7 @@ impl Hub {
         Self {
             rooms: Mutex::new(Rooms::new(config)),
             sessions: Mutex::new(HashMap::new()),
+            closing: Mutex::new(None),
             next_id: AtomicU64::new(1),
             media,
             turn,
@@ -93,7 +99,11 @@ impl Hub {
     pub fn register(&self) -> (ParticipantId, mpsc::Receiver<Outbound>) {
         let id = ParticipantId(self.next_id.fetch_add(1, Ordering::Relaxed));
         let (tx, rx) = mpsc::channel(SESSION_QUEUE);
-        lock(&self.sessions).insert(
+        let mut sessions = lock(&self.sessions);
+        if let Some(message) = lock(&self.closing).clone() {
+            let _ = tx.try_send(Outbound::Close(message));
+        }
+        sessions.insert(
             id,
             Session {
                 connection: id.0,
@@ -182,10 +192,11 @@ impl Hub {
     /// Tells every session `message` (fatal) and closes it: graceful shutdown. A session whose
     /// queue is full is closed without it.
     pub fn close_all(&self, message: &ServerMessage) {
-        let senders: Vec<_> = lock(&self.sessions)
-            .values()
-            .map(|s| s.sender.clone())
-            .collect();
+        let senders: Vec<_> = {
+            let sessions = lock(&self.sessions);
+            *lock(&self.closing) = Some(message.clone());
+            sessions.values().map(|s| s.sender.clone()).collect()
+        };
         for sender in senders {
             let _ = sender.try_send(Outbound::Close(message.clone()));
         }
@@ -282,4 +293,34 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A connection admitted just before shutdown whose session registers just after the
+    /// notice went out still gets it (it used to wait for a notice that never came, pinged
+    /// forever, and held the shutdown's grace period open).
+    #[test]
+    fn a_session_registering_after_the_shutdown_notice_is_closed_at_once() {
+        let (media, _ports) = MediaHandle::new(1, 0);
+        let hub = Hub::new(RoomsConfig::default(), media, None);
+        let (_, mut before) = hub.register();
+        hub.close_all(&crate::limits::shutdown_message());
+        let (_, mut after) = hub.register();
+        for queue in [&mut before, &mut after] {
+            let closed = queue.try_recv();
+            assert!(
+                matches!(
+                    closed,
+                    Ok(Outbound::Close(ServerMessage::Error {
+                        code: ErrorCode::ServerShutdown,
+                        ..
+                    }))
+                ),
+                "{closed:?}"
+            );
+        }
+    }
 }
