@@ -6,9 +6,9 @@
 //! Runs every `ADAPT_EVERY`, not per packet: forwarding only looks up the decided layer.
 //!
 //! The bandwidth signal is str0m's send-side estimator (Google congestion control over
-//! transport-wide congestion control feedback), enabled on every peer. It works in RTP mode:
-//! str0m's pacer numbers every packet we write with the transport-wide sequence number and
-//! the browser (or the test client) reports their arrival times. A subscriber whose client
+//! transport-wide congestion control feedback). It works in RTP mode: str0m numbers every
+//! packet we write with the transport-wide sequence number as it sends it, and the browser
+//! (or the test client) reports their arrival times. A subscriber whose client
 //! gives no such feedback produces no estimate and simply gets no bandwidth cap.
 //!
 //! Except in large groups: a peer joining one (`SfuConfig::loss_based_estimation_after`) is
