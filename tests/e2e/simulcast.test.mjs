@@ -124,7 +124,9 @@ test('a newcomer to a large room climbs to the top layer on the loss-based estim
       await waitForVideoFrames(tile(bob, 'Alice'), 'Bob sees Alice');
       await waitFor('Bob to receive the 720-line layer', () => inboundHeight(bob), (h) => h >= 700, { timeout: 40_000, interval: 500 });
       // The reports that drove it: Chromium's feedback arrived (a loss figure, not None) and
-      // the estimate grew from its start.
+      // the estimate grew from its start (without feedback it would stay at 150 kbit/s, or
+      // after 3 s have no figure at all). How far it grew by the time 720 lines arrive
+      // depends on how fast Chromium's own encoder ramps up: 283k to 457k in 8 runs here.
       const reports = s.server
         .output()
         .replace(/\x1b\[[0-9;]*m/g, '')
@@ -133,7 +135,7 @@ test('a newcomer to a large room climbs to the top layer on the loss-based estim
         .filter(Boolean)
         .map((m) => Number(m[1]));
       assert.ok(reports.length > 0, 'loss-based reports with Chromium feedback in the server log');
-      assert.ok(Math.max(...reports) >= 300_000, `the estimate grew from 150 kbit/s: ${reports.join(', ')}`);
+      assert.ok(Math.max(...reports) > 150_000, `the estimate grew from 150 kbit/s: ${reports.join(', ')}`);
       console.log(`Bob's loss-based estimate, once a second: ${reports.join(', ')}`);
     },
     {
