@@ -126,7 +126,7 @@ test('a newcomer to a large room climbs to the top layer on the loss-based estim
       // The reports that drove it: Chromium's feedback arrived (a loss figure, not None) and
       // the estimate grew from its start (without feedback it would stay at 150 kbit/s, or
       // after 3 s have no figure at all). How far it grew by the time 720 lines arrive
-      // depends on how fast Chromium's own encoder ramps up: 283k to 457k in 8 runs here.
+      // depends on how fast Chromium's own encoder ramps up: 298k to 457k in 8 runs here.
       const reports = s.server
         .output()
         .replace(/\x1b\[[0-9;]*m/g, '')
