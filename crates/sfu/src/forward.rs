@@ -86,7 +86,7 @@ impl Sfu {
                     self.next_speaker_evaluation = Some(now + EVALUATE_EVERY);
                 }
                 // A large room forwards only who speaks (`SfuConfig::selective_audio_after`).
-                if self.selective_audio.contains(&group) && !detector.heard(now, key.peer, level) {
+                if self.selective_audio.contains(&group) && !detector.heard(now, key.peer) {
                     track.audio_held = true;
                     return;
                 }

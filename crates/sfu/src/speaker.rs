@@ -96,15 +96,13 @@ impl SpeakerDetector {
         false
     }
 
-    /// Whether `peer`'s audio frame at `dbov` is forwarded in a room that forwards only the
-    /// people speaking (after `on_level` for that frame).
-    pub fn heard(&self, now: Instant, peer: PeerId, dbov: i8) -> bool {
-        dbov >= VOICE_DBOV
-            || self
-                .loudness
-                .get(&peer)
-                .and_then(|l| l.last_voice)
-                .is_some_and(|t| now.saturating_duration_since(t) < HANGOVER)
+    /// Whether `peer`'s audio frame is forwarded in a room that forwards only the people
+    /// speaking. Asked after `on_level` for that frame: a voice frame is its own `last_voice`.
+    pub fn heard(&self, now: Instant, peer: PeerId) -> bool {
+        self.loudness
+            .get(&peer)
+            .and_then(|l| l.last_voice)
+            .is_some_and(|t| now.saturating_duration_since(t) < HANGOVER)
             || self
                 .recent
                 .iter()
@@ -246,32 +244,28 @@ mod tests {
         let mut det = SpeakerDetector::default();
         run(&mut det, start, 0, 1000, &[(A, -127), (B, -127)]);
         let at = |ms| start + Duration::from_millis(ms);
-        assert!(!det.heard(at(1000), A, -127), "silence is not forwarded");
-        assert!(!det.heard(at(1000), A, -75), "nor background noise");
-        assert!(det.heard(at(1000), A, -40), "a first word is, at once");
+        assert!(!det.heard(at(1000), A), "silence is not forwarded");
+        det.on_level(at(1000), A, -75);
+        assert!(!det.heard(at(1000), A), "nor background noise");
+        det.on_level(at(1000), A, -40);
+        assert!(det.heard(at(1000), A), "a first word is, at once");
         // B says a word, then stops: heard during the trailing-off, then not...
         run(&mut det, start, 1000, 300, &[(B, -30)]);
         run(&mut det, start, 1300, 300, &[(B, -127)]);
-        assert!(det.heard(at(1600), B, -127), "trailing off");
+        assert!(det.heard(at(1600), B), "trailing off");
         run(&mut det, start, 1600, 800, &[(B, -127)]);
-        assert!(!det.heard(at(2400), B, -127), "quiet again");
+        assert!(!det.heard(at(2400), B), "quiet again");
         // ...unless it became a dominant speaker: then heard throughout.
         run(&mut det, start, 2400, 2000, &[(A, -30), (B, -127)]);
         assert_eq!(det.current(), Some(A));
         run(&mut det, start, 4400, 2000, &[(A, -127)]);
-        assert!(
-            det.heard(at(6400), A, -127),
-            "a recent speaker's silence too"
-        );
+        assert!(det.heard(at(6400), A), "a recent speaker's silence too");
         for (i, p) in [B, C, PeerId(4)].into_iter().enumerate() {
             let from = 6400 + 2000 * i as u64;
             run(&mut det, start, from, 2000, &[(p, -20)]);
         }
         assert_eq!(det.recent().len(), 4);
-        assert!(
-            !det.heard(at(12400), A, -127),
-            "only the last three speakers"
-        );
+        assert!(!det.heard(at(12400), A), "only the last three speakers");
     }
 
     #[test]
