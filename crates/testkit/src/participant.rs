@@ -335,6 +335,13 @@ impl SimParticipant {
             .unwrap_or_default()
     }
 
+    /// How many frames of `from`'s track of `kind` arrive while waiting `wait`.
+    pub async fn frames_during(&self, from: ParticipantId, kind: TrackKind, wait: Duration) -> u64 {
+        let before = self.received(from, kind).frames;
+        tokio::time::sleep(wait).await;
+        self.received(from, kind).frames - before
+    }
+
     pub fn knows(&self, other: ParticipantId) -> bool {
         lock(&self.shared).participants.contains_key(&other)
     }
