@@ -24,8 +24,9 @@
 //! `cargo build --release -p moot-server -p moot-testkit && target/release/moot-bench`
 
 use anyhow::{bail, Context};
-use moot_protocol::TrackKind;
+use moot_protocol::{ParticipantId, TrackKind};
 use moot_testkit::{baseline, Received, SimOptions, SimParticipant};
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -181,11 +182,21 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
     f64::from(sorted[at]) / 1000.0
 }
 
-/// Frames received and lost over all (receiver, sender) pairs of one kind.
-fn totals(sims: &[SimParticipant], kind: TrackKind) -> (u64, u64) {
+/// What each participant (in `sims` order) has received from whom, at one moment.
+type Snapshot = Vec<HashMap<(ParticipantId, TrackKind), Received>>;
+
+fn snapshot(sims: &[SimParticipant]) -> Snapshot {
     sims.iter()
-        .flat_map(|s| s.received_all())
-        .filter(|((_, k), _)| *k == kind)
+        .map(|s| s.received_all().into_iter().collect())
+        .collect()
+}
+
+/// Frames received and lost over all (receiver, sender) pairs, of one kind or of both.
+fn totals(snapshot: &Snapshot, kind: Option<TrackKind>) -> (u64, u64) {
+    snapshot
+        .iter()
+        .flatten()
+        .filter(|((_, k), _)| kind.is_none_or(|kind| *k == kind))
         .fold((0, 0), |(f, l), (_, r)| (f + r.frames, l + r.lost))
 }
 
@@ -243,18 +254,15 @@ struct RoomFigures {
 
 /// Where the window's frame loss was (`MOOT_BENCH_DETAIL`): per kind, lost frames and
 /// how many (receiver, sender) pairs lost any, and the worst pairs.
-fn print_loss_detail(
-    before: &[Vec<((moot_protocol::ParticipantId, TrackKind), Received)>],
-    sims: &[SimParticipant],
-) {
+fn print_loss_detail(before: &Snapshot, after: &Snapshot) {
     let mut pairs = Vec::new();
-    for (i, (sim, before)) in sims.iter().zip(before).enumerate() {
-        for (key, now) in sim.received_all() {
-            let was = before.iter().find(|(k, _)| *k == key).map(|(_, r)| *r);
+    for (i, (before, after)) in before.iter().zip(after).enumerate() {
+        for (key, now) in after {
+            let was = before.get(key);
             // A late frame is taken back off the loss count: it can fall in the window.
             let lost = now.lost as i64 - was.map_or(0, |r| r.lost) as i64;
             let frames = now.frames - was.map_or(0, |r| r.frames);
-            pairs.push((lost, frames, i, key));
+            pairs.push((lost, frames, i, *key));
         }
     }
     for kind in [TrackKind::Audio, TrackKind::Video] {
@@ -298,10 +306,8 @@ async fn measure_rooms(rooms: usize, size: usize, setup: Setup) -> anyhow::Resul
     for s in &sims {
         s.take_latencies();
     }
-    let audio0 = totals(&sims, TrackKind::Audio);
-    let video0 = totals(&sims, TrackKind::Video);
+    let received0 = snapshot(&sims);
     let drops0 = udp_receive_drops();
-    let detail0: Vec<_> = sims.iter().map(|s| s.received_all()).collect();
     let own0 = own_cpu_seconds();
     let (cpu0, fwd0, t0) = (
         server.cpu_seconds()?,
@@ -316,11 +322,10 @@ async fn measure_rooms(rooms: usize, size: usize, setup: Setup) -> anyhow::Resul
         server.metric("moot_media_packets_forwarded_total")?,
         Instant::now(),
     );
-    let audio1 = totals(&sims, TrackKind::Audio);
-    let video1 = totals(&sims, TrackKind::Video);
+    let received1 = snapshot(&sims);
     let drops1 = udp_receive_drops();
     if std::env::var_os("MOOT_BENCH_DETAIL").is_some() {
-        print_loss_detail(&detail0, &sims);
+        print_loss_detail(&received0, &received1);
     }
     let own1 = own_cpu_seconds();
     let rss = server.rss_kib()? as f64;
@@ -330,7 +335,7 @@ async fn measure_rooms(rooms: usize, size: usize, setup: Setup) -> anyhow::Resul
         s.leave().await;
     }
     let wall = (t1 - t0).as_secs_f64();
-    let both = |(a, b): (u64, u64), (c, d): (u64, u64)| (a + c, b + d);
+    let loss_of = |kind| loss_share(totals(&received0, kind), totals(&received1, kind));
     let forwarded = (fwd1 - fwd0) as f64;
     Ok(RoomFigures {
         rooms,
@@ -340,9 +345,9 @@ async fn measure_rooms(rooms: usize, size: usize, setup: Setup) -> anyhow::Resul
         sent_per_second: sent1.saturating_sub(sent0) as f64 / wall,
         per_cpu_second: forwarded / (cpu1 - cpu0).max(1e-9),
         cpu_share: (cpu1 - cpu0) / wall,
-        loss: loss_share(both(audio0, video0), both(audio1, video1)),
-        audio_loss: loss_share(audio0, audio1),
-        video_loss: loss_share(video0, video1),
+        loss: loss_of(None),
+        audio_loss: loss_of(Some(TrackKind::Audio)),
+        video_loss: loss_of(Some(TrackKind::Video)),
         udp_drops_per_second: drops1.saturating_sub(drops0) as f64 / wall,
         p50_ms: percentile(&latencies, 0.5),
         p99_ms: percentile(&latencies, 0.99),
