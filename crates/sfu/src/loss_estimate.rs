@@ -36,6 +36,11 @@ const STARTUP_GROWTH_PER_SECOND: f64 = 2.0;
 /// costs (`aim_for`): an estimate nothing tested is not evidence (a subscriber of small tiles
 /// would otherwise claim any rate after a while).
 const UNTESTED_FACTOR: f64 = 2.0;
+/// How far past the next step's cost (`aim_for`) the estimate may grow untested: exactly
+/// that cost is not enough once rounding, or a layer's rate measured a little higher a
+/// moment later, makes the step cost a little more (seen in a browser test: short by 1 bit/s,
+/// and stuck one layer down).
+const STEP_MARGIN: f64 = 1.1;
 /// A round trip this much above the lowest seen means a queue is building: do not grow.
 const QUEUE_DELAY: Duration = Duration::from_millis(250);
 /// Reports with media sent but no feedback before the client counts as giving none.
@@ -138,7 +143,7 @@ impl LossBasedEstimate {
                 false => GROWTH_PER_SECOND,
             };
             let grown = estimate * growth.powf(seconds.min(2.0));
-            let tested = (sent * UNTESTED_FACTOR).max(self.next_step as f64);
+            let tested = (sent * UNTESTED_FACTOR).max(self.next_step as f64 * STEP_MARGIN);
             grown.min(estimate.max(tested))
         };
         self.estimate = (next as u64).clamp(MIN_ESTIMATE, MAX_ESTIMATE);
@@ -253,17 +258,22 @@ mod tests {
             Some(1_250_000)
         );
         // Something held back whose next step costs 3 Mbit/s in all: the estimate may grow
-        // towards it though little is sent (taking the step will test it)...
+        // towards it though little is sent (taking the step will test it), and a little past
+        // it, so that the step surely fits...
         est.aim_for(3_000_000);
         assert_eq!(
             run(&mut est, &mut at, 2, small, Some(0.0), 40),
             Some(1_953_125)
         );
+        assert_eq!(
+            run(&mut est, &mut at, 3, small, Some(0.0), 40),
+            Some(3_300_000)
+        );
         // ...and no further once nothing is held back.
         est.aim_for(0);
         assert_eq!(
             run(&mut est, &mut at, 2, small, Some(0.0), 40),
-            Some(1_953_125)
+            Some(3_300_000)
         );
     }
 
