@@ -23,6 +23,9 @@ impl Sfu {
         };
         let key = TrackKey { peer: id, mid };
         let Some(track) = self.tracks.get(&key) else {
+            // The first packet on this mid: publish it (subscribers open it by renegotiating
+            // and then ask for a keyframe, so nothing is forwarded before that).
+            self.publish(id, mid);
             return;
         };
         let allowed = match track.kind {

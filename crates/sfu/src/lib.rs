@@ -27,7 +27,11 @@ mod speaker;
 #[cfg(test)]
 mod ice_tcp_tests;
 #[cfg(test)]
+mod publish_tests;
+#[cfg(test)]
 mod relay_tests;
+#[cfg(test)]
+mod test_net;
 
 pub use adapt::DEFAULT_INITIAL_BANDWIDTH_BPS;
 pub use demux::{is_stun, stun_local_ufrag};
@@ -38,7 +42,7 @@ pub use str0m::media::{KeyframeRequestKind, MediaKind, Rid};
 pub use str0m::net::{Protocol, Transmit};
 
 use demux::Demux;
-use peer::{Peer, SubState, Subscription};
+use peer::{Announced, Peer, SubState, Subscription};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -783,7 +787,13 @@ impl Sfu {
     fn on_event(&mut self, now: Instant, id: PeerId, event: Event) {
         match event {
             Event::MediaAdded(added) if added.direction.is_receiving() => {
-                self.publish(id, added.mid, added.kind);
+                if let Some(peer) = self.peers.get_mut(&id) {
+                    peer.announced.push(Announced {
+                        mid: added.mid,
+                        kind: added.kind,
+                        tried: false,
+                    });
+                }
             }
             Event::RtpPacket(packet) => self.forward(now, id, packet),
             Event::EgressBitrateEstimate(kind) => self.on_estimate(id, kind),
@@ -815,13 +825,23 @@ impl Sfu {
         }
     }
 
-    /// A client started sending on `mid`: everyone else in its group subscribes.
-    fn publish(&mut self, id: PeerId, mid: Mid, kind: MediaKind) {
+    /// The first packet on announced `mid` arrived: everyone else in its group subscribes.
+    /// Acts once per announced mid, whatever the outcome.
+    pub(crate) fn publish(&mut self, id: PeerId, mid: Mid) {
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
+        let Some(announced) = peer.announced.iter_mut().find(|a| a.mid == mid && !a.tried) else {
+            return;
+        };
+        announced.tried = true;
+        let kind = announced.kind;
+        let source = self.source_of(id, mid);
         let key = TrackKey { peer: id, mid };
         if self.tracks.contains_key(&key) {
             return;
         }
-        let Some(source) = self.source_of(id, mid, kind) else {
+        let Some(source) = source else {
             tracing::debug!(peer = id.0, "ignoring a third track of one kind");
             return;
         };

@@ -38,7 +38,7 @@ impl Sfu {
         match applied {
             Ok(Some((offer, pending))) => {
                 peer.pending = Some(pending);
-                let tracks = peer
+                let tracks: Vec<OfferedTrack> = peer
                     .subscriptions
                     .iter()
                     .filter_map(|s| match s.state {
@@ -53,6 +53,7 @@ impl Sfu {
                         _ => None,
                     })
                     .collect();
+                tracing::debug!(peer = id.0, tracks = tracks.len(), "offer");
                 self.outputs.push_back(SfuOutput::Offer {
                     peer: id,
                     sdp: offer.to_sdp_string(),

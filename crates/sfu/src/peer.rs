@@ -43,6 +43,15 @@ pub struct TxStream {
     ssrc: Option<Ssrc>,
 }
 
+/// A mid the client offered to send on.
+#[derive(Debug, Clone, Copy)]
+pub struct Announced {
+    pub mid: Mid,
+    pub kind: MediaKind,
+    /// Its first packet arrived and it was published (or refused: a third track of a kind).
+    pub tried: bool,
+}
+
 /// Why a peer's media session ended abnormally.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PeerFault {
@@ -88,6 +97,10 @@ pub struct Peer {
     pub subscriptions: Vec<Subscription>,
     /// Mids on which this peer's client sends media to us.
     pub published: Vec<Mid>,
+    /// Every mid this peer's client offered to send on, in m-line order: a track is published
+    /// (others subscribe) only once its first packet arrives, so a camera that is off, or a
+    /// screen that is not shared, costs the others no m-line.
+    pub announced: Vec<Announced>,
     pub next_timeout: Option<Instant>,
     /// When ICE went `Disconnected` (None while connected).
     pub ice_lost_at: Option<Instant>,
@@ -124,6 +137,7 @@ impl Peer {
             pending: None,
             subscriptions: Vec::new(),
             published: Vec::new(),
+            announced: Vec::new(),
             next_timeout: None,
             ice_lost_at: None,
             may_send_audio: true,

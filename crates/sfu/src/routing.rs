@@ -66,22 +66,22 @@ impl Sfu {
         }
     }
 
-    /// What the publisher's `mid` carries: as declared in its offer, else by m-line order.
-    pub(crate) fn source_of(&self, id: PeerId, mid: Mid, kind: MediaKind) -> Option<Source> {
+    /// What the publisher's announced `mid` carries: as declared in its offer, else by
+    /// m-line order among the announced mids of its kind (first: camera or microphone; second:
+    /// screen or its sound), whichever of them sends first.
+    pub(crate) fn source_of(&self, id: PeerId, mid: Mid) -> Option<Source> {
         let peer = self.peers.get(&id)?;
         if let Some(source) = peer.declared_sources.get(&mid.to_string()) {
             return Some(*source);
         }
-        let same_kind = peer
-            .published
+        let kind = peer.announced.iter().find(|a| a.mid == mid)?.kind;
+        let earlier = peer
+            .announced
             .iter()
-            .filter(|m| {
-                self.tracks
-                    .get(&TrackKey { peer: id, mid: **m })
-                    .is_some_and(|t| t.kind == kind)
-            })
+            .take_while(|a| a.mid != mid)
+            .filter(|a| a.kind == kind)
             .count();
-        match (kind, same_kind) {
+        match (kind, earlier) {
             (MediaKind::Audio, 0) => Some(Source::Microphone),
             (MediaKind::Audio, 1) => Some(Source::ScreenAudio),
             (MediaKind::Video, 0) => Some(Source::Camera),

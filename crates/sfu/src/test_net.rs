@@ -1,0 +1,202 @@
+//! A sans-IO network for tests: str0m clients (audio only) and two SFUs on a virtual clock.
+//! `Net::step` moves datagrams between the clients and the SFUs, answers the SFUs' offers,
+//! and moves the relay outputs (`Published`, `Relay`, `KeyframeWanted`, `LayersWanted`)
+//! between the SFUs the way the server's media workers do.
+
+use super::*;
+use str0m::change::SdpAnswer;
+use str0m::media::Direction;
+use str0m::Rtc;
+
+pub(crate) fn addr(s: &str) -> SocketAddr {
+    s.parse().expect("address literal")
+}
+
+pub(crate) struct Client {
+    pub(crate) id: PeerId,
+    /// Which SFU (0: A, 1: B) holds it.
+    pub(crate) sfu: usize,
+    pub(crate) rtc: Rtc,
+    pub(crate) addr: SocketAddr,
+    /// Its audio m-lines, in offer order.
+    pub(crate) audio_mids: Vec<Mid>,
+    pub(crate) connected: bool,
+    /// Audio frames received, by the mid they came on.
+    pub(crate) received: HashMap<Mid, usize>,
+    /// Publisher of each mid the server offered.
+    pub(crate) offered: HashMap<Mid, PeerId>,
+    /// Every track of every offer the server made, in order.
+    pub(crate) offers: Vec<Vec<OfferedTrack>>,
+}
+
+pub(crate) struct Net {
+    pub(crate) now: Instant,
+    pub(crate) sfus: [Sfu; 2],
+    pub(crate) clients: Vec<Client>,
+    pub(crate) relayed: usize,
+}
+
+impl Net {
+    pub(crate) fn step(&mut self) {
+        for c in &mut self.clients {
+            loop {
+                match c.rtc.poll_output().expect("client rtc") {
+                    str0m::Output::Timeout(_) => break,
+                    str0m::Output::Transmit(t) => self.sfus[c.sfu].handle_receive(
+                        self.now,
+                        c.addr,
+                        t.destination,
+                        &t.contents,
+                    ),
+                    str0m::Output::Event(Event::Connected) => c.connected = true,
+                    str0m::Output::Event(Event::MediaData(data)) => {
+                        *c.received.entry(data.mid).or_default() += 1;
+                    }
+                    str0m::Output::Event(_) => {}
+                }
+            }
+        }
+        for from in 0..2 {
+            let to = 1 - from;
+            while let Some(output) = self.sfus[from].poll_output() {
+                match output {
+                    SfuOutput::Transmit(t) => {
+                        let c = self
+                            .clients
+                            .iter_mut()
+                            .find(|c| c.addr == t.destination)
+                            .expect("transmit to a client");
+                        let receive = Receive::new(t.proto, t.source, c.addr, &t.contents)
+                            .expect("valid datagram");
+                        c.rtc
+                            .handle_input(Input::Receive(self.now, receive))
+                            .expect("client input");
+                    }
+                    SfuOutput::Offer { peer, sdp, tracks } => {
+                        let c = self
+                            .clients
+                            .iter_mut()
+                            .find(|c| c.id == peer)
+                            .expect("client");
+                        for t in &tracks {
+                            c.offered.insert(Mid::from(t.mid.as_str()), t.publisher);
+                        }
+                        c.offers.push(tracks);
+                        let offer = SdpOffer::from_sdp_string(&sdp).expect("offer parses");
+                        let answer = c.rtc.sdp_api().accept_offer(offer).expect("answers");
+                        self.sfus[from]
+                            .accept_answer(self.now, peer, &answer.to_sdp_string())
+                            .expect("answer taken");
+                    }
+                    SfuOutput::Published {
+                        group,
+                        track,
+                        kind,
+                        source,
+                    } => self.sfus[to].add_remote_track(self.now, group, track, kind, source),
+                    SfuOutput::Relay { packet, .. } => {
+                        self.relayed += 1;
+                        self.sfus[to].relay_in(self.now, [packet]);
+                    }
+                    SfuOutput::KeyframeWanted { track, kind } => {
+                        self.sfus[to].relay_keyframe_request(self.now, track, kind)
+                    }
+                    SfuOutput::LayersWanted { needs } => {
+                        self.sfus[to].set_remote_layer_needs(self.now, from as u64, needs)
+                    }
+                    SfuOutput::PeerGone { peer, reason } => panic!("{peer:?} gone: {reason}"),
+                    SfuOutput::DominantSpeaker { .. } | SfuOutput::Layers { .. } => {}
+                }
+            }
+        }
+        let mut next = self.now + Duration::from_millis(10);
+        for sfu in &self.sfus {
+            if let Some(t) = sfu.next_timeout() {
+                next = next.min(t);
+            }
+        }
+        self.now = next.max(self.now);
+        for sfu in &mut self.sfus {
+            sfu.handle_timeout(self.now);
+        }
+        for c in &mut self.clients {
+            c.rtc
+                .handle_input(Input::Timeout(self.now))
+                .expect("client timeout");
+        }
+    }
+
+    pub(crate) fn received_from(&self, client: usize, publisher: PeerId) -> usize {
+        let c = &self.clients[client];
+        c.received
+            .iter()
+            .filter(|(mid, _)| c.offered.get(*mid) == Some(&publisher))
+            .map(|(_, n)| *n)
+            .sum()
+    }
+}
+
+pub(crate) fn sfu(address: SocketAddr, seed: u64) -> Sfu {
+    Sfu::new(SfuConfig {
+        candidates: vec![address],
+        tcp_candidates: Vec::new(),
+        keyframe_request_interval: Duration::from_millis(500),
+        initial_bandwidth_bps: 0,
+        seed,
+        selective_audio_after: 0,
+        loss_based_estimation_after: 0,
+    })
+}
+
+impl Net {
+    pub(crate) fn new(now: Instant) -> Self {
+        Self {
+            now,
+            sfus: [
+                sfu(addr("192.0.2.1:10000"), 1),
+                sfu(addr("192.0.2.2:10000"), 2),
+            ],
+            clients: Vec::new(),
+            relayed: 0,
+        }
+    }
+
+    /// A client at address `a` joins `group` on SFU `on` with `audio_lines` send-only audio
+    /// m-lines.
+    pub(crate) fn join(&mut self, id: u64, on: usize, a: &str, group: GroupId, audio_lines: usize) {
+        let now = self.now;
+        let mut rtc = Rtc::builder()
+            .clear_codecs()
+            .enable_opus(true, false)
+            .build(now);
+        rtc.add_local_candidate(Candidate::host(addr(a), "udp").expect("host candidate"));
+        let mut api = rtc.sdp_api();
+        let audio_mids = (0..audio_lines)
+            .map(|_| api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None))
+            .collect();
+        let (offer, pending) = api.apply().expect("changes to offer");
+        self.sfus[on]
+            .add_peer(now, PeerId(id), group)
+            .expect("new peer");
+        let answer = self.sfus[on]
+            .accept_offer(now, PeerId(id), &offer.to_sdp_string(), HashMap::new())
+            .expect("answered");
+        rtc.sdp_api()
+            .accept_answer(
+                pending,
+                SdpAnswer::from_sdp_string(&answer).expect("answer"),
+            )
+            .expect("answer taken");
+        self.clients.push(Client {
+            id: PeerId(id),
+            sfu: on,
+            rtc,
+            addr: addr(a),
+            audio_mids,
+            connected: false,
+            received: HashMap::new(),
+            offered: HashMap::new(),
+            offers: Vec::new(),
+        });
+    }
+}
