@@ -72,6 +72,24 @@ pub(crate) struct Client {
     paused_layers: Vec<String>,
 }
 
+/// Receive buffer asked for each simulated participant's socket (the kernel caps it at
+/// `net.core.rmem_max`). A browser has a machine to itself; a load generator runs 50 of them
+/// on one core and may not be scheduled for tens of milliseconds, which the default buffer
+/// (about 170 datagrams) does not cover: its drops would be counted as the server's loss.
+const RECEIVE_BUFFER_BYTES: usize = 4 << 20;
+
+/// A UDP socket on loopback with a receive buffer deep enough to ride out scheduling delays.
+fn bind_media_socket() -> std::io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+    // Best effort: a smaller buffer only makes drops under load more likely, and the
+    // benchmark reports the kernel's drops beside the loss.
+    let _ = socket.set_recv_buffer_size(RECEIVE_BUFFER_BYTES);
+    socket.set_nonblocking(true)?;
+    socket.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())?;
+    UdpSocket::from_std(socket.into())
+}
+
 impl Client {
     /// Opens the media side: binds a UDP socket on loopback, offers a send-only audio and
     /// video m-line (video in three simulcast layers if asked) and says which we publish.
@@ -83,7 +101,7 @@ impl Client {
         audio_level: Arc<Mutex<i8>>,
         receive_bandwidth: Arc<Mutex<Option<u64>>>,
     ) -> anyhow::Result<Self> {
-        let socket = UdpSocket::bind("127.0.0.1:0").await?;
+        let socket = bind_media_socket()?;
         let local = socket.local_addr()?;
         let now = Instant::now();
         let mut rtc = Rtc::builder()
