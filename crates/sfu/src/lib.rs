@@ -838,9 +838,6 @@ impl Sfu {
         let kind = announced.kind;
         let source = self.source_of(id, mid);
         let key = TrackKey { peer: id, mid };
-        if self.tracks.contains_key(&key) {
-            return;
-        }
         let Some(source) = source else {
             tracing::debug!(peer = id.0, "ignoring a third track of one kind");
             return;

@@ -172,7 +172,7 @@ impl SimParticipant {
         // load generator's time at 50 participants. Signaling messages are small.
         let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
             .read_buffer_size(READ_BUFFER_BYTES);
-        let (mut ws, _) = tokio_tungstenite::connect_async_with_config(ws_url, Some(config), true)
+        let (mut ws, _) = tokio_tungstenite::connect_async_with_config(ws_url, Some(config), false)
             .await
             .context("connecting the signaling WebSocket")?;
         send(
