@@ -25,6 +25,8 @@ mod simulcast;
 mod speaker;
 
 #[cfg(test)]
+mod cost_tests;
+#[cfg(test)]
 mod ice_tcp_tests;
 #[cfg(test)]
 mod publish_tests;
