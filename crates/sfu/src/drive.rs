@@ -1,0 +1,179 @@
+//! Driving the SFU: timers, and draining each peer's `Rtc` until it yields a timeout (str0m
+//! freezes otherwise), acting on the events it yields on the way.
+
+use super::*;
+
+impl Sfu {
+    /// Drives every peer whose timer is due.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.ice_recovery_checks.iter().any(|(_, due)| *due <= now) {
+            let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.ice_recovery_checks)
+                .into_iter()
+                .partition(|(_, due)| *due <= now);
+            self.ice_recovery_checks = later;
+            for (id, _) in due {
+                let lost = self.peers.get(&id).and_then(|p| p.ice_lost_at);
+                if lost.is_some_and(|t| now.saturating_duration_since(t) >= ICE_RECOVERY) {
+                    self.faulted.push(id);
+                }
+            }
+        }
+        if self.next_speaker_evaluation.is_some_and(|t| t <= now) {
+            self.evaluate_speakers(now);
+        }
+        if self.next_adaptation.is_some_and(|t| t <= now) {
+            self.adapt(now);
+        }
+        if self.deferred_keyframes.iter().any(|(_, due)| *due <= now) {
+            let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.deferred_keyframes)
+                .into_iter()
+                .partition(|(_, due)| *due <= now);
+            self.deferred_keyframes = later;
+            for (key, _) in due {
+                self.request_keyframe(now, key, KeyframeRequestKind::Pli);
+            }
+        }
+        // Only the peers whose timers are due: O(due · log peers), never a scan of all peers.
+        let mut due = Vec::new();
+        while let Some(&(at, id)) = self.timers.first() {
+            if at > now {
+                break;
+            }
+            self.timers.pop_first();
+            due.push(id);
+        }
+        for id in due {
+            if let Some(peer) = self.peers.get_mut(&id) {
+                if peer
+                    .with_rtc(|rtc| rtc.handle_input(Input::Timeout(now)))
+                    .is_err()
+                {
+                    self.faulted.push(id);
+                }
+                self.mark_dirty(id);
+            }
+        }
+        self.run(now);
+    }
+
+    /// When `handle_timeout` should next be called.
+    pub fn next_timeout(&self) -> Option<Instant> {
+        let deferred = self.deferred_keyframes.iter().map(|(_, due)| *due);
+        self.timers
+            .first()
+            .map(|(at, _)| *at)
+            .into_iter()
+            .chain(deferred)
+            .chain(self.next_speaker_evaluation)
+            .chain(self.next_adaptation)
+            .chain(self.ice_recovery_checks.iter().map(|(_, due)| *due))
+            .min()
+    }
+
+    pub(crate) fn mark_dirty(&mut self, id: PeerId) {
+        if let Some(peer) = self.peers.get_mut(&id) {
+            if !peer.queued {
+                peer.queued = true;
+                self.dirty.push_back(id);
+            }
+        }
+    }
+
+    /// Drains every dirty peer (forwarding can dirty more), then removes faulted peers.
+    pub(crate) fn run(&mut self, now: Instant) {
+        loop {
+            while let Some(id) = self.dirty.pop_front() {
+                if let Some(peer) = self.peers.get_mut(&id) {
+                    peer.queued = false;
+                    self.drain(now, id);
+                }
+            }
+            if self.faulted.is_empty() {
+                break;
+            }
+            for id in std::mem::take(&mut self.faulted) {
+                let Some(peer) = self.peers.get(&id) else {
+                    continue;
+                };
+                let reason = match &peer.fault {
+                    Some(PeerFault::Panicked) => "internal media error".to_owned(),
+                    Some(PeerFault::Rtc(e)) => format!("media error: {e}"),
+                    None => "media connection lost".to_owned(),
+                };
+                tracing::info!(peer = id.0, %reason, "media peer gone");
+                self.detach(id);
+                self.outputs
+                    .push_back(SfuOutput::PeerGone { peer: id, reason });
+            }
+        }
+    }
+
+    /// Polls one peer until str0m yields a timeout, acting on its events.
+    pub(crate) fn drain(&mut self, now: Instant, id: PeerId) {
+        loop {
+            self.negotiate_if_wanted(id);
+            let Some(peer) = self.peers.get_mut(&id) else {
+                return;
+            };
+            match peer.with_rtc(|rtc| rtc.poll_output()) {
+                Ok(Output::Timeout(t)) => {
+                    if let Some(old) = peer.next_timeout.replace(t) {
+                        self.timers.remove(&(old, id));
+                    }
+                    self.timers.insert((t, id));
+                    return;
+                }
+                Ok(Output::Transmit(t)) => {
+                    self.stats.datagrams_out += 1;
+                    self.outputs.push_back(SfuOutput::Transmit(t));
+                }
+                Ok(Output::Event(event)) => self.on_event(now, id, event),
+                Err(_) => {
+                    self.faulted.push(id);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn on_event(&mut self, now: Instant, id: PeerId, event: Event) {
+        match event {
+            Event::MediaAdded(added) if added.direction.is_receiving() => {
+                if let Some(peer) = self.peers.get_mut(&id) {
+                    peer.announced.push(Announced {
+                        mid: added.mid,
+                        kind: added.kind,
+                        tried: false,
+                    });
+                }
+            }
+            Event::RtpPacket(packet) => self.forward(now, id, packet),
+            Event::EgressBitrateEstimate(kind) => self.on_estimate(id, kind),
+            Event::PeerStats(stats) => self.on_link_report(now, id, &stats),
+            Event::KeyframeRequest(req) => {
+                let source = self.peers[&id]
+                    .subscription_on_mid(req.mid)
+                    .map(|s| s.source);
+                if let Some(source) = source {
+                    self.request_keyframe(now, source, req.kind);
+                }
+            }
+            Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                // Often transient (a busy or briefly offline client): browsers resume their
+                // checks and the connection recovers. Give up only after ICE_RECOVERY.
+                if let Some(peer) = self.peers.get_mut(&id) {
+                    peer.ice_lost_at.get_or_insert(now);
+                }
+                self.ice_recovery_checks.push((id, now + ICE_RECOVERY));
+            }
+            Event::IceConnectionStateChange(_) => {
+                if let Some(peer) = self.peers.get_mut(&id) {
+                    peer.ice_lost_at = None;
+                }
+            }
+            Event::Closed => self.faulted.push(id),
+            Event::Connected => tracing::debug!(peer = id.0, "media connected"),
+            _ => {}
+        }
+    }
+}
