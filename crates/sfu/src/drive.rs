@@ -6,16 +6,10 @@ use super::*;
 impl Sfu {
     /// Drives every peer whose timer is due.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.ice_recovery_checks.iter().any(|(_, due)| *due <= now) {
-            let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.ice_recovery_checks)
-                .into_iter()
-                .partition(|(_, due)| *due <= now);
-            self.ice_recovery_checks = later;
-            for (id, _) in due {
-                let lost = self.peers.get(&id).and_then(|p| p.ice_lost_at);
-                if lost.is_some_and(|t| now.saturating_duration_since(t) >= ICE_RECOVERY) {
-                    self.faulted.push(id);
-                }
+        for id in take_due(&mut self.ice_recovery_checks, now) {
+            let lost = self.peers.get(&id).and_then(|p| p.ice_lost_at);
+            if lost.is_some_and(|t| now.saturating_duration_since(t) >= ICE_RECOVERY) {
+                self.faulted.push(id);
             }
         }
         if self.next_speaker_evaluation.is_some_and(|t| t <= now) {
@@ -24,14 +18,8 @@ impl Sfu {
         if self.next_adaptation.is_some_and(|t| t <= now) {
             self.adapt(now);
         }
-        if self.deferred_keyframes.iter().any(|(_, due)| *due <= now) {
-            let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.deferred_keyframes)
-                .into_iter()
-                .partition(|(_, due)| *due <= now);
-            self.deferred_keyframes = later;
-            for (key, _) in due {
-                self.request_keyframe(now, key, KeyframeRequestKind::Pli);
-            }
+        for key in take_due(&mut self.deferred_keyframes, now) {
+            self.request_keyframe(now, key, KeyframeRequestKind::Pli);
         }
         // Only the peers whose timers are due: O(due · log peers), never a scan of all peers.
         let mut due = Vec::new();
@@ -176,4 +164,17 @@ impl Sfu {
             _ => {}
         }
     }
+}
+
+/// Removes the entries of `list` due at `now` and returns them, in order. (These lists are
+/// short: a peer's ICE check after a disconnect, a throttled keyframe request.)
+fn take_due<T>(list: &mut Vec<(T, Instant)>, now: Instant) -> Vec<T> {
+    if list.iter().all(|(_, due)| *due > now) {
+        return Vec::new();
+    }
+    let (due, later): (Vec<_>, Vec<_>) = std::mem::take(list)
+        .into_iter()
+        .partition(|(_, due)| *due <= now);
+    *list = later;
+    due.into_iter().map(|(item, _)| item).collect()
 }
