@@ -1,7 +1,8 @@
 //! The benchmark (not a test): runs the real `moot` binary as its own process and drives it
 //! with simulated participants (str0m clients, canned Opus and VP8 with three simulcast layers)
 //! from this process, the load generator. Prints, in one run: (a) a baseline secure relay's
-//! packets per CPU-second, measured here and now; (b) Moot's forwarded packets per server
+//! packets per CPU-second, measured here and now (before the cases and after each; the
+//! median); (b) Moot's forwarded packets per server
 //! CPU-second for rooms of 10, 25 and 50 (half sending video), its ratio to (a), frame loss,
 //! one-way latency from the frame stamps, and server memory per participant.
 //!
@@ -365,6 +366,12 @@ fn env_list<T: std::str::FromStr>(name: &str, default: &str) -> Vec<T> {
         .collect()
 }
 
+/// One measurement of the baseline relay (3 s), in packets per CPU-second.
+async fn measure_baseline() -> anyhow::Result<f64> {
+    let result = tokio::task::spawn_blocking(|| baseline::run(Duration::from_secs(3), 9)).await??;
+    Ok(result.packets_per_cpu_second())
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let sizes: Vec<usize> = env_list("MOOT_BENCH_SIZES", "10,25,50");
@@ -376,10 +383,10 @@ async fn main() -> anyhow::Result<()> {
         .unwrap_or_else(|_| "4x6".into())
         .split_once('x')
         .and_then(|(r, s)| Some((r.trim().parse().ok()?, s.trim().parse().ok()?)));
-    // (a) the yardstick, in this run, on this machine.
-    let baseline =
-        tokio::task::spawn_blocking(|| baseline::run(Duration::from_secs(3), 9)).await??;
-    let base_rate = baseline.packets_per_cpu_second();
+    // (a) the yardstick, in this run, on this machine: measured now and again after every
+    // case, and the median taken. One measurement moved by ±17% between runs on these VMs
+    // (more than Moot's own figures did), and the machine's speed drifts within a run.
+    let mut baselines = vec![measure_baseline().await?];
 
     // (b) spine figures: memory idle and with three, median of RUNS.
     let (mut idle, mut three) = (vec![], vec![]);
@@ -423,6 +430,7 @@ async fn main() -> anyhow::Result<()> {
                     let figures = measure_rooms(count, size, setup).await?;
                     eprintln!("{count} room(s) of {size}, {setup:?}: done");
                     rooms.push(figures);
+                    baselines.push(measure_baseline().await?);
                 }
             }
         }
@@ -431,9 +439,13 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "Moot benchmark (loopback, release build; server and load generator share this machine)"
     );
+    let (lowest, highest) = baselines
+        .iter()
+        .fold((f64::MAX, 0f64), |(lo, hi), b| (lo.min(*b), hi.max(*b)));
+    let measurements = baselines.len();
+    let base_rate = median(baselines);
     println!(
-        "  baseline relay (1 thread, AES-128-GCM open + 9 seals + 9 sendto per packet): {:.0} packets/s per CPU-second",
-        base_rate
+        "  baseline relay (1 thread, AES-128-GCM open + 9 seals + 9 sendto per packet): {base_rate:.0} packets/s per CPU-second (median of {measurements}, one before the cases and one after each; {lowest:.0} to {highest:.0})"
     );
     println!(
         "  server RSS idle {:.1} MiB, with 3 participants {:.1} MiB",
