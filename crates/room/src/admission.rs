@@ -73,7 +73,7 @@ fn argon2() -> Argon2<'static> {
 }
 
 /// The Argon2id PHC string of `password` with `salt` (e.g. `$argon2id$v=19$m=19456,t=2,p=1$…`).
-pub(crate) fn hash_password(password: &str, salt: &[u8; 16]) -> String {
+pub fn hash_password(password: &str, salt: &[u8; 16]) -> String {
     let salt = SaltString::encode_b64(salt).expect("16 bytes is a valid salt length");
     argon2()
         .hash_password(password.as_bytes(), &salt)

@@ -49,7 +49,7 @@ pub use e2ee::{
 pub use resume::RESUME_GRACE;
 
 pub use admission::{
-    verify_password, ADDRESS_FREE_FAILURES, FAILURE_WINDOW, FIRST_WAIT, MAX_WAIT,
+    hash_password, verify_password, ADDRESS_FREE_FAILURES, FAILURE_WINDOW, FIRST_WAIT, MAX_WAIT,
     ROOM_FREE_FAILURES,
 };
 pub use rooms::Rooms;
@@ -192,6 +192,10 @@ pub enum Action {
     SetPassword {
         password: String,
         salt: [u8; 16],
+        /// [`hash_password`] of `password` and `salt`, made by the caller outside the lock it
+        /// keeps `Rooms` under when [`Rooms::password_to_hash`] said so: Argon2 takes tens of
+        /// milliseconds and must not stall every room. None: the room hashes it itself.
+        hashed: Option<String>,
     },
     RemovePassword,
     SetLock(bool),

@@ -9,6 +9,20 @@ use moot_protocol::{ErrorCode, LeaveReason, ParticipantId, RoomName, ServerMessa
 use std::collections::VecDeque;
 
 impl Rooms {
+    /// Whether `id` setting `password` would take: a moderator of a room, a password of a
+    /// valid length. The caller then hashes it outside the lock it keeps `Rooms` under
+    /// ([`crate::hash_password`]) and passes the hash in `Action::SetPassword::hashed`, so
+    /// that only a moderator's valid request ever makes the server run Argon2.
+    pub fn password_to_hash(&self, id: ParticipantId, password: &str) -> bool {
+        let length = password.chars().count();
+        (1..=MAX_PASSWORD_CHARS).contains(&length)
+            && self
+                .location
+                .get(&id)
+                .and_then(|name| self.rooms.get(name))
+                .is_some_and(|room| room.is_moderator(id))
+    }
+
     pub(crate) fn moderate(&mut self, id: ParticipantId, action: Action) -> Result<(), RoomError> {
         let name = action.wire_name();
         if self.waiting.contains_key(&id) {
@@ -25,7 +39,11 @@ impl Rooms {
         }
         match action {
             Action::SetLobby(enabled) => self.set_lobby(&room_name, enabled),
-            Action::SetPassword { password, salt } => {
+            Action::SetPassword {
+                password,
+                salt,
+                hashed,
+            } => {
                 let length = password.chars().count();
                 if !(1..=MAX_PASSWORD_CHARS).contains(&length) {
                     let message = format!(
@@ -37,7 +55,7 @@ impl Rooms {
                         return Ok(());
                     }
                 }
-                let phc = admission::hash_password(&password, &salt);
+                let phc = hashed.unwrap_or_else(|| admission::hash_password(&password, &salt));
                 let (room, out) = self.live_room(&room_name);
                 room.set_password_hash(Some(phc));
                 // Always announced, even when replacing a password: the setter sees it took.

@@ -9,6 +9,7 @@ fn every_action() -> Vec<Action> {
         Action::SetPassword {
             password: "secret".into(),
             salt: [1; 16],
+            hashed: None,
         },
         Action::RemovePassword,
         Action::SetLock(true),
@@ -76,6 +77,7 @@ fn set_password_checks_its_length() {
         let action = Action::SetPassword {
             password: bad,
             salt: [0; 16],
+            hashed: None,
         };
         let (_, code, message) = error(&h.act(1, action));
         assert_eq!(code, ErrorCode::BadPassword);
@@ -379,4 +381,50 @@ fn succession_after_a_removal_is_not_needed_since_the_remover_stays() {
     h.act(1, Action::MakeModerator(pid(2)));
     h.act(2, Action::Remove(pid(1)));
     assert_eq!(h.participants("alpha"), [moderator(2), person(3)]);
+}
+
+#[test]
+fn only_a_moderators_valid_password_is_hashed_outside_the_rooms() {
+    let mut h = Harness::default();
+    h.fill("alpha", [1, 2]);
+    assert!(h.rooms.password_to_hash(pid(1), "secret"));
+    // A participant who is no moderator, someone unknown, and bad lengths: the server runs
+    // no Argon2 for them (the room then answers as it always did).
+    assert!(!h.rooms.password_to_hash(pid(2), "secret"));
+    assert!(!h.rooms.password_to_hash(pid(9), "secret"));
+    assert!(!h.rooms.password_to_hash(pid(1), ""));
+    assert!(!h.rooms.password_to_hash(pid(1), &"é".repeat(129)));
+    let (_, code, _) = error(&h.act(
+        2,
+        Action::SetPassword {
+            password: "secret".into(),
+            salt: [3; 16],
+            hashed: Some(moot_room::hash_password("secret", &[3; 16])),
+        },
+    ));
+    assert_eq!(code, ErrorCode::NotAllowed);
+}
+
+#[test]
+fn a_hash_made_outside_the_rooms_is_the_one_a_join_is_checked_against() {
+    let mut h = Harness::default();
+    h.fill("alpha", [1]);
+    h.act(
+        1,
+        Action::SetPassword {
+            password: "secret".into(),
+            salt: [3; 16],
+            hashed: Some(moot_room::hash_password("secret", &[3; 16])),
+        },
+    );
+    let refused = h.join_password(2, "alpha", "wrong");
+    assert!(
+        !refused.iter().any(|o| matches!(o, Output::Joined { .. })),
+        "{refused:?}"
+    );
+    let joined = h.join_password(3, "alpha", "secret");
+    assert!(
+        joined.iter().any(|o| matches!(o, Output::Joined { .. })),
+        "{joined:?}"
+    );
 }

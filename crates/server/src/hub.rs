@@ -8,7 +8,10 @@
 use crate::media::{MediaCommand, MediaHandle};
 use crate::turn::TurnCredentials;
 use moot_protocol::{ErrorCode, LeaveReason, ParticipantId, RoomName, ServerMessage};
-use moot_room::{verify_password, Input, JoinRequest, Output, PasswordCheck, Rooms, RoomsConfig};
+use moot_room::{
+    hash_password, verify_password, Action, Input, JoinRequest, Output, PasswordCheck, Rooms,
+    RoomsConfig,
+};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -48,12 +51,13 @@ pub struct Hub {
     media: MediaHandle,
     /// Hands each `welcome` its TURN credentials; None without a relay.
     turn: Option<TurnCredentials>,
-    /// Room passwords are checked (Argon2id: ~19 MiB and tens of ms each) on blocking threads,
-    /// at most this many at once, so a burst of attempts bounds its memory and CPU.
+    /// Room passwords are checked and hashed (Argon2id: ~19 MiB and tens of ms each) on
+    /// blocking threads, at most this many at once, so a burst of attempts bounds its memory
+    /// and CPU.
     password_checks: tokio::sync::Semaphore,
 }
 
-/// Password checks running at once (see `Hub::password_checks`).
+/// Password checks and hashes running at once (see `Hub::password_checks`).
 const CONCURRENT_PASSWORD_CHECKS: usize = 2;
 
 impl Hub {
@@ -89,6 +93,29 @@ impl Hub {
             .await
             .unwrap_or(false);
         request.password_check = Some(PasswordCheck { phc, matches });
+    }
+
+    /// A `set_password`, hashed outside the rooms' lock (Argon2 takes tens of milliseconds;
+    /// under that lock it would stall every room's signaling) when the room would take it
+    /// (`Rooms::password_to_hash`): anyone else's request goes to the room unhashed and is
+    /// answered as before, so only moderators can make the server run Argon2.
+    pub async fn set_password(&self, id: ParticipantId, password: String) {
+        let salt: [u8; 16] = rand::random();
+        let mut hashed = None;
+        if lock(&self.rooms).password_to_hash(id, &password) {
+            if let Ok(_permit) = self.password_checks.acquire().await {
+                let plain = password.clone();
+                hashed = tokio::task::spawn_blocking(move || hash_password(&plain, &salt))
+                    .await
+                    .ok();
+            }
+        }
+        let action = Action::SetPassword {
+            password,
+            salt,
+            hashed,
+        };
+        self.room_input(Input::Moderate { id, action });
     }
 
     pub fn media(&self) -> &MediaHandle {

@@ -39,6 +39,8 @@ enum Next {
     WriteFailed,
     /// A valid `hello`: join once its password (if any) is checked, off the rooms' lock.
     Join(Box<Join>),
+    /// `set_password`: hashed off the rooms' lock if the room would take it.
+    SetPassword(String),
 }
 
 struct Join {
@@ -113,6 +115,7 @@ pub async fn run(
                     request,
                 });
             }
+            Next::SetPassword(password) => hub.set_password(id, password).await,
             Next::Leave => {
                 reason = LeaveReason::Left;
                 let _ = sink.close().await;
@@ -368,10 +371,7 @@ fn in_room(id: ParticipantId, message: ClientMessage, hub: &Hub) -> Next {
         }
         ClientMessage::Leave {} => Next::Leave,
         ClientMessage::SetLobby { enabled } => moderate(Action::SetLobby(enabled)),
-        ClientMessage::SetPassword { password } => moderate(Action::SetPassword {
-            password,
-            salt: rand::random(),
-        }),
+        ClientMessage::SetPassword { password } => Next::SetPassword(password),
         ClientMessage::RemovePassword {} => moderate(Action::RemovePassword),
         ClientMessage::SetLock { locked } => moderate(Action::SetLock(locked)),
         ClientMessage::SetAllowUnmute { allowed } => moderate(Action::SetAllowUnmute(allowed)),

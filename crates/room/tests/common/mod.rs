@@ -322,6 +322,7 @@ impl Harness {
             Action::SetPassword {
                 password: password.into(),
                 salt: [7; 16],
+                hashed: None,
             },
         )
     }
