@@ -134,9 +134,10 @@ impl Net {
     }
 }
 
-/// Every call into an SFU that does work goes through here, so that callgrind can count the
-/// SFUs' instructions apart from the clients' (`--toggle-collect='*in_sfu*'`, see
-/// cost_tests.rs).
+/// The SFU calls a room on one SFU makes once joined (datagrams in, answers, timeouts) go
+/// through here, so that callgrind can count the SFU's instructions apart from the clients'
+/// (`--toggle-collect='*in_sfu*'`, see cost_tests.rs). Joins and the relay between the two
+/// SFUs are not counted.
 #[inline(never)]
 pub(crate) fn in_sfu<R>(f: impl FnOnce() -> R) -> R {
     f()
