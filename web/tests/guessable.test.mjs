@@ -59,8 +59,8 @@ test('server messages are decoded and checked', () => {
   const w = decodeServerMessage(JSON.stringify({ type: 'welcome', version: 1, room: 'r', you: { id: 'p1', name: 'A', audio: true, video: false }, participants: [] }));
   assert.equal(w?.type, 'welcome');
   const o = decodeServerMessage(JSON.stringify({ type: 'offer', sdp: 'v=0', tracks: [{ mid: '2', participant: 'p2', kind: 'video' }] }));
-  // No source from an older server: a video track is taken as the camera.
-  assert.deepEqual(o, { type: 'offer', sdp: 'v=0', tracks: [{ mid: '2', participant: 'p2', kind: 'video', source: 'camera' }] });
+  // No source from an older server: a video track is taken as the camera. No slots: none.
+  assert.deepEqual(o, { type: 'offer', sdp: 'v=0', tracks: [{ mid: '2', participant: 'p2', kind: 'video', source: 'camera' }], slots: [] });
   assert.equal(decodeServerMessage('{"type":"from_the_future"}'), null);
   assert.throws(() => decodeServerMessage('nope'), ProtocolError);
   assert.throws(() => decodeServerMessage('{"type":"offer","sdp":"x","tracks":[{"mid":"1","participant":"p","kind":"data"}]}'), ProtocolError);

@@ -2,7 +2,8 @@
 // (e.g. `/my-room?debug`): `window.__mootDebug` gives the current RTCPeerConnection (for
 // getStats), the current screen share track, `dropSocket()`, which drops the signaling
 // socket as a network failure would (to test reconnection), `sendRawChat()` (chat text sent as
-// is, unencrypted), and the end-to-end encryption
+// is, unencrypted), what the last server offer said (`lastOffer`: tracks and audio slots) and
+// who is on each audio slot now (`slots`), and the end-to-end encryption
 // keys and captured frames (to test what travels through the server). It changes nothing by itself and
 // reveals nothing a page's own scripts could not already reach.
 
@@ -23,6 +24,12 @@ export function exposeForTests(meeting) {
     },
     get screenTrack() {
       return meeting.screenShare.video;
+    },
+    get lastOffer() {
+      return meeting.session?.lastOffer ?? null;
+    },
+    get slots() {
+      return Object.fromEntries(meeting.session?.slots ?? []);
     },
     dropSocket() {
       meeting.client.drop();

@@ -284,15 +284,71 @@ export async function decryptWith(ring, kind, data, stats) {
 }
 
 /**
+ * The senders whose keys a frame on an audio slot is tried with, in order: the slot's owner (as
+ * the last `slot` message said), then whoever's key last opened a frame on this slot (the
+ * media of a new owner can arrive before the `slot` message), then everyone else. No one twice.
+ * @param {string | undefined} owner
+ * @param {string | undefined} last
+ * @param {Iterable<string>} senders everyone whose keys we hold
+ * @returns {string[]}
+ */
+export function slotKeyOrder(owner, last, senders) {
+  /** @type {string[]} */
+  const out = [];
+  for (const id of [owner, last, ...senders]) if (id !== undefined && !out.includes(id)) out.push(id);
+  return out;
+}
+
+/**
+ * Decrypts one frame that came on an audio slot (docs/protocol.md, "Audio slots"): with the
+ * keys of each sender in `order` until one opens it. `stats` counts it once: `decrypted` if some
+ * key opened it (and `slotFallback` too if that was not the first sender's), else `failed` when
+ * some sender had a key for its KID, else `noKey`.
+ * @param {ReadonlyMap<string, KeyRing>} rings
+ * @param {string[]} order sender ids, from {@link slotKeyOrder}
+ * @param {'audio' | 'video'} kind
+ * @param {Uint8Array<ArrayBuffer>} data
+ * @param {{decrypted: number, failed: number, noKey: number, slotFallback: number}} stats
+ * @returns {Promise<{plain: Uint8Array<ArrayBuffer>, from: string} | null>}
+ */
+export async function decryptSlotFrame(rings, order, kind, data, stats) {
+  const clear = clearBytes(kind, data);
+  const header = frameHeader(data, clear);
+  let tried = false;
+  if (header) {
+    for (const [i, id] of order.entries()) {
+      const ring = rings.get(id);
+      const fk = ring ? await frameKeyOf(ring, header.kid) : null;
+      if (!fk) continue;
+      tried = true;
+      try {
+        const plain = await decryptFrame(fk, data, clear);
+        stats.decrypted++;
+        if (i > 0) stats.slotFallback++;
+        return { plain, from: id };
+      } catch {
+        // not this sender's frame (or tampered): the next one
+      }
+    }
+  }
+  if (tried) stats.failed++;
+  else stats.noKey++;
+  return null;
+}
+
+/**
  * What the frame worker (sframe-worker.js, for browsers with RTCRtpScriptTransform only) is
  * told, so that it holds the same keys as the page: our sender key, a sender key learned from
- * someone, someone's keys replaced (test hook) or forgotten, and whether E2EE is on.
+ * someone, someone's keys replaced (test hook) or forgotten, and whether E2EE is on. Not key
+ * updates but sent the same way (session.js): which participant each receiving mid carries
+ * (`owners`), and which of those mids are audio slots (`slots`: their frames are tried with the
+ * other senders' keys too, {@link decryptSlotFrame}).
  * @typedef {{t: 'send', gen: number, step: number, key: string}
  *   | {t: 'peer', id: string, gen: number, step: number, key: string}
  *   | {t: 'reset', id: string, keys: {gen: number, step: number, key: string}[]}
  *   | {t: 'remove', id: string}
  *   | {t: 'active', on: boolean}
- *   | {t: 'owners', owners: [string, string][]}} KeyUpdate
+ *   | {t: 'owners', owners: [string, string][], slots?: string[]}} KeyUpdate
  */
 
 /**
@@ -324,10 +380,14 @@ export class E2eeKeys extends EventTarget {
     /** @type {(to: string, payload: string) => void} */
     this.send = () => {};
     /** Counters for tests and diagnostics. */
-    this.stats = { encrypted: 0, decrypted: 0, failed: 0, noKey: 0, chatEncrypted: 0, chatDecrypted: 0, chatFailed: 0, chatNoKey: 0 };
+    /** `slotFallback`: frames on an audio slot that another sender's key than the owner's opened. */
+    this.stats = { encrypted: 0, decrypted: 0, failed: 0, noKey: 0, slotFallback: 0, chatEncrypted: 0, chatDecrypted: 0, chatFailed: 0, chatNoKey: 0 };
     /** Our sender keys (base by KID) that our recent group chat messages used: to read their echo. */
     /** @type {Map<number, Uint8Array<ArrayBuffer>>} */
     this.ownChat = new Map();
+    /** Audio slot mid → whose key last opened a frame on it (tried early next time). */
+    /** @type {Map<string, string>} */
+    this.slotOpeners = new Map();
   }
 
   /** A new identity key pair. */
@@ -526,14 +586,21 @@ export class E2eeKeys extends EventTarget {
 
   /**
    * Decrypts one incoming frame from `owner`; null when it cannot (no key yet, a wrong key, a
-   * tampered frame): the caller drops it.
+   * tampered frame): the caller drops it. A frame on an audio slot (`slot`: its mid) may be
+   * someone else's (the `slot` message trails the media): it is tried with everyone's keys.
    * @param {'audio' | 'video'} kind
    * @param {string | undefined} owner
    * @param {Uint8Array<ArrayBuffer>} data
+   * @param {string} [slot]
    * @returns {Promise<Uint8Array<ArrayBuffer> | null>}
    */
-  async decrypt(kind, owner, data) {
-    return decryptWith(owner ? this.peers.get(owner) : undefined, kind, data, this.stats);
+  async decrypt(kind, owner, data, slot) {
+    if (slot === undefined) return decryptWith(owner ? this.peers.get(owner) : undefined, kind, data, this.stats);
+    const order = slotKeyOrder(owner, this.slotOpeners.get(slot), this.peers.keys());
+    const opened = await decryptSlotFrame(this.peers, order, kind, data, this.stats);
+    if (!opened) return null;
+    this.slotOpeners.set(slot, opened.from);
+    return opened.plain;
   }
 
   /**

@@ -23,6 +23,7 @@ import { ReactionsMenu, showReaction, announceReaction } from './reactions.js';
 import { Shortcuts } from './shortcuts.js';
 import { E2eeKeys, e2eeSupported, isEncryptedChat } from './e2ee.js';
 import { ViewSizeReporter } from './viewsizes.js';
+import { SlotAudio } from './slots.js';
 
 /** @typedef {import('./protocol.js').Participant} Participant */
 /** @typedef {import('./protocol.js').ServerMessage} ServerMessage */
@@ -78,6 +79,8 @@ export class Meeting {
     this.session = null;
     this.speaking = new SpeakingDetector();
     this.grid = new TileGrid();
+    /** Large rooms: the others' microphones on audio slots, played apart from the tiles. */
+    this.slotAudio = new SlotAudio({ speaking: this.speaking, ring: (id, on) => this.grid.get(id)?.setSpeaking(on), sinkId: () => this.sinkId });
     /** Tells the server the size of each remote camera tile (simulcast layer choice). */
     this.viewSizes = new ViewSizeReporter(this.grid, (sizes) => this.client.sendViewSizes(sizes));
     /** @type {Participant | null} */
@@ -280,6 +283,7 @@ export class Meeting {
         this.alerts,
         h('div', { class: 'meeting-body' }, h('section', { class: 'stage', 'aria-label': 'Participants’ video' }, this.grid.el), this.panel.el, this.chat.el, this.reactions.menu),
         this.toolbar,
+        this.slotAudio.el,
       ),
     );
     this.shortcuts.install();
@@ -310,11 +314,16 @@ export class Meeting {
         return;
       case 'offer': {
         if (!this.session) return;
-        const sdp = await this.session.answerOffer(msg.sdp, msg.tracks);
+        const sdp = await this.session.answerOffer(msg.sdp, msg.tracks, msg.slots);
         this.client.sendAnswer(sdp);
         this.#bindRemoteMedia();
+        this.slotAudio.update(this.session);
         return;
       }
+      case 'slot':
+        if (this.session?.setSlotOwner(msg.mid, msg.participant)) this.slotAudio.setOwner(msg.mid, msg.participant);
+        else console.warn(`moot: a slot message for ${msg.mid}, which is no audio slot`);
+        return;
       case 'layers':
         await this.session?.setActiveLayers(msg.mid, msg.active);
         return;
@@ -580,6 +589,7 @@ export class Meeting {
     this.chat.upsertPerson(p.id, p.name);
     this.hands.update(p, false);
     this.grid.add(p);
+    this.slotAudio.refresh(p.id);
     this.#screenChanged(p);
     this.panel.upsert(p, false);
     this.#showVerification(p.id);
@@ -850,6 +860,7 @@ export class Meeting {
     this.client.close();
     this.session?.close();
     this.viewSizes.close();
+    this.slotAudio.close();
     this.speaking.close();
     this.security.destroy();
     this.inviteDialog.destroy();
@@ -894,7 +905,7 @@ export class Meeting {
     });
     exposeForTests(this);
     const offer = await session.createPublishOffer({ screen: this.screenShare.video, screenAudio: this.screenShare.audio });
-    this.client.sendOffer(offer, session.sources);
+    this.client.sendOffer(offer, session.sources, true);
     this.client.sendMediaState(this.media.audioOn, this.media.videoOn, this.screenShare.active);
   }
 
@@ -1108,6 +1119,7 @@ export class Meeting {
     this.sinkId = id;
     rememberDevice('speaker', id);
     await applySpeaker(this.grid.el, id);
+    await this.slotAudio.applySpeaker(id);
     this.settingsDialog.say('Speaker changed');
   }
 

@@ -35,7 +35,9 @@ export const MAX_CHAT_CHARS = 2000;
 /** @typedef {{type: 'settings', settings: RoomSettings}} SettingsMessage */
 /** @typedef {{type: 'muted', kind: TrackKind}} MutedMessage */
 /** @typedef {{type: 'answer', sdp: string}} AnswerMessage */
-/** @typedef {{type: 'offer', sdp: string, tracks: TrackInfo[]}} OfferMessage */
+/** `slots`: the audio slots' mids (docs/protocol.md, "Audio slots"), empty when none. */
+/** @typedef {{type: 'offer', sdp: string, tracks: TrackInfo[], slots: string[]}} OfferMessage */
+/** @typedef {{type: 'slot', mid: string, participant: string}} SlotMessage */
 /** @typedef {{type: 'participant_joined', participant: Participant}} ParticipantJoinedMessage */
 /** @typedef {{type: 'participant_left', id: string, reason: LeaveReason}} ParticipantLeftMessage */
 /** @typedef {{type: 'participant_updated', participant: Participant}} ParticipantUpdatedMessage */
@@ -45,7 +47,7 @@ export const MAX_CHAT_CHARS = 2000;
 
 /**
  * @typedef {WelcomeMessage | WaitingMessage | LobbyMessage | SettingsMessage | MutedMessage
- *   | AnswerMessage | OfferMessage | ParticipantJoinedMessage
+ *   | AnswerMessage | OfferMessage | SlotMessage | ParticipantJoinedMessage
  *   | ParticipantLeftMessage | ParticipantUpdatedMessage | ErrorMessage
  *   | ChatServerMessage | ChatHistoryMessage | ReactionMessage
  *   | DominantSpeakerMessage | E2eeMessage | LayersMessage} ServerMessage
@@ -61,6 +63,7 @@ export const MAX_CHAT_CHARS = 2000;
  *   muted: MutedMessage,
  *   answer: AnswerMessage,
  *   offer: OfferMessage,
+ *   slot: SlotMessage,
  *   participant_joined: ParticipantJoinedMessage,
  *   participant_left: ParticipantLeftMessage,
  *   participant_updated: ParticipantUpdatedMessage,
@@ -82,7 +85,7 @@ export const MAX_CHAT_CHARS = 2000;
 
 /**
  * @typedef {{type: 'hello', version: number, room: string, name: string, e2ee?: boolean} & HelloExtras
- *   | {type: 'offer', sdp: string, sources?: Record<string, TrackSource>}
+ *   | {type: 'offer', sdp: string, sources?: Record<string, TrackSource>, audio_slots?: boolean}
  *   | {type: 'answer', sdp: string}
  *   | {type: 'media_state', audio: boolean, video: boolean, screen?: boolean}
  *   | {type: 'set_quality', quality: Quality}
@@ -296,8 +299,15 @@ export function decodeServerMessage(text) {
         const source = t.source === 'microphone' || t.source === 'camera' || t.source === 'screen' || t.source === 'screen_audio' ? t.source : t.kind === 'audio' ? 'microphone' : 'camera';
         return /** @type {TrackInfo} */ ({ mid: t.mid, participant: t.participant, kind: t.kind, source });
       });
-      return { type: 'offer', sdp: str(o, 'sdp'), tracks };
+      // Absent when the room has no audio slots (or the server knows none).
+      if (o.slots != null && (!Array.isArray(o.slots) || !o.slots.every((m) => typeof m === 'string'))) {
+        throw new ProtocolError('offer.slots must be an array of mids');
+      }
+      const slots = /** @type {string[]} */ (o.slots ?? []);
+      return { type: 'offer', sdp: str(o, 'sdp'), tracks, slots };
     }
+    case 'slot':
+      return { type: 'slot', mid: str(o, 'mid'), participant: str(o, 'participant') };
     case 'participant_joined':
       return { type: 'participant_joined', participant: participant(o.participant, 'participant_joined.participant') };
     case 'participant_left':
@@ -500,9 +510,10 @@ export class SignalingClient extends EventTarget {
   /**
    * @param {string} sdp
    * @param {Record<string, TrackSource>} [sources] what each of our mids carries
+   * @param {boolean} [audioSlots] we can receive others' microphones on audio slots
    */
-  sendOffer(sdp, sources) {
-    return this.send(sources ? { type: 'offer', sdp, sources } : { type: 'offer', sdp });
+  sendOffer(sdp, sources, audioSlots = false) {
+    return this.send({ type: 'offer', sdp, ...(sources ? { sources } : {}), ...(audioSlots ? { audio_slots: true } : {}) });
   }
 
   /** @param {string} sdp */

@@ -5,6 +5,10 @@
 // and each server offer says in `tracks` which transceiver (mid) carries whose media, and from
 // which source. Turning the camera on or off, switching devices and sharing the screen never
 // renegotiate: replaceTrack.
+//
+// Audio slots (docs/protocol.md, "Large rooms"): our offer says `audio_slots`; in a large room
+// the server then sends the others' microphones on a few receiving transceivers whose mids it
+// lists in `offer.slots`, and a `slot` message says whose microphone each carries from then on.
 
 import { frameTransformStream } from './sframe.js';
 
@@ -47,11 +51,12 @@ export const LIMITED_SCREEN_BITRATE = 500_000;
 /**
  * What end-to-end encryption needs from the session (e2ee.js implements it): `active()` says
  * whether to encrypt and decrypt now; frames that cannot be decrypted come back null and are
- * dropped, never passed on. `capture` (tests only) sees each frame's bytes.
+ * dropped, never passed on. `decrypt` gets the mid of an audio slot as `slot` (its frames may
+ * be another sender's than `owner`'s). `capture` (tests only) sees each frame's bytes.
  * @typedef {{
  *   active: () => boolean,
  *   encrypt: (kind: 'audio' | 'video', frame: Uint8Array<ArrayBuffer>) => Promise<Uint8Array<ArrayBuffer>>,
- *   decrypt: (kind: 'audio' | 'video', owner: string | undefined, data: Uint8Array<ArrayBuffer>) => Promise<Uint8Array<ArrayBuffer> | null>,
+ *   decrypt: (kind: 'audio' | 'video', owner: string | undefined, data: Uint8Array<ArrayBuffer>, slot?: string) => Promise<Uint8Array<ArrayBuffer> | null>,
  *   capture?: (where: 'sent-plain' | 'sent-wire' | 'received-wire' | 'received-plain', kind: 'audio' | 'video', owner: string | undefined, bytes: Uint8Array<ArrayBuffer>) => void,
  *   connectWorker?: (post: (update: import('./e2ee.js').KeyUpdate) => void) => () => void,
  *   countWorker?: (delta: Record<string, number>) => void,
@@ -111,9 +116,16 @@ export class MediaSession extends EventTarget {
       // receiver-side transforms are reliable only with this (design.md).
       ...(this.frameCrypto && !usesFrameWorker() ? { encodedInsertableStreams: true } : {}),
     }));
-    /** Remote mid → participant id, as of the last server offer (whose frames a receiver gets). */
+    /** Remote mid → participant id, as of the last server offer (whose frames a receiver gets)
+     * and, for audio slots, the last `slot` message. */
     /** @type {Map<string, string>} */
     this.owners = new Map();
+    /** Audio slot mid → its current owner (null until a `slot` message names one). */
+    /** @type {Map<string, string | null>} */
+    this.slots = new Map();
+    /** What the last server offer said (for tests, through the `?debug` hook). */
+    /** @type {{tracks: TrackInfo[], slots: string[]} | null} */
+    this.lastOffer = null;
     /** The frame worker (RTCRtpScriptTransform browsers), and how to stop feeding it keys. */
     /** @type {Worker | null} */
     this.worker = null;
@@ -148,7 +160,8 @@ export class MediaSession extends EventTarget {
           const owner = t.mid === null ? undefined : this.owners.get(t.mid);
           fc.capture?.('received-wire', kind, owner, data);
           if (!fc.active()) return data;
-          const plain = await fc.decrypt(kind, owner, data);
+          const slot = t.mid !== null && this.slots.has(t.mid) ? t.mid : undefined;
+          const plain = await fc.decrypt(kind, owner, data, slot);
           if (plain) fc.capture?.('received-plain', kind, owner, plain);
           return plain;
         });
@@ -240,19 +253,56 @@ export class MediaSession extends EventTarget {
   }
 
   /**
-   * Applies a server offer, returns our answer's SDP, and rebinds remote tracks from `tracks`.
+   * Applies a server offer, returns our answer's SDP, and rebinds remote tracks from `tracks`
+   * and the audio slots from `slots`.
    * @param {string} sdp
    * @param {TrackInfo[]} tracks
+   * @param {string[]} [slots]
    * @returns {Promise<string>}
    */
-  async answerOffer(sdp, tracks) {
+  async answerOffer(sdp, tracks, slots = []) {
     await this.pc.setRemoteDescription({ type: 'offer', sdp });
     const answer = await this.pc.createAnswer();
     await this.pc.setLocalDescription(answer);
     const local = this.pc.localDescription?.sdp;
     if (!local) throw new Error('the browser produced no local answer');
+    this.lastOffer = { tracks, slots };
+    this.slots = keptSlots(this.slots, slots);
     this.#bind(tracks);
     return local;
+  }
+
+  /**
+   * A `slot` message: that audio slot carries `participant`'s microphone from now on. False
+   * (and nothing changes) when `mid` is not a slot of the last offer.
+   * @param {string} mid
+   * @param {string} participant
+   */
+  setSlotOwner(mid, participant) {
+    if (!this.slots.has(mid)) return false;
+    this.slots.set(mid, participant);
+    this.owners.set(mid, participant);
+    this.#postOwners();
+    return true;
+  }
+
+  /**
+   * The audio slots and the receiver track of each, in the server's order.
+   * @returns {{mid: string, owner: string | null, track: MediaStreamTrack}[]}
+   */
+  slotTracks() {
+    /** @type {{mid: string, owner: string | null, track: MediaStreamTrack}[]} */
+    const out = [];
+    const byMid = new Map(this.pc.getTransceivers().map((t) => [t.mid, t]));
+    for (const [mid, owner] of this.slots) {
+      const track = byMid.get(mid)?.receiver.track;
+      if (track?.kind === 'audio') out.push({ mid, owner, track });
+    }
+    return out;
+  }
+
+  #postOwners() {
+    this.worker?.postMessage({ t: 'owners', owners: [...this.owners], slots: [...this.slots.keys()] });
   }
 
   /**
@@ -267,7 +317,8 @@ export class MediaSession extends EventTarget {
     const remote = new Map();
     const own = [this.audioTransceiver, this.videoTransceiver, this.screenTransceiver, this.screenAudioTransceiver];
     this.owners = new Map(tracks.map((t) => [t.mid, t.participant]));
-    this.worker?.postMessage({ t: 'owners', owners: [...this.owners] });
+    for (const [mid, owner] of this.slots) if (owner !== null) this.owners.set(mid, owner);
+    this.#postOwners();
     for (const { mid, participant, kind, source } of tracks) {
       const transceiver = byMid.get(mid);
       if (!transceiver || own.includes(transceiver)) continue;
@@ -388,7 +439,19 @@ export class MediaSession extends EventTarget {
     this.worker?.terminate();
     this.worker = null;
     this.remote = new Map();
+    this.slots = new Map();
   }
+}
+
+/**
+ * The audio slots after a server offer: the mids it lists, each keeping the owner it had if it
+ * was a slot before (the offer does not say who is on it; `slot` messages do).
+ * @param {Map<string, string | null>} before
+ * @param {string[]} mids the offer's `slots`
+ * @returns {Map<string, string | null>}
+ */
+export function keptSlots(before, mids) {
+  return new Map(mids.map((mid) => [mid, before.get(mid) ?? null]));
 }
 
 /**

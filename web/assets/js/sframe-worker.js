@@ -2,13 +2,16 @@
 // Safari): the same SFrame encryption and decryption as the page does with Chromium's
 // createEncodedStreams (session.js), with the same keys. The page tells it every key change
 // (e2ee.js `KeyUpdate`: our sender key, each sender key learned, keys forgotten), whether E2EE
-// is on, and which participant each receiving mid carries; it never sees a pairwise key.
+// is on, which participant each receiving mid carries and which mids are audio slots; it never
+// sees a pairwise key.
 //
 // Each transform is made with options {side: 'send' | 'receive', kind: 'audio' | 'video',
-// mid}. Frames that cannot be decrypted are dropped. The counters go back to the page.
+// mid}. Frames that cannot be decrypted are dropped. A frame on an audio slot is tried with the
+// owner's keys, then with the other senders' (docs/protocol.md, "Audio slots": the media of a
+// new owner can arrive before the page hears of it). The counters go back to the page.
 
 import { deriveFrameKey, encryptFrame, clearBytes, frameTransformStream } from './sframe.js';
-import { learnKey, decryptWith, fromBase64 } from './e2ee.js';
+import { learnKey, decryptWith, decryptSlotFrame, slotKeyOrder, fromBase64 } from './e2ee.js';
 
 /** @typedef {import('./e2ee.js').KeyRing} KeyRing */
 /** @typedef {import('./e2ee.js').KeyUpdate} KeyUpdate */
@@ -25,7 +28,12 @@ const rings = new Map();
 /** Receiving mid → participant id. */
 /** @type {Map<string, string>} */
 let owners = new Map();
-const stats = { encrypted: 0, decrypted: 0, failed: 0, noKey: 0 };
+/** The receiving mids that are audio slots, and whose key last opened a frame on each. */
+/** @type {Set<string>} */
+let slots = new Set();
+/** @type {Map<string, string>} */
+const slotOpeners = new Map();
+const stats = { encrypted: 0, decrypted: 0, failed: 0, noKey: 0, slotFallback: 0 };
 let reported = '';
 
 /** @type {any} */
@@ -67,6 +75,8 @@ scope.onmessage = (/** @type {MessageEvent<KeyUpdate>} */ ev) => {
       break;
     case 'owners':
       owners = new Map(m.owners);
+      slots = new Set(m.slots ?? []);
+      for (const mid of [...slotOpeners.keys()]) if (!slots.has(mid)) slotOpeners.delete(mid);
       break;
   }
 };
@@ -86,7 +96,11 @@ async function encrypt(kind, frame) {
 async function decrypt(kind, mid, data) {
   if (!active) return data;
   const owner = mid === null ? undefined : owners.get(mid);
-  return decryptWith(owner === undefined ? undefined : rings.get(owner), kind, data, stats);
+  if (mid === null || !slots.has(mid)) return decryptWith(owner === undefined ? undefined : rings.get(owner), kind, data, stats);
+  const opened = await decryptSlotFrame(rings, slotKeyOrder(owner, slotOpeners.get(mid), rings.keys()), kind, data, stats);
+  if (!opened) return null;
+  slotOpeners.set(mid, opened.from);
+  return opened.plain;
 }
 
 scope.onrtctransform = (/** @type {any} */ ev) => {
