@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeServerMessage, ProtocolError, SignalingClient } from '../assets/js/protocol.js';
 import { keptSlots } from '../assets/js/session.js';
-import { E2eeKeys, slotKeyOrder } from '../assets/js/e2ee.js';
+import { E2eeKeys, slotKeyOrder, toBase64 } from '../assets/js/e2ee.js';
 
 test('offer.slots and slot messages are decoded and checked', () => {
   const o = decodeServerMessage(JSON.stringify({ type: 'offer', sdp: 'v=0', tracks: [], slots: ['4', '5'] }));
@@ -109,4 +109,51 @@ test('slot frames: the owner key, the fallback when the slot message is late, th
   const noKey = me.stats.noKey;
   assert.equal(await me.decrypt('audio', 'p2', await stranger.encrypt('audio', opus(5)), '4'), null);
   assert.equal(me.stats.noKey, noKey + 1);
+});
+
+test('the frame worker (RTCRtpScriptTransform) decrypts slot frames the same way', async () => {
+  const { b, c } = await listener();
+  // The worker's global scope, and its counters' timer, caught instead of left running.
+  /** @type {any[]} */
+  const posted = [];
+  /** @type {(() => void) | null} */
+  let report = null;
+  const scope = /** @type {any} */ (globalThis);
+  const realSetInterval = scope.setInterval;
+  scope.self = { postMessage: (/** @type {any} */ m) => posted.push(m) };
+  scope.setInterval = (/** @type {() => void} */ f) => {
+    report = f;
+    return 0;
+  };
+  try {
+    await import('../assets/js/sframe-worker.js');
+  } finally {
+    scope.setInterval = realSetInterval;
+  }
+  const worker = scope.self;
+  const tell = (/** @type {any} */ m) => worker.onmessage({ data: m });
+  tell({ t: 'active', on: true });
+  for (const k of [b, c]) tell({ t: 'peer', id: k.me, gen: k.gen, step: k.step, key: toBase64(k.base) });
+  tell({ t: 'owners', owners: [['2', 'p2'], ['4', 'p2']], slots: ['4'] });
+  /** Runs frames through a receiving transform of `mid`; what comes out. @param {string} mid @param {Uint8Array[]} frames */
+  const receive = async (mid, frames) => {
+    /** @type {Uint8Array[]} */
+    const out = [];
+    const readable = new ReadableStream({
+      start(ctl) {
+        for (const f of frames) ctl.enqueue({ data: f.slice().buffer });
+        ctl.close();
+      },
+    });
+    const writable = new WritableStream({ write: (/** @type {any} */ f) => void out.push(new Uint8Array(f.data)) });
+    worker.onrtctransform({ transformer: { options: { side: 'receive', kind: 'audio', mid }, readable, writable } });
+    await new Promise((r) => setTimeout(r, 100));
+    return out.map((f) => [...f]);
+  };
+  const fromC = await c.encrypt('audio', opus(2));
+  const fromB = await b.encrypt('audio', opus(1));
+  assert.deepEqual(await receive('2', [fromC, fromB]), [[...opus(1)]], "an ordinary mid: only its owner's frames");
+  assert.deepEqual(await receive('4', [fromC, fromB]), [[...opus(2)], [...opus(1)]], 'a slot: C (before the slot message) and B');
+  report?.();
+  assert.deepEqual(posted.at(-1), { t: 'stats', stats: { encrypted: 0, decrypted: 3, failed: 1, noKey: 0, slotFallback: 1 } });
 });

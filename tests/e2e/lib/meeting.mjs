@@ -216,14 +216,15 @@ export async function waitForQuadrants(t, what, timeout = WAIT_MS) {
 /**
  * Listens to the audio a tile plays: its <audio> element's stream (or, failing that, another
  * media element of the tile that carries an audio track) through a WebAudio AnalyserNode.
- * Returns a few samples of {peakHz, rms}.
+ * `t` may also be an <audio> element itself (an audio slot's). Returns a few samples of
+ * {peakHz, rms}.
  * @param {import('playwright-core').Locator} t
  */
 export async function listen(t, ms = 1_600) {
   const handle = await t.evaluateHandle((el) => {
     const withAudio = (m) =>
       m && m.srcObject instanceof MediaStream && m.srcObject.getAudioTracks().length > 0;
-    const audios = [...el.querySelectorAll('audio')];
+    const audios = el.matches('audio') ? [el] : [...el.querySelectorAll('audio')];
     return audios.find(withAudio) ?? [...el.querySelectorAll('video')].find(withAudio) ?? audios[0] ?? null;
   });
   const found = await handle.evaluate((m) => (m ? m.tagName.toLowerCase() : null));

@@ -3,7 +3,8 @@
 // getStats), the current screen share track, `dropSocket()`, which drops the signaling
 // socket as a network failure would (to test reconnection), `sendRawChat()` (chat text sent as
 // is, unencrypted), what the last server offer said (`lastOffer`: tracks and audio slots) and
-// who is on each audio slot now (`slots`), and the end-to-end encryption
+// who is on each audio slot now (`slots`, and `setSlotOwner` to make the page believe a stale
+// owner), and the end-to-end encryption
 // keys and captured frames (to test what travels through the server). It changes nothing by itself and
 // reveals nothing a page's own scripts could not already reach.
 
@@ -30,6 +31,11 @@ export function exposeForTests(meeting) {
     },
     get slots() {
       return Object.fromEntries(meeting.session?.slots ?? []);
+    },
+    // As if a `slot` message had said so, for the media session only (whose key decrypts
+    // first): a stale owner, as when the media of a new owner outruns the message.
+    setSlotOwner(/** @type {string} */ mid, /** @type {string} */ participant) {
+      return meeting.session?.setSlotOwner(mid, participant) ?? false;
     },
     dropSocket() {
       meeting.client.drop();
