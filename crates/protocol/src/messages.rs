@@ -42,6 +42,10 @@ pub enum ClientMessage {
         /// What each of the client's mids carries; absent: by m-line order (protocol.md).
         #[serde(default)]
         sources: Option<std::collections::BTreeMap<String, TrackSource>>,
+        /// The client can receive other people's microphones on a fixed pool of audio
+        /// transceivers in a large room (protocol.md, "Audio slots").
+        #[serde(default)]
+        audio_slots: bool,
     },
     /// The answer to a server offer.
     Answer {
@@ -446,6 +450,14 @@ pub enum ServerMessage {
     Offer {
         sdp: String,
         tracks: Vec<TrackInfo>,
+        /// The audio slots' mids (protocol.md, "Audio slots"); absent when none.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        slots: Vec<String>,
+    },
+    /// From now on the audio slot `mid` carries `participant`'s microphone.
+    Slot {
+        mid: String,
+        participant: ParticipantId,
     },
     ParticipantJoined {
         participant: Participant,

@@ -298,9 +298,18 @@ fn in_room(id: ParticipantId, message: ClientMessage, hub: &Hub) -> Next {
             );
             Next::Continue
         }
-        ClientMessage::Offer { sdp, sources } => {
+        ClientMessage::Offer {
+            sdp,
+            sources,
+            audio_slots,
+        } => {
             let sources = sources.unwrap_or_default().into_iter().collect();
-            hub.media().send(MediaCommand::Offer { id, sdp, sources });
+            hub.media().send(MediaCommand::Offer {
+                id,
+                sdp,
+                sources,
+                audio_slots,
+            });
             Next::Continue
         }
         ClientMessage::Answer { sdp } => {

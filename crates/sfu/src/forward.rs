@@ -1,13 +1,74 @@
 //! The forwarding path: one received RTP packet to every subscriber of its track, and
 //! keyframe requests back to publishers. Methods of `Sfu` like the rest of the crate.
 
+use crate::peer::{Continuity, Peer};
 use crate::relay::RelayedPacket;
 use crate::simulcast::{vp8_keyframe_height, vp8_starts_keyframe};
-use crate::{GroupId, MediaKind, PeerId, Sfu, SfuOutput, Source, Track, TrackKey, EVALUATE_EVERY};
+use crate::{
+    GroupId, MediaKind, PeerId, Sfu, SfuOutput, SfuStats, Source, Track, TrackKey, EVALUATE_EVERY,
+};
+use std::collections::VecDeque;
 use std::time::Instant;
 use str0m::format::Codec;
-use str0m::media::{KeyframeRequestKind, Rid};
+use str0m::media::{KeyframeRequestKind, Mid, Rid};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
+
+/// The subscriber's copy of `packet` for its outgoing `mid`: payload type, numbering and
+/// timestamp rewritten; None when it cannot be sent there (no matching codec, or from before
+/// the stream's current start).
+pub(crate) fn prepare_write(
+    sub: &mut Peer,
+    mid: Mid,
+    packet: &RelayedPacket,
+    out_ext: &ExtensionValues,
+    continuity: Continuity,
+    nackable: bool,
+) -> Option<RtpWrite> {
+    let (pt, seq_no, timestamp) = sub.outgoing(
+        mid,
+        packet.params,
+        packet.seq_no,
+        packet.rtp_time,
+        continuity,
+    )?;
+    Some(
+        RtpWrite::new(
+            pt,
+            seq_no,
+            timestamp,
+            packet.arrival,
+            packet.payload.clone(),
+        )
+        .marker(packet.marker)
+        .ext_vals(out_ext.clone())
+        .nackable(nackable),
+    )
+}
+
+/// Writes one prepared packet to a subscriber, counts it, and queues the subscriber for
+/// draining (once per batch).
+pub(crate) fn write_to(
+    sub: &mut Peer,
+    (sub_id, mid): (PeerId, Mid),
+    write: RtpWrite,
+    bytes: usize,
+    stats: &mut SfuStats,
+    dirty: &mut VecDeque<PeerId>,
+    faulted: &mut Vec<PeerId>,
+) {
+    match sub.write_rtp(mid, write) {
+        Ok(true) => {
+            stats.packets_forwarded += 1;
+            stats.bytes_forwarded += bytes as u64;
+        }
+        Ok(false) => {}
+        Err(_) => faulted.push(sub_id),
+    }
+    if !sub.queued {
+        sub.queued = true;
+        dirty.push_back(sub_id);
+    }
+}
 
 impl Sfu {
     /// Forwards one RTP packet (RTX already unwrapped by str0m) to every subscriber of its
@@ -138,41 +199,30 @@ impl Sfu {
                     switch_to = Some(rid);
                 }
             }
-            let Some((pt, seq_no, timestamp)) = sub.outgoing(
-                sub_mid,
-                params,
-                packet.seq_no,
-                packet.rtp_time,
-                switch_to,
-                resume,
-            ) else {
+            let continuity = match switch_to {
+                Some(layer) => Continuity::SwitchLayer(layer),
+                None if resume => Continuity::Resume,
+                None => Continuity::Same,
+            };
+            let Some(write) = prepare_write(sub, sub_mid, packet, &out_ext, continuity, nackable)
+            else {
                 continue;
             };
-            let write = RtpWrite::new(
-                pt,
-                seq_no,
-                timestamp,
-                packet.arrival,
-                packet.payload.clone(),
-            )
-            .marker(packet.marker)
-            .ext_vals(out_ext.clone())
-            .nackable(nackable);
-            match sub.write_rtp(sub_mid, write) {
-                Ok(true) => {
-                    self.stats.packets_forwarded += 1;
-                    self.stats.bytes_forwarded += packet.payload.len() as u64;
-                }
-                Ok(false) => {}
-                Err(_) => self.faulted.push(sub_id),
-            }
-            if !sub.queued {
-                sub.queued = true;
-                self.dirty.push_back(sub_id);
-            }
+            write_to(
+                sub,
+                (sub_id, sub_mid),
+                write,
+                packet.payload.len(),
+                &mut self.stats,
+                &mut self.dirty,
+                &mut self.faulted,
+            );
         }
         if wants_keyframe {
             self.request_keyframe(now, key, KeyframeRequestKind::Pli);
+        }
+        if source == Source::Microphone {
+            self.fan_out_to_slots(now, group, packet, &out_ext, resume);
         }
     }
 

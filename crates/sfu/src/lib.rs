@@ -23,6 +23,7 @@ mod peer;
 mod relay;
 mod routing;
 mod simulcast;
+mod slots;
 mod speaker;
 
 #[cfg(test)]
@@ -34,12 +35,15 @@ mod publish_tests;
 #[cfg(test)]
 mod relay_tests;
 #[cfg(test)]
+mod slot_tests;
+#[cfg(test)]
 mod test_net;
 
 pub use adapt::DEFAULT_INITIAL_BANDWIDTH_BPS;
 pub use demux::{is_stun, stun_local_ufrag};
 pub use peer::PeerFault;
 pub use relay::RelayedPacket;
+pub use slots::SLOT_COUNT;
 pub use speaker::{SpeakerDetector, EVALUATE_EVERY};
 pub use str0m::media::{KeyframeRequestKind, MediaKind, Rid};
 pub use str0m::net::{Protocol, Transmit};
@@ -194,6 +198,15 @@ pub enum SfuOutput {
         peer: PeerId,
         sdp: String,
         tracks: Vec<OfferedTrack>,
+        /// The mids of the peer's audio slots (slots.rs); empty when it has none.
+        slots: Vec<String>,
+    },
+    /// Tell the peer's client that its audio slot `mid` now carries `publisher`'s microphone
+    /// (output before the first such packet is written).
+    SlotOwner {
+        peer: PeerId,
+        mid: Mid,
+        publisher: PeerId,
     },
     /// The peer's media session ended (ICE lost, str0m error or panic); it has been removed.
     PeerGone { peer: PeerId, reason: String },
@@ -304,6 +317,8 @@ pub struct Sfu {
     spread_groups: FxHashSet<GroupId>,
     /// Groups large enough to forward only who speaks (`SfuConfig::selective_audio_after`).
     selective_audio: FxHashSet<GroupId>,
+    /// Per group, the peers here that receive microphones on audio slots (slots.rs).
+    slot_subscribers: FxHashMap<GroupId, Vec<PeerId>>,
     /// Publishers on other SFUs whose tracks are relayed here.
     remote_peers: FxHashMap<PeerId, relay::RemotePeer>,
     /// Layers other SFUs need of tracks published here, by SFU (`set_remote_layer_needs`).
@@ -332,6 +347,7 @@ impl Sfu {
             stats: SfuStats::default(),
             spread_groups: FxHashSet::default(),
             selective_audio: FxHashSet::default(),
+            slot_subscribers: FxHashMap::default(),
             remote_peers: FxHashMap::default(),
             remote_needs: HashMap::new(),
         }
@@ -460,7 +476,12 @@ impl Sfu {
             .filter_map(|key| self.tracks.get(&key).map(|t| (key, t.kind, t.source)))
             .collect();
         let peer = self.peers.get_mut(&id).expect("looked up above");
+        // A capable peer in a large group gets the microphones on slots (`sync_slots`).
+        let slots = peer.audio_slots && self.selective_audio.contains(&group);
         for (source, kind, label) in existing {
+            if slots && label == Source::Microphone {
+                continue;
+            }
             peer.subscriptions.push(Subscription {
                 source,
                 label,
@@ -469,6 +490,7 @@ impl Sfu {
                 source_gone: false,
             });
         }
+        self.sync_slots(group);
         self.mark_dirty(id);
         self.run(now);
         Ok(answer.to_sdp_string())
@@ -498,6 +520,15 @@ impl Sfu {
             }
         }
         peer.subscriptions
+            .retain(|s| !matches!(s.state, SubState::NegotiatingStop(_)));
+        for slot in &mut peer.slots {
+            match slot.state {
+                SubState::Negotiating(mid) if slot.gone => slot.state = SubState::ToStop(mid),
+                SubState::Negotiating(mid) => slot.state = SubState::Open(mid),
+                _ => {}
+            }
+        }
+        peer.slots
             .retain(|s| !matches!(s.state, SubState::NegotiatingStop(_)));
         for (source, mid) in opened {
             if let Some(track) = self.tracks.get_mut(&source) {
@@ -701,6 +732,10 @@ impl Sfu {
             .collect();
         for other in others {
             let peer = self.peers.get_mut(&other).expect("group members exist");
+            // A peer on audio slots hears this microphone on them (slots.rs).
+            if source == Source::Microphone && peer.in_slot_mode() {
+                continue;
+            }
             if peer.ready {
                 peer.subscriptions.push(Subscription {
                     source: key,

@@ -3,7 +3,7 @@
 
 use crate::peer::SubState;
 use crate::{OfferedTrack, PeerId, Sfu, SfuOutput, TrackKey};
-use str0m::media::Direction;
+use str0m::media::{Direction, MediaKind};
 
 impl Sfu {
     /// Makes an offer for pending track changes, if the peer may renegotiate now.
@@ -15,8 +15,29 @@ impl Sfu {
             return;
         }
         let mut subs = std::mem::take(&mut peer.subscriptions);
+        let mut slots = std::mem::take(&mut peer.slots);
         let applied = peer.with_rtc(|rtc| {
             let mut api = rtc.sdp_api();
+            for slot in &mut slots {
+                match slot.state {
+                    SubState::ToOpen => {
+                        let stream = Some("slots".to_string());
+                        let mid = api.add_media(
+                            MediaKind::Audio,
+                            Direction::SendOnly,
+                            stream,
+                            None,
+                            None,
+                        );
+                        slot.state = SubState::Negotiating(mid);
+                    }
+                    SubState::ToStop(mid) => {
+                        api.stop_media(mid);
+                        slot.state = SubState::NegotiatingStop(mid);
+                    }
+                    _ => {}
+                }
+            }
             for sub in &mut subs {
                 match sub.state {
                     SubState::ToOpen => {
@@ -35,6 +56,7 @@ impl Sfu {
             Ok(api.apply())
         });
         peer.subscriptions = subs;
+        peer.slots = slots;
         match applied {
             Ok(Some((offer, pending))) => {
                 peer.pending = Some(pending);
@@ -53,11 +75,27 @@ impl Sfu {
                         _ => None,
                     })
                     .collect();
-                tracing::debug!(peer = id.0, tracks = tracks.len(), "offer");
+                let slots: Vec<String> = peer
+                    .slots
+                    .iter()
+                    .filter_map(|s| match s.state {
+                        SubState::Negotiating(mid) | SubState::Open(mid) if !s.gone => {
+                            Some(mid.to_string())
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                tracing::debug!(
+                    peer = id.0,
+                    tracks = tracks.len(),
+                    slots = slots.len(),
+                    "offer"
+                );
                 self.outputs.push_back(SfuOutput::Offer {
                     peer: id,
                     sdp: offer.to_sdp_string(),
                     tracks,
+                    slots,
                 });
             }
             Ok(None) => {}
@@ -71,6 +109,12 @@ impl Sfu {
             return;
         };
         self.demux.remove_peer(id);
+        if let Some(subscribers) = self.slot_subscribers.get_mut(&peer.group) {
+            subscribers.retain(|p| *p != id);
+            if subscribers.is_empty() {
+                self.slot_subscribers.remove(&peer.group);
+            }
+        }
         // Not just `next_timeout`: the entry made when the peer was added may still be there.
         self.timers.retain(|(_, p)| *p != id);
         if let Some(members) = self.groups.get_mut(&peer.group) {

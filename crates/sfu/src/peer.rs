@@ -43,6 +43,23 @@ pub struct TxStream {
     ssrc: Option<Ssrc>,
 }
 
+/// How a forwarded packet follows the last one sent on its outgoing stream, which the
+/// receiver must see as one gapless stream whose timestamps never go back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Continuity {
+    /// The next packet of the same source (a gap in its numbering is a real loss).
+    Same,
+    /// The same source after packets held back (a silent voice in a large room): numbering
+    /// continues right after the last packet sent, timestamps keep telling the pause.
+    Resume,
+    /// A simulcast layer switch at this keyframe: numbering continues, timestamps step one
+    /// video frame forward from the last packet sent.
+    SwitchLayer(Rid),
+    /// Another publisher on this stream (an audio slot changing hands): numbering continues,
+    /// timestamps step forward by `timestamp_step` (the time since the last packet sent).
+    NewSource { timestamp_step: u32 },
+}
+
 /// A mid the client offered to send on.
 #[derive(Debug, Clone, Copy)]
 pub struct Announced {
@@ -126,6 +143,10 @@ pub struct Peer {
     pub fault: Option<PeerFault>,
     /// Simulcast layer choices for what this peer receives (adapt.rs).
     pub adapt: crate::adapt::SubscriberAdapt,
+    /// The client can receive microphones on audio slots (slots.rs).
+    pub audio_slots: bool,
+    /// Its audio slots, in a large group (empty otherwise).
+    pub slots: Vec<crate::slots::AudioSlot>,
 }
 
 impl Peer {
@@ -150,6 +171,8 @@ impl Peer {
             queued: false,
             fault: None,
             adapt: crate::adapt::SubscriberAdapt::default(),
+            audio_slots: false,
+            slots: Vec::new(),
         }
     }
 
@@ -217,31 +240,30 @@ impl Peer {
     }
 
     /// Our payload type, sequence number and timestamp for a packet forwarded on outgoing
-    /// `mid`. `switch_to` starts a new layer at this packet (a keyframe): numbering continues
-    /// right after the last packet sent, so the receiver sees one gapless stream. `resume`
-    /// does the same for a stream whose packets were held back (a silent voice in a large
-    /// room), keeping its timestamps: they tell the receiver how long the pause was.
+    /// `mid`; `continuity` says how it follows the last packet sent there.
     pub fn outgoing(
         &mut self,
         mid: Mid,
         params: PayloadParams,
         seq: SeqNo,
         timestamp: u32,
-        switch_to: Option<Rid>,
-        resume: bool,
+        continuity: Continuity,
     ) -> Option<(Pt, SeqNo, u32)> {
         let pt = self.payload_type(mid, params)?;
         let stream = self.tx_streams.entry(mid).or_default();
         let seq = *seq;
-        match (stream.seq_offset, switch_to) {
-            (None, _) => {
+        let next = (stream.last_out_seq + 1) as i64 - seq as i64;
+        match (stream.seq_offset, continuity) {
+            (None, continuity) => {
                 stream.seq_offset = Some(FIRST_SEQ as i64 - seq as i64);
                 stream.ts_offset = 0;
                 stream.layer_start = seq;
-                stream.layer = switch_to;
+                if let Continuity::SwitchLayer(layer) = continuity {
+                    stream.layer = Some(layer);
+                }
             }
-            (Some(_), Some(layer)) => {
-                stream.seq_offset = Some((stream.last_out_seq + 1) as i64 - seq as i64);
+            (Some(_), Continuity::SwitchLayer(layer)) => {
+                stream.seq_offset = Some(next);
                 stream.ts_offset = stream
                     .last_out_ts
                     .wrapping_add(crate::simulcast::SWITCH_TIMESTAMP_STEP)
@@ -249,13 +271,21 @@ impl Peer {
                 stream.layer_start = seq;
                 stream.layer = Some(layer);
             }
-            (Some(_), None) if resume => {
-                stream.seq_offset = Some((stream.last_out_seq + 1) as i64 - seq as i64);
+            (Some(_), Continuity::NewSource { timestamp_step }) => {
+                stream.seq_offset = Some(next);
+                stream.ts_offset = stream
+                    .last_out_ts
+                    .wrapping_add(timestamp_step)
+                    .wrapping_sub(timestamp);
                 stream.layer_start = seq;
             }
-            (Some(_), None) => {}
+            (Some(_), Continuity::Resume) => {
+                stream.seq_offset = Some(next);
+                stream.layer_start = seq;
+            }
+            (Some(_), Continuity::Same) => {}
         }
-        // A packet from before the current layer began cannot be numbered: drop it.
+        // A packet from before the current layer (or source) began cannot be numbered: drop it.
         if seq < stream.layer_start {
             return None;
         }
@@ -317,7 +347,9 @@ impl Peer {
             && self
                 .subscriptions
                 .iter()
-                .any(|s| matches!(s.state, SubState::ToOpen | SubState::ToStop(_)))
+                .map(|s| s.state)
+                .chain(self.slots.iter().map(|s| s.state))
+                .any(|state| matches!(state, SubState::ToOpen | SubState::ToStop(_)))
     }
 
     pub fn subscription_on_mid(&self, mid: Mid) -> Option<&Subscription> {

@@ -282,6 +282,7 @@ impl Sfu {
     /// The group's peers here stop receiving `publisher`'s tracks (it left): open ones are
     /// stopped in the next offer.
     pub(crate) fn unsubscribe_group(&mut self, group: GroupId, publisher: PeerId) {
+        self.free_slots_of(group, publisher);
         let members: Vec<PeerId> = self.groups.get(&group).cloned().unwrap_or_default();
         for other in members {
             let Some(other_peer) = self.peers.get_mut(&other) else {

@@ -64,6 +64,7 @@ impl Sfu {
                 self.request_keyframe(now, TrackKey { peer: id, mid }, KeyframeRequestKind::Pli);
             }
         }
+        self.sync_slots(group);
     }
 
     /// What the publisher's announced `mid` carries: as declared in its offer, else by

@@ -25,7 +25,7 @@ const FRAME_GAP_ALLOWANCE: Duration = Duration::from_millis(200);
 const HOLD: Duration = Duration::from_millis(900);
 /// In a room that forwards only who speaks: a frame at least this loud (-dBov) is voice and
 /// heard at once, so nobody's first word is cut.
-const VOICE_DBOV: i8 = -60;
+pub(crate) const VOICE_DBOV: i8 = -60;
 /// ... and a voice stays heard this long after its last such frame, so the quiet ends of
 /// words and the pauses between them are not cut.
 const HANGOVER: Duration = Duration::from_millis(500);

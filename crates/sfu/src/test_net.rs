@@ -27,6 +27,14 @@ pub(crate) struct Client {
     pub(crate) offered: HashMap<Mid, PeerId>,
     /// Every track of every offer the server made, in order.
     pub(crate) offers: Vec<Vec<OfferedTrack>>,
+    /// The audio slots' mids of each offer, in order.
+    pub(crate) slot_offers: Vec<Vec<Mid>>,
+    /// `SlotOwner` messages received.
+    pub(crate) slot_messages: usize,
+    /// Audio frames received, by the publisher whose track (or slot owner) it was on arrival.
+    pub(crate) received_by: HashMap<PeerId, usize>,
+    /// Per receiving mid: each frame's RTP sequence numbers and timestamp, in arrival order.
+    pub(crate) frames: HashMap<Mid, Vec<(u64, u64, u64)>>,
 }
 
 pub(crate) struct Net {
@@ -34,6 +42,10 @@ pub(crate) struct Net {
     pub(crate) sfus: [Sfu; 2],
     pub(crate) clients: Vec<Client>,
     pub(crate) relayed: usize,
+    /// Clients joining from now on say they can receive microphones on audio slots.
+    pub(crate) audio_slots: bool,
+    /// Each talking client's RFC 6464 level (-dBov) for the frames it writes.
+    pub(crate) levels: HashMap<PeerId, i8>,
 }
 
 impl Net {
@@ -49,6 +61,14 @@ impl Net {
                     str0m::Output::Event(Event::Connected) => c.connected = true,
                     str0m::Output::Event(Event::MediaData(data)) => {
                         *c.received.entry(data.mid).or_default() += 1;
+                        if let Some(publisher) = c.offered.get(&data.mid) {
+                            *c.received_by.entry(*publisher).or_default() += 1;
+                        }
+                        c.frames.entry(data.mid).or_default().push((
+                            **data.seq_range.start(),
+                            **data.seq_range.end(),
+                            data.time.numer(),
+                        ));
                     }
                     str0m::Output::Event(_) => {}
                 }
@@ -70,7 +90,12 @@ impl Net {
                             .handle_input(Input::Receive(self.now, receive))
                             .expect("client input");
                     }
-                    SfuOutput::Offer { peer, sdp, tracks } => {
+                    SfuOutput::Offer {
+                        peer,
+                        sdp,
+                        tracks,
+                        slots,
+                    } => {
                         let c = self
                             .clients
                             .iter_mut()
@@ -80,6 +105,8 @@ impl Net {
                             c.offered.insert(Mid::from(t.mid.as_str()), t.publisher);
                         }
                         c.offers.push(tracks);
+                        c.slot_offers
+                            .push(slots.iter().map(|m| Mid::from(m.as_str())).collect());
                         let offer = SdpOffer::from_sdp_string(&sdp).expect("offer parses");
                         let answer = c.rtc.sdp_api().accept_offer(offer).expect("answers");
                         let sfu = &mut self.sfus[from];
@@ -103,6 +130,19 @@ impl Net {
                         self.sfus[to].set_remote_layer_needs(self.now, from as u64, needs)
                     }
                     SfuOutput::PeerGone { peer, reason } => panic!("{peer:?} gone: {reason}"),
+                    SfuOutput::SlotOwner {
+                        peer,
+                        mid,
+                        publisher,
+                    } => {
+                        let c = self
+                            .clients
+                            .iter_mut()
+                            .find(|c| c.id == peer)
+                            .expect("client");
+                        c.offered.insert(mid, publisher);
+                        c.slot_messages += 1;
+                    }
                     SfuOutput::DominantSpeaker { .. } | SfuOutput::Layers { .. } => {}
                 }
             }
@@ -125,12 +165,40 @@ impl Net {
     }
 
     pub(crate) fn received_from(&self, client: usize, publisher: PeerId) -> usize {
-        let c = &self.clients[client];
-        c.received
-            .iter()
-            .filter(|(mid, _)| c.offered.get(*mid) == Some(&publisher))
-            .map(|(_, n)| *n)
-            .sum()
+        self.clients[client]
+            .received_by
+            .get(&publisher)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Every client writes one 20 ms audio frame `frame` on its first audio mid, with its
+    /// level from `levels` (silence, -127 dBov, when it has none), if `sends` says so.
+    pub(crate) fn write_frame(&mut self, frame: u64, sends: impl Fn(PeerId) -> bool) {
+        let now = self.now;
+        for c in &mut self.clients {
+            if !sends(c.id) {
+                continue;
+            }
+            let level = self.levels.get(&c.id).copied().unwrap_or(-127);
+            let mid = c.audio_mids[0];
+            let Some(writer) = c.rtc.writer(mid) else {
+                continue;
+            };
+            let pt = writer.payload_params().next().expect("opus").pt();
+            writer
+                .audio_level(level, level > -60)
+                .write(
+                    pt,
+                    now,
+                    str0m::media::MediaTime::new(
+                        frame * 960,
+                        str0m::media::Frequency::FORTY_EIGHT_KHZ,
+                    ),
+                    vec![frame as u8; 60],
+                )
+                .expect("write audio");
+        }
     }
 }
 
@@ -165,6 +233,8 @@ impl Net {
             ],
             clients: Vec::new(),
             relayed: 0,
+            audio_slots: false,
+            levels: HashMap::new(),
         }
     }
 
@@ -185,6 +255,7 @@ impl Net {
         self.sfus[on]
             .add_peer(now, PeerId(id), group)
             .expect("new peer");
+        self.sfus[on].set_audio_slots(PeerId(id), self.audio_slots);
         let answer = self.sfus[on]
             .accept_offer(now, PeerId(id), &offer.to_sdp_string(), HashMap::new())
             .expect("answered");
@@ -204,6 +275,10 @@ impl Net {
             received: HashMap::new(),
             offered: HashMap::new(),
             offers: Vec::new(),
+            slot_offers: Vec::new(),
+            slot_messages: 0,
+            received_by: HashMap::new(),
+            frames: HashMap::new(),
         });
     }
 }

@@ -57,8 +57,11 @@ pub(crate) struct Client {
     audio_out: Option<OutgoingStream>,
     /// One stream, or one per simulcast layer in `SIMULCAST_LAYERS` order.
     video_out: Vec<OutgoingStream>,
-    /// Which remote participant and kind each receiving mid carries (from server offers).
+    /// Which remote participant and kind each receiving mid carries (from server offers,
+    /// and for audio slots from `slot` messages).
     remote_mids: HashMap<Mid, (ParticipantId, TrackKind)>,
+    /// The audio slots of the last server offer (owners in `remote_mids` once known).
+    slot_mids: Vec<Mid>,
     reception: Reception,
     shared: Arc<Mutex<Shared>>,
     frame_no: u64,
@@ -147,7 +150,11 @@ impl Client {
             .context("a fresh Rtc always has changes to offer")?;
         send(
             &mut ws,
-            &serde_json::json!({"type": "offer", "sdp": offer.to_sdp_string()}),
+            &serde_json::json!({
+                "type": "offer",
+                "sdp": offer.to_sdp_string(),
+                "audio_slots": options.audio_slots,
+            }),
         )
         .await?;
         send(&mut ws, &serde_json::json!({"type": "media_state", "audio": options.audio, "video": options.video})).await?;
@@ -182,6 +189,7 @@ impl Client {
             audio_out,
             video_out,
             remote_mids: HashMap::new(),
+            slot_mids: Vec::new(),
             reception: Reception::default(),
             shared,
             frame_no: 0,
@@ -351,22 +359,40 @@ impl Client {
                     .sdp_api()
                     .accept_answer(pending, SdpAnswer::from_sdp_string(&sdp)?)?;
             }
-            ServerMessage::Offer { sdp, tracks } => {
+            ServerMessage::Offer { sdp, tracks, slots } => {
                 let answer = self
                     .rtc
                     .sdp_api()
                     .accept_offer(SdpOffer::from_sdp_string(&sdp)?)?;
+                let slot_mids: Vec<Mid> = slots.iter().map(|m| Mid::from(m.as_str())).collect();
+                // A slot that stays keeps its owner until its next `slot` message.
+                let owners: Vec<(Mid, (ParticipantId, TrackKind))> = slot_mids
+                    .iter()
+                    .filter_map(|mid| self.remote_mids.get(mid).map(|o| (*mid, *o)))
+                    .collect();
                 self.remote_mids = tracks
                     .into_iter()
                     .map(|t| (Mid::from(t.mid.as_str()), (t.participant, t.kind)))
+                    .chain(owners)
                     .collect();
-                let remote = &self.remote_mids;
-                self.reception.retain_mids(|mid| remote.contains_key(mid));
+                lock(&self.shared).slots = slot_mids.len();
+                self.slot_mids = slot_mids;
+                let (remote, slots) = (&self.remote_mids, &self.slot_mids);
+                self.reception
+                    .retain_mids(|mid| remote.contains_key(mid) || slots.contains(mid));
                 send(
                     &mut self.ws,
                     &serde_json::json!({"type": "answer", "sdp": answer.to_sdp_string()}),
                 )
                 .await?;
+            }
+            ServerMessage::Slot { mid, participant } => {
+                let mid = Mid::from(mid.as_str());
+                if self.slot_mids.contains(&mid) {
+                    self.remote_mids
+                        .insert(mid, (participant, TrackKind::Audio));
+                    lock(&self.shared).slot_changes += 1;
+                }
             }
             ServerMessage::ParticipantJoined { participant }
             | ServerMessage::ParticipantUpdated { participant } => {
@@ -463,14 +489,16 @@ impl Client {
         else {
             return;
         };
-        let Some(&(from, kind)) = self.remote_mids.get(&stream.mid) else {
+        let owner = self.remote_mids.get(&stream.mid).copied();
+        if owner.is_none() && !self.slot_mids.contains(&stream.mid) {
+            return;
+        }
+        let video = owner.is_some_and(|(_, kind)| kind == TrackKind::Video);
+        let arrival = stream.on_packet(Instant::now(), PacketView::from(packet), video);
+        // A slot's first packets can arrive before its `slot` message: numbered, not counted.
+        let Some((from, kind)) = owner else {
             return;
         };
-        let arrival = stream.on_packet(
-            Instant::now(),
-            PacketView::from(packet),
-            kind == TrackKind::Video,
-        );
         if arrival.gaps == 0 && arrival.frame.is_none() {
             return;
         }

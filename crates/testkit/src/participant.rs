@@ -32,6 +32,9 @@ pub struct SimOptions {
     /// to use the server's passive TCP candidate (as a browser behind a UDP-blocking
     /// firewall does).
     pub tcp: bool,
+    /// Receive other people's microphones on audio slots in a large room (protocol.md,
+    /// "Audio slots"), as the web client does.
+    pub audio_slots: bool,
 }
 
 /// The signaling WebSocket's read buffer (see `try_join`).
@@ -61,6 +64,7 @@ impl Default for SimOptions {
             audio_level: -127,
             simulcast: false,
             tcp: false,
+            audio_slots: true,
         }
     }
 }
@@ -127,6 +131,9 @@ pub(crate) struct Shared {
     pub(crate) keyframe_requests: u64,
     /// `layers` messages received: (mid, active RIDs).
     pub(crate) layers: Vec<(String, Vec<String>)>,
+    /// Audio slots in the last server offer, and `slot` messages received.
+    pub(crate) slots: usize,
+    pub(crate) slot_changes: u64,
     pub(crate) connected: bool,
     pub(crate) ended: Option<String>,
 }
@@ -360,6 +367,16 @@ impl SimParticipant {
 
     pub fn keyframe_requests(&self) -> u64 {
         lock(&self.shared).keyframe_requests
+    }
+
+    /// How many audio slots the last server offer had (0: microphones come as tracks).
+    pub fn audio_slots(&self) -> usize {
+        lock(&self.shared).slots
+    }
+
+    /// How many times one of this participant's audio slots changed hands (`slot` messages).
+    pub fn slot_changes(&self) -> u64 {
+        lock(&self.shared).slot_changes
     }
 
     pub fn is_connected(&self) -> bool {

@@ -225,6 +225,24 @@ async fn a_large_room_forwards_the_voices_not_everyones_silence() {
     for p in &quiet {
         assert_receives_media(p, &talker, 20, WAIT).await;
     }
+    // The room is large: everyone receives the microphones on audio slots (the talker on
+    // one of them), and the room is spread over both workers, so some of it came relayed.
+    for p in quiet.iter().chain([&talker]) {
+        assert!(
+            p.wait_until(WAIT, |p| p.audio_slots() == moot_sfu::SLOT_COUNT)
+                .await,
+            "{} has {} slots",
+            p.me().name,
+            p.audio_slots()
+        );
+    }
+    for p in &quiet {
+        assert!(
+            p.slot_changes() >= 1,
+            "{} was told who is on its slots",
+            p.me().name
+        );
+    }
     let (listener, later) = (&quiet[0], &quiet[1]);
     // Until the fourth joined, the room was small and forwarded everything: count from now.
     tokio::time::sleep(Duration::from_secs(1)).await;

@@ -44,6 +44,8 @@ pub enum MediaCommand {
         id: ParticipantId,
         sdp: String,
         sources: HashMap<String, TrackSource>,
+        /// The client can receive microphones on audio slots.
+        audio_slots: bool,
     },
     Answer {
         id: ParticipantId,
@@ -411,7 +413,13 @@ pub(crate) fn handle_command(
         MediaCommand::ViewSizes { id, sizes } => {
             sfu.set_view_sizes(peer(id), sizes.into_iter().map(|(p, h)| (peer(p), h)));
         }
-        MediaCommand::Offer { id, sdp, sources } => {
+        MediaCommand::Offer {
+            id,
+            sdp,
+            sources,
+            audio_slots,
+        } => {
+            sfu.set_audio_slots(peer(id), audio_slots);
             let sources = sources
                 .into_iter()
                 .map(|(mid, source)| (mid, sfu_source(source)))
@@ -468,7 +476,12 @@ fn deliver(output: SfuOutput, hub: &Hub, connections: &HashMap<ParticipantId, u6
         | SfuOutput::Relay { .. }
         | SfuOutput::KeyframeWanted { .. }
         | SfuOutput::LayersWanted { .. } => {}
-        SfuOutput::Offer { peer, sdp, tracks } => {
+        SfuOutput::Offer {
+            peer,
+            sdp,
+            tracks,
+            slots,
+        } => {
             let tracks = tracks
                 .into_iter()
                 .map(|t| TrackInfo {
@@ -485,7 +498,22 @@ fn deliver(output: SfuOutput, hub: &Hub, connections: &HashMap<ParticipantId, u6
             hub.deliver_for_connection(
                 id,
                 connections.get(&id).copied(),
-                Outbound::Message(ServerMessage::Offer { sdp, tracks }),
+                Outbound::Message(ServerMessage::Offer { sdp, tracks, slots }),
+            );
+        }
+        SfuOutput::SlotOwner {
+            peer,
+            mid,
+            publisher,
+        } => {
+            let id = ParticipantId(peer.0);
+            hub.deliver_for_connection(
+                id,
+                connections.get(&id).copied(),
+                Outbound::Message(ServerMessage::Slot {
+                    mid: mid.to_string(),
+                    participant: ParticipantId(publisher.0),
+                }),
             );
         }
         SfuOutput::DominantSpeaker { peer, .. } => {
