@@ -917,7 +917,7 @@ export class Meeting {
     return {
       active: () => this.settings.e2ee,
       encrypt: (kind, frame) => keys.encrypt(kind, frame),
-      decrypt: (kind, owner, data) => keys.decrypt(kind, owner, data),
+      decrypt: (kind, owner, data, slot) => keys.decrypt(kind, owner, data, slot),
       connectWorker: (post) => {
         for (const update of keys.frameKeyState()) post(update);
         /** @param {Event} ev */
