@@ -4,7 +4,8 @@
 # benchmarks on shared machines are not. Runs the workload twice (2 s and 6 s of talk) and
 # divides the difference of the SFU's instructions by the difference of packets forwarded,
 # which leaves out the joins. Settings pass through: MOOT_COST_PEOPLE, MOOT_COST_TALKERS,
-# MOOT_COST_SILENT_PUBLISH (docs/performance.md, "Counting instructions").
+# MOOT_COST_SILENT_PUBLISH, MOOT_COST_SELECTIVE_AFTER, MOOT_COST_SLOTS (docs/performance.md,
+# "Counting instructions").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "needs valgrind (apt-get install valgrind)" >&2; exit 1; }
@@ -28,4 +29,5 @@ read -r i6 f6 <<<"$(count 6)"
 echo "SFU instructions per forwarded packet: $(( (i6 - i2) / (f6 - f2) ))" \
   "($(( i6 - i2 )) instructions for $(( f6 - f2 )) packets;" \
   "people ${MOOT_COST_PEOPLE:-20}, talkers ${MOOT_COST_TALKERS:-all}," \
-  "silent ones publish: ${MOOT_COST_SILENT_PUBLISH:-1})"
+  "silent ones publish: ${MOOT_COST_SILENT_PUBLISH:-1}," \
+  "selective after ${MOOT_COST_SELECTIVE_AFTER:-0}, slots ${MOOT_COST_SLOTS:-0})"

@@ -9,11 +9,13 @@
 //! out the joins. In the ordinary test run it checks that the talk reached everyone.
 //!
 //! `MOOT_COST_PEOPLE` (default 20), `MOOT_COST_TALKERS` (default all), `MOOT_COST_TALK_SECS`
-//! (default 2), `MOOT_COST_SILENT_PUBLISH` (default 1: the silent ones publish too, as the
-//! held microphones of a selective-audio room do; 0: they never send).
+//! (default 2), `MOOT_COST_SILENT_PUBLISH` (default 1: the silent ones publish during the
+//! first second, so everyone holds a stream per microphone; 0: they never send; 2: they
+//! send silence all along, as browsers' microphones in a large room do),
+//! `MOOT_COST_SELECTIVE_AFTER` (the SFU's `selective_audio_after`, default 0: off),
+//! `MOOT_COST_SLOTS` (1: the clients receive on audio slots; default 0).
 
 use super::*;
-use crate::ice_tcp_tests::write_audio;
 use crate::test_net::Net;
 
 const FRAME: Duration = Duration::from_millis(20);
@@ -31,8 +33,13 @@ fn cost_of_forwarding_an_audio_room() {
     let people = setting("MOOT_COST_PEOPLE", 20);
     let talkers = setting("MOOT_COST_TALKERS", people).min(people) as usize;
     let talk = Duration::from_secs(setting("MOOT_COST_TALK_SECS", 2));
-    let silent_publish = setting("MOOT_COST_SILENT_PUBLISH", 1) == 1;
+    let silent_publish = setting("MOOT_COST_SILENT_PUBLISH", 1);
     let mut net = Net::new(Instant::now());
+    net.sfus[0].config.selective_audio_after = setting("MOOT_COST_SELECTIVE_AFTER", 0) as usize;
+    net.audio_slots = setting("MOOT_COST_SLOTS", 0) == 1;
+    for id in 1..=talkers as u64 {
+        net.levels.insert(PeerId(id), -20);
+    }
     let group = GroupId(1);
     for id in 1..=people {
         net.join(id, 0, &format!("198.51.100.{id}:5000"), group, 1);
@@ -59,16 +66,8 @@ fn cost_of_forwarding_an_audio_room() {
         if net.now >= next_frame {
             frame += 1;
             next_frame += FRAME;
-            let now = net.now;
-            let sending = if now < from && silent_publish {
-                people as usize
-            } else {
-                talkers
-            };
-            for c in net.clients.iter_mut().take(sending) {
-                let mid = c.audio_mids[0];
-                write_audio(&mut c.rtc, mid, now, frame);
-            }
+            let everyone = silent_publish == 2 || (silent_publish == 1 && net.now < from);
+            net.write_frame(frame, |p| everyone || p.0 <= talkers as u64);
         }
     }
     let stats = net.sfus[0].stats();

@@ -14,7 +14,9 @@
 //! `MOOT_BENCH_SIZES=10,25,50`, `MOOT_BENCH_SMALL_ROOMS=4x6` (4 rooms of 6; `none` for none),
 //! `MOOT_BENCH_THREADS=1,2`, `MOOT_BENCH_INITIAL_BANDWIDTH_KBPS=1000,0` (the server's
 //! `--initial-bandwidth-kbps`), `MOOT_BENCH_SELECTIVE_AUDIO_AFTER=20,0` (the server's
-//! `media.selective_audio_after`; 0: everyone's audio), `MOOT_BENCH_SERVER_LOG` (the server's
+//! `media.selective_audio_after`; 0: everyone's audio), `MOOT_BENCH_AUDIO_SLOTS=1` (in rooms
+//! with selective audio, whether the simulated participants receive the microphones on audio
+//! slots, as the web client does; `1,0` measures both), `MOOT_BENCH_SERVER_LOG` (the server's
 //! log filter, default "warn"; its log goes to this process's standard error),
 //! `MOOT_BENCH_DETAIL` (set: print where each window's frame loss was),
 //! `MOOT_BENCH_WARMUP_SECS` (from the last join to the window, default 4). Any other server
@@ -60,6 +62,8 @@ struct Setup {
     initial_kbps: u64,
     /// `media.selective_audio_after`; 0: everyone's audio.
     selective_audio_after: usize,
+    /// The participants receive microphones on audio slots (in a selective-audio room).
+    audio_slots: bool,
 }
 
 fn start_server(setup: Setup) -> anyhow::Result<Server> {
@@ -67,6 +71,7 @@ fn start_server(setup: Setup) -> anyhow::Result<Server> {
         threads,
         initial_kbps,
         selective_audio_after,
+        audio_slots: _,
     } = setup;
     let exe = std::env::current_exe()?;
     let moot = exe.with_file_name("moot");
@@ -154,6 +159,7 @@ async fn join_many(
     room: &str,
     n: usize,
     video_senders: usize,
+    audio_slots: bool,
 ) -> anyhow::Result<Vec<SimParticipant>> {
     let mut all = Vec::new();
     for i in 0..n {
@@ -163,6 +169,7 @@ async fn join_many(
             video: i < video_senders,
             simulcast: i < video_senders,
             audio_level: if i < TALKERS { -30 } else { -127 },
+            audio_slots,
             ..SimOptions::default()
         };
         all.push(SimParticipant::join(&server.ws_url(), room, &format!("sim{i}"), options).await?);
@@ -301,7 +308,7 @@ async fn measure_rooms(rooms: usize, size: usize, setup: Setup) -> anyhow::Resul
     let mut sims = Vec::new();
     for room in 0..rooms {
         let name = format!("bench-{size}-{room}");
-        sims.extend(join_many(&server, &name, size, size / 2).await?);
+        sims.extend(join_many(&server, &name, size, size / 2, setup.audio_slots).await?);
     }
     tokio::time::sleep(warmup).await;
     for s in &sims {
@@ -379,6 +386,7 @@ async fn main() -> anyhow::Result<()> {
     // Bandwidth estimation on (the default start, 1 Mbit/s) and off (0).
     let estimates: Vec<u64> = env_list("MOOT_BENCH_INITIAL_BANDWIDTH_KBPS", "1000,0");
     let selective: Vec<usize> = env_list("MOOT_BENCH_SELECTIVE_AUDIO_AFTER", "20,0");
+    let slot_modes: Vec<u8> = env_list("MOOT_BENCH_AUDIO_SLOTS", "1");
     let small_rooms: Option<(usize, usize)> = std::env::var("MOOT_BENCH_SMALL_ROOMS")
         .unwrap_or_else(|_| "4x6".into())
         .split_once('x')
@@ -395,10 +403,11 @@ async fn main() -> anyhow::Result<()> {
             threads: 1,
             initial_kbps: 1000,
             selective_audio_after: 0,
+            audio_slots: true,
         })?;
         tokio::time::sleep(Duration::from_millis(500)).await;
         idle.push(server.rss_kib()? as f64);
-        let trio = join_many(&server, &format!("rss-{run}"), 3, 3).await?;
+        let trio = join_many(&server, &format!("rss-{run}"), 3, 3, true).await?;
         tokio::time::sleep(WARMUP).await;
         three.push(server.rss_kib()? as f64);
         for p in trio {
@@ -420,17 +429,26 @@ async fn main() -> anyhow::Result<()> {
             .collect();
         audio_modes.dedup();
         for &selective_audio_after in &audio_modes {
-            for &initial_kbps in &estimates {
-                for &threads in &threads {
-                    let setup = Setup {
-                        threads,
-                        initial_kbps,
-                        selective_audio_after,
-                    };
-                    let figures = measure_rooms(count, size, setup).await?;
-                    eprintln!("{count} room(s) of {size}, {setup:?}: done");
-                    rooms.push(figures);
-                    baselines.push(measure_baseline().await?);
+            // Slots exist only with selective audio: without it, measured once.
+            let slot_modes: &[u8] = if selective_audio_after == 0 {
+                &[1]
+            } else {
+                &slot_modes
+            };
+            for &slots in slot_modes {
+                for &initial_kbps in &estimates {
+                    for &threads in &threads {
+                        let setup = Setup {
+                            threads,
+                            initial_kbps,
+                            selective_audio_after,
+                            audio_slots: slots == 1,
+                        };
+                        let figures = measure_rooms(count, size, setup).await?;
+                        eprintln!("{count} room(s) of {size}, {setup:?}: done");
+                        rooms.push(figures);
+                        baselines.push(measure_baseline().await?);
+                    }
                 }
             }
         }
@@ -460,10 +478,10 @@ async fn main() -> anyhow::Result<()> {
             "  | {} × {} | {} | {} | {} | {:.0} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2}% ({:.2}% / {:.2}%) | {:.0} | {:.1} / {:.1} | {:.0} KiB |",
             r.rooms,
             r.size,
-            if r.setup.selective_audio_after == 0 {
-                "everyone's"
-            } else {
-                "who speaks"
+            match (r.setup.selective_audio_after, r.setup.audio_slots) {
+                (0, _) => "everyone's",
+                (_, true) => "who speaks, on 5 slots",
+                (_, false) => "who speaks, a stream per microphone",
             },
             r.setup.threads,
             if r.setup.initial_kbps == 0 {
