@@ -7,7 +7,8 @@
 // tone, the ring moves to her. With end-to-end encryption on, the tone still arrives through
 // the slots, the frames are decrypted (counters), and a page that believes a stale owner for a
 // slot (as when the media outruns the `slot` message) still opens its frames with the other
-// senders' keys, counted as decrypted (and `slotFallback`), not failed.
+// senders' keys, counted as decrypted (and `slotFallback`), not failed. When one leaves, the
+// room is small again: no slots, the microphones back on their tiles.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -103,6 +104,27 @@ test('audio slots: five slots, the speaker heard on their slot and ringed, the r
       await waitForSilence(slotOf(carol, ids.Bob), "Carol hears nothing on Bob's slot");
       await waitForTone(slotOf(bob, ids.Alice), 'Bob hears Alice on her slot');
 
+      // Settings → Speaker: the slots play on the chosen output, like the tiles' audio.
+      await toolbar(carol).getByRole('button', { name: 'Settings', exact: true }).click();
+      const settings = carol.getByRole('dialog', { name: 'Settings' });
+      await settings.waitFor({ state: 'visible' });
+      // The devices are listed once the dialog has enumerated them (the microphones at least).
+      const optionsOf = (combo) => combo.evaluate((sel) => [...sel.options].map((o) => o.textContent));
+      await waitFor('Settings to list the microphones', () => optionsOf(settings.getByRole('combobox', { name: 'Microphone' })), (o) => o.length >= 1);
+      const speaker = settings.getByRole('combobox', { name: 'Speaker' });
+      const outputs = (await speaker.count()) && (await speaker.isVisible()) ? await optionsOf(speaker) : [];
+      if (outputs.length > 1) {
+        await speaker.selectOption({ label: outputs[1] });
+        await settings.getByRole('status').filter({ hasText: 'Speaker changed' }).waitFor();
+        const wanted = await speaker.inputValue();
+        const sinks = await waitFor('every slot on the chosen speaker', () => carol.locator('audio.slot-audio-track').evaluateAll((els) => els.map((a) => a.sinkId)), (v) => v.length === SLOTS && v.every((x) => x === wanted));
+        console.log(`speaker: ${outputs[1]}, the ${sinks.length} slots play on sinkId ${wanted.slice(0, 12)}…`);
+        await waitForTone(slotOf(carol, ids.Alice), 'Carol still hears Alice on the chosen speaker');
+      } else {
+        console.log(`speaker: not exercised, outputs ${JSON.stringify(outputs)}`);
+      }
+      await closeDialog(carol, settings);
+
       // End-to-end encryption on (Alice is the moderator): the tone still arrives through the
       // slots, as decrypted frames.
       const security = await openSecurity(alice);
@@ -133,18 +155,32 @@ test('audio slots: five slots, the speaker heard on their slot and ringed, the r
       assert.ok(c3.decrypted - c2.decrypted >= 50, 'Carol decrypted Bob’s frames');
       assert.ok(c3.failed - c2.failed <= 5, `few frames fail to decrypt on Carol's page: ${JSON.stringify(delta(c2, c3))}`);
 
-      // A stale owner: Carol's page believes Bob's slot is Alice's (as if the `slot` message
-      // were late). Bob's frames still open, with his key after Alice's fails.
+      // A stale owner: Carol's page is told Bob's slot is Alice's (as a `slot` message would,
+      // one that the media outran). Bob's frames still open, with his key after Alice's fails;
+      // the slot no longer rings Bob's tile (nor Alice's, whose microphone is off).
       const mid = await slotOf(carol, ids.Bob).getAttribute('data-slot');
       assert.equal(await carol.evaluate(([m, id]) => window.__mootDebug.setSlotOwner(m, id), [mid, ids.Alice]), true, 'the hook took the stale owner');
       const c4 = await stats(carol);
-      await sleep(500);
+      await waitFor("the ring off Bob's tile, his slot now said to be Alice's", () => speaking(carol, 'Bob'), (v) => v === 'false', { timeout: 5_000 });
       await waitForTone(carol.locator(`audio.slot-audio-track[data-slot="${mid}"]`), `Carol hears Bob on slot ${mid} while her page thinks it is Alice's`);
       const c5 = await waitFor('frames opened by the fallback', () => stats(carol), (x) => x.slotFallback - c4.slotFallback >= 50);
       console.log(`E2EE, stale owner of slot ${mid}: Carol ${JSON.stringify(delta(c4, c5))} (${at()})`);
       assert.ok(c5.failed - c4.failed <= 5, `the fallback's frames are not counted failed: ${JSON.stringify(delta(c4, c5))}`);
+      assert.equal(await speaking(carol, 'Alice'), 'false', "Alice's microphone is off: no ring on her tile");
       await carol.evaluate(([m, id]) => window.__mootDebug.setSlotOwner(m, id), [mid, ids.Bob]);
+      await waitFor("the ring back on Bob's tile", () => speaking(carol, 'Bob'), (v) => v === 'true', { timeout: 5_000 });
       console.log(`E2EE totals: Carol ${JSON.stringify(await stats(carol))}; Bob ${JSON.stringify(await stats(bob))}; Alice ${JSON.stringify(await stats(alice))}`);
+
+      // Carol leaves: a room of two is small again. The next offer stops the slots and lists
+      // the microphones in `tracks`; Bob is heard on his tile again, which rings.
+      await carol.getByRole('button', { name: 'Leave meeting' }).click();
+      for (const [name, page] of [['Alice', alice], ['Bob', bob]]) {
+        const offer = await waitFor(`${name}'s last offer to have no slots and the microphones in tracks`, () => lastOffer(page), (o) => !!o && o.slots.length === 0 && o.microphones === 1);
+        await waitFor(`${name}'s slot <audio> elements to go`, () => page.locator('audio.slot-audio-track').count(), (n) => n === 0);
+        console.log(`${name} after Carol left: slots ${JSON.stringify(offer.slots)}, ${offer.tracks} tracks, ${offer.microphones} microphone; receiving audio on ${JSON.stringify(await audioReceivers(page))} (${at()})`);
+      }
+      await waitForTone(tile(alice, 'Bob'), 'Alice hears Bob on his tile again');
+      await waitFor("the ring on Bob's tile from his own track (Alice)", () => speaking(alice, 'Bob'), (v) => v === 'true', { timeout: 10_000 });
 
       // No page error, no console error on any page.
       const problems = s.pages.flatMap(({ name, log }) => log.lines.filter((l) => /PAGE ERROR|console\.error/.test(l)).map((l) => `${name}: ${l}`));

@@ -15,6 +15,7 @@
  *   screenShare: import('./screenshare.js').ScreenShare,
  *   e2ee: import('./e2ee.js').E2eeKeys | null,
  *   captured: Record<string, {kind: string, owner: string | undefined, bytes: Uint8Array}[]> | null,
+ *   slotAudio: import('./slots.js').SlotAudio,
  * }} meeting
  */
 export function exposeForTests(meeting) {
@@ -32,10 +33,12 @@ export function exposeForTests(meeting) {
     get slots() {
       return Object.fromEntries(meeting.session?.slots ?? []);
     },
-    // As if a `slot` message had said so, for the media session only (whose key decrypts
-    // first): a stale owner, as when the media of a new owner outruns the message.
+    // As if a `slot` message had said so (whose key decrypts first, whose tile the slot rings):
+    // a stale owner, as when the media of a new owner outruns the message.
     setSlotOwner(/** @type {string} */ mid, /** @type {string} */ participant) {
-      return meeting.session?.setSlotOwner(mid, participant) ?? false;
+      if (!meeting.session?.setSlotOwner(mid, participant)) return false;
+      meeting.slotAudio.setOwner(mid, participant);
+      return true;
     },
     dropSocket() {
       meeting.client.drop();
