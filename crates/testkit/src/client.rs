@@ -62,6 +62,9 @@ pub(crate) struct Client {
     remote_mids: HashMap<Mid, (ParticipantId, TrackKind)>,
     /// The audio slots of the last server offer (owners in `remote_mids` once known).
     slot_mids: Vec<Mid>,
+    /// Packets arrived and lost per sender not yet added to `shared` (added with the gap
+    /// sweep, so the shared lock is not taken per packet).
+    packet_counts: HashMap<(ParticipantId, TrackKind), (u64, u64)>,
     reception: Reception,
     shared: Arc<Mutex<Shared>>,
     frame_no: u64,
@@ -190,6 +193,7 @@ impl Client {
             video_out,
             remote_mids: HashMap::new(),
             slot_mids: Vec::new(),
+            packet_counts: HashMap::new(),
             reception: Reception::default(),
             shared,
             frame_no: 0,
@@ -499,6 +503,9 @@ impl Client {
         let Some((from, kind)) = owner else {
             return;
         };
+        let counts = self.packet_counts.entry((from, kind)).or_default();
+        counts.0 += arrival.packets;
+        counts.1 += arrival.lost_packets;
         if arrival.gaps == 0 && arrival.frame.is_none() {
             return;
         }
@@ -514,13 +521,17 @@ impl Client {
     /// Counts the gaps of streams that went quiet (see `Reception::expire`).
     fn sweep_gaps(&mut self) {
         let expired = self.reception.expire(Instant::now());
-        if expired.is_empty() {
-            return;
-        }
         let mut shared = lock(&self.shared);
-        for (mid, gaps) in expired {
+        for (key, (packets, lost)) in self.packet_counts.drain() {
+            let received = shared.received.entry(key).or_default();
+            received.packets += packets;
+            received.lost_packets += lost;
+        }
+        for (mid, gaps, lost) in expired {
             if let Some(&key) = self.remote_mids.get(&mid) {
-                shared.received.entry(key).or_default().gaps += gaps;
+                let received = shared.received.entry(key).or_default();
+                received.gaps += gaps;
+                received.lost_packets += lost;
             }
         }
     }

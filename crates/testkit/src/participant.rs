@@ -88,6 +88,11 @@ pub struct Received {
     /// repair within 300 ms (a run of missing numbers is one): the SFU's rewritten stream was
     /// not contiguous, or loss went unrepaired.
     pub gaps: u64,
+    /// RTP packets that arrived, and packets given up as lost (not there 300 ms after a
+    /// later one, NACK and RTX included): the packet loss. Frames the SFU chose not to send
+    /// (a paused layer) leave no hole in the rewritten numbering, so they are not in it.
+    pub packets: u64,
+    pub lost_packets: u64,
     /// Payload bytes of the frames (without RTP header and VP8 payload descriptor).
     pub bytes: u64,
     pub keyframes: u64,

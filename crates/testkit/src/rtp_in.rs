@@ -53,6 +53,9 @@ struct Sequence {
     missing: VecDeque<(u64, Instant)>,
     /// The last number given up: a run of consecutive lost numbers is one gap.
     last_lost: Option<u64>,
+    /// Numbers given up so far (lost packets), and numbers that arrived.
+    lost_packets: u64,
+    packets: u64,
 }
 
 impl Sequence {
@@ -61,12 +64,15 @@ impl Sequence {
     fn arrive(&mut self, seq: u64, now: Instant) -> (bool, u64) {
         let Some(highest) = self.highest else {
             self.highest = Some(seq);
+            self.packets += 1;
             return (true, 0);
         };
         if seq > highest {
             self.highest = Some(seq);
+            self.packets += 1;
             if seq - highest > MAX_TRACKED_JUMP {
                 self.last_lost = Some(seq - 1);
+                self.lost_packets += seq - highest - 1;
                 return (true, 1);
             }
             self.missing.extend((highest + 1..seq).map(|s| (s, now)));
@@ -75,6 +81,7 @@ impl Sequence {
         match self.missing.binary_search_by_key(&seq, |(s, _)| *s) {
             Ok(i) => {
                 self.missing.remove(i);
+                self.packets += 1;
                 (true, 0)
             }
             Err(_) => (false, 0),
@@ -89,6 +96,7 @@ impl Sequence {
                 break;
             }
             self.missing.pop_front();
+            self.lost_packets += 1;
             if self.last_lost != Some(seq - 1) {
                 gaps += 1;
             }
@@ -126,6 +134,16 @@ pub(crate) struct Frame {
 pub(crate) struct Arrival {
     pub gaps: u64,
     pub frame: Option<Frame>,
+    /// Packets counted as arrived (0 or 1) and given up as lost, with this one.
+    pub packets: u64,
+    pub lost_packets: u64,
+}
+
+/// A stream's packet counts, for taking the change since the last look.
+#[derive(Debug, Default, Clone, Copy)]
+struct Counted {
+    packets: u64,
+    lost_packets: u64,
 }
 
 /// One incoming stream (one SSRC).
@@ -133,6 +151,8 @@ pub(crate) struct Arrival {
 pub(crate) struct StreamReception {
     pub mid: Mid,
     sequence: Sequence,
+    /// The sequence's counts as last reported.
+    reported: Counted,
     /// By RTP timestamp, oldest first (packets of a frame share its timestamp).
     pending: VecDeque<PendingFrame>,
 }
@@ -142,6 +162,7 @@ impl StreamReception {
         Self {
             mid,
             sequence: Sequence::default(),
+            reported: Counted::default(),
             pending: VecDeque::new(),
         }
     }
@@ -152,9 +173,15 @@ impl StreamReception {
     pub(crate) fn on_packet(&mut self, now: Instant, packet: PacketView, video: bool) -> Arrival {
         let (new, jumped) = self.sequence.arrive(packet.seq, now);
         let gaps = jumped + self.sequence.expire(now);
+        let (packets, lost_packets) = self.counted();
         // Padding carries no media.
         if !new || packet.payload.is_empty() {
-            return Arrival { gaps, frame: None };
+            return Arrival {
+                gaps,
+                frame: None,
+                packets,
+                lost_packets,
+            };
         }
         let frame = if video {
             self.assemble(packet)
@@ -165,7 +192,25 @@ impl StreamReception {
                 stamp: canned::read_stamp(packet.payload),
             })
         };
-        Arrival { gaps, frame }
+        Arrival {
+            gaps,
+            frame,
+            packets,
+            lost_packets,
+        }
+    }
+
+    /// Packets arrived and lost since the last call.
+    fn counted(&mut self) -> (u64, u64) {
+        let now = Counted {
+            packets: self.sequence.packets,
+            lost_packets: self.sequence.lost_packets,
+        };
+        let before = std::mem::replace(&mut self.reported, now);
+        (
+            now.packets - before.packets,
+            now.lost_packets - before.lost_packets,
+        )
     }
 
     fn assemble(&mut self, packet: PacketView) -> Option<Frame> {
@@ -236,15 +281,16 @@ impl Reception {
         }
     }
 
-    /// Gives up what waited too long on every stream: (mid, new gaps) where there are any.
-    /// A stream that stopped (a paused layer, a hidden tile) gets no packet to notice its
-    /// gaps by, hence this sweep.
-    pub(crate) fn expire(&mut self, now: Instant) -> Vec<(Mid, u64)> {
+    /// Gives up what waited too long on every stream: (mid, new gaps, packets given up)
+    /// where there are any. A stream that stopped (a paused layer, a hidden tile) gets no
+    /// packet to notice its gaps by, hence this sweep.
+    pub(crate) fn expire(&mut self, now: Instant) -> Vec<(Mid, u64, u64)> {
         self.streams
             .values_mut()
             .filter_map(|s| {
                 let gaps = s.sequence.expire(now);
-                (gaps > 0).then_some((s.mid, gaps))
+                let (_, lost) = s.counted();
+                (gaps > 0 || lost > 0).then_some((s.mid, gaps, lost))
             })
             .collect()
     }
@@ -308,7 +354,10 @@ mod tests {
         );
         assert_eq!(seq.arrive(18, start + REPAIR_WINDOW), (true, 0));
         assert_eq!(seq.expire(start + REPAIR_WINDOW * 3), 0);
+        // Packets: 10, 14, 12, 17, 18 arrived; 11, 13, 15, 16 lost.
+        assert_eq!((seq.packets, seq.lost_packets), (5, 4));
         assert_eq!(seq.arrive(5000, start), (true, 1), "a jump is one gap");
+        assert_eq!((seq.packets, seq.lost_packets), (6, 4 + 4981));
     }
 
     #[test]

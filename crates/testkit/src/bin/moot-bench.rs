@@ -3,7 +3,9 @@
 //! from this process, the load generator. Prints, in one run: (a) a baseline secure relay's
 //! packets per CPU-second, measured here and now (before the cases and after each; the
 //! median); (b) Moot's forwarded packets per server
-//! CPU-second for rooms of 10, 25 and 50 (half sending video), its ratio to (a), frame loss,
+//! CPU-second for rooms of 10, 25 and 50 (half sending video), its ratio to (a), packet loss
+//! (holes in the subscribers' streams) and frames not received (lost or withheld by the
+//! adaptation),
 //! one-way latency from the frame stamps, and server memory per participant.
 //!
 //! Each room size, and several small rooms at once (which the server spreads over its
@@ -208,6 +210,14 @@ fn totals(snapshot: &Snapshot, kind: Option<TrackKind>) -> (u64, u64) {
         .fold((0, 0), |(f, l), (_, r)| (f + r.frames, l + r.lost))
 }
 
+/// RTP packets arrived and given up as lost over all (receiver, sender) pairs.
+fn packet_totals(snapshot: &Snapshot) -> (u64, u64) {
+    snapshot
+        .iter()
+        .flatten()
+        .fold((0, 0), |(p, l), (_, r)| (p + r.packets, l + r.lost_packets))
+}
+
 /// Datagrams the kernel dropped so far because a UDP socket's receive buffer was full (all
 /// sockets of the machine: the server's and the load generator's). Growing during a window
 /// means some process did not keep up.
@@ -225,7 +235,8 @@ fn udp_receive_drops() -> u64 {
         .unwrap_or(0)
 }
 
-/// Lost frames as a share of all frames, between two `totals` readings.
+/// Lost frames as a share of all frames (or lost packets of all packets), between two
+/// `totals` (`packet_totals`) readings.
 fn loss_share((frames0, lost0): (u64, u64), (frames1, lost1): (u64, u64)) -> f64 {
     let frames = frames1.saturating_sub(frames0);
     // A frame that completes late is taken back off the loss count, so the count can fall
@@ -247,7 +258,10 @@ struct RoomFigures {
     sent_per_second: f64,
     per_cpu_second: f64,
     cpu_share: f64,
-    /// Frame loss of all frames, of audio frames, of video frames.
+    /// Packets lost (missing from the subscribers' rewritten streams after NACK and RTX).
+    packet_loss: f64,
+    /// Frames a subscriber did not get, of all, of audio, of video: lost, or withheld by
+    /// the adaptation (a layer paused for bandwidth, frames before a layer's keyframe).
     loss: f64,
     audio_loss: f64,
     video_loss: f64,
@@ -353,6 +367,7 @@ async fn measure_rooms(rooms: usize, size: usize, setup: Setup) -> anyhow::Resul
         sent_per_second: sent1.saturating_sub(sent0) as f64 / wall,
         per_cpu_second: forwarded / (cpu1 - cpu0).max(1e-9),
         cpu_share: (cpu1 - cpu0) / wall,
+        packet_loss: loss_share(packet_totals(&received0), packet_totals(&received1)),
         loss: loss_of(None),
         audio_loss: loss_of(Some(TrackKind::Audio)),
         video_loss: loss_of(Some(TrackKind::Video)),
@@ -471,11 +486,11 @@ async fn main() -> anyhow::Result<()> {
         median(three) / 1024.0
     );
     println!();
-    println!("  | rooms × participants | audio forwarded | media threads | bandwidth estimation | forwarded pkt/s | datagrams sent/s | pkt per server CPU-s | ratio to baseline | server CPU (cores) | load generator CPU (cores) | frame loss (audio / video) | kernel UDP drops/s | latency p50 / p99 (ms) | RSS per participant |");
-    println!("  |---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("  | rooms × participants | audio forwarded | media threads | bandwidth estimation | forwarded pkt/s | datagrams sent/s | pkt per server CPU-s | ratio to baseline | server CPU (cores) | load generator CPU (cores) | packet loss | frames not received (audio / video) | kernel UDP drops/s | latency p50 / p99 (ms) | RSS per participant |");
+    println!("  |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in &rooms {
         println!(
-            "  | {} × {} | {} | {} | {} | {:.0} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2}% ({:.2}% / {:.2}%) | {:.0} | {:.1} / {:.1} | {:.0} KiB |",
+            "  | {} × {} | {} | {} | {} | {:.0} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2}% | {:.2}% ({:.2}% / {:.2}%) | {:.0} | {:.1} / {:.1} | {:.0} KiB |",
             r.rooms,
             r.size,
             match (r.setup.selective_audio_after, r.setup.audio_slots) {
@@ -495,6 +510,7 @@ async fn main() -> anyhow::Result<()> {
             r.per_cpu_second / base_rate,
             r.cpu_share,
             r.loadgen_cpu_share,
+            r.packet_loss * 100.0,
             r.loss * 100.0,
             r.audio_loss * 100.0,
             r.video_loss * 100.0,
