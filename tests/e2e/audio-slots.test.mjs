@@ -4,11 +4,13 @@
 // microphone in `tracks`, and the page receives on 5 audio transceivers. Every fake microphone
 // plays the same tone, so one person speaks at a time: Bob's tone is heard on the slot whose
 // owner is Bob and rings his tile (not Alice's); Bob stops, Alice speaks: her slot carries the
-// tone, the ring moves to her. With end-to-end encryption on, the tone still arrives through
-// the slots, the frames are decrypted (counters), and a page that believes a stale owner for a
-// slot (as when the media outruns the `slot` message) still opens its frames with the other
-// senders' keys, counted as decrypted (and `slotFallback`), not failed. When one leaves, the
-// room is small again: no slots, the microphones back on their tiles.
+// tone, the ring moves to her. Without encryption the server's `slot` message is all a page
+// knows, so a stale owner (set through the `?debug` hook) takes the ring along. With end-to-end
+// encryption on, the tone still arrives through the slots, the frames are decrypted (counters),
+// and a page that is told a stale (or false) owner for a slot still opens its frames with the
+// other senders' keys, counted as decrypted (and `slotFallback`), not failed; and the ring stays
+// with the sender whose key opens them, not the claimed owner, with a console warning. When one
+// leaves, the room is small again: no slots, the microphones back on their tiles.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -51,6 +53,18 @@ function delta(a, b) {
 }
 
 const speaking = (page, name) => tile(page, name).getAttribute('data-speaking');
+
+/** Tells a page (`?debug` hook) that slot `mid` carries `id`, as a `slot` message would. */
+const setSlotOwner = (page, mid, id) => page.evaluate(([m, p]) => window.__mootDebug.setSlotOwner(m, p), [mid, id]);
+
+/** Checks `check` every 200 ms for `ms`: a state that must hold, not merely be reached. */
+async function holds(ms, check) {
+  const end = Date.now() + ms;
+  do {
+    await check();
+    await sleep(200);
+  } while (Date.now() < end);
+}
 
 test('audio slots: five slots, the speaker heard on their slot and ringed, the ring moves, E2EE through slots', { timeout: 240_000 }, async () => {
   await withScenario(
@@ -104,6 +118,18 @@ test('audio slots: five slots, the speaker heard on their slot and ringed, the r
       await waitForSilence(slotOf(carol, ids.Bob), "Carol hears nothing on Bob's slot");
       await waitForTone(slotOf(bob, ids.Alice), 'Bob hears Alice on her slot');
 
+      // No encryption: the server's word is all a page knows. Told that Alice's slot is Bob's
+      // (a stale owner), Carol's page rings Bob's tile for Alice's voice; told the truth, Alice's.
+      const aliceMid = await slotOf(carol, ids.Alice).getAttribute('data-slot');
+      assert.equal(await setSlotOwner(carol, aliceMid, ids.Bob), true, 'the hook took the stale owner');
+      await waitFor("the ring on Bob's tile, Alice's slot said to be his (no E2EE)", () => speaking(carol, 'Bob'), (v) => v === 'true', { timeout: 5_000 });
+      await waitFor("the ring off Alice's tile (no E2EE)", () => speaking(carol, 'Alice'), (v) => v === 'false', { timeout: 5_000 });
+      assert.equal(await carol.locator(`audio.slot-audio-track[data-slot="${aliceMid}"]`).getAttribute('data-participant-id'), ids.Bob, 'the slot names the claimed owner');
+      await setSlotOwner(carol, aliceMid, ids.Alice);
+      await waitFor("the ring back on Alice's tile", () => speaking(carol, 'Alice'), (v) => v === 'true', { timeout: 5_000 });
+      await waitFor("the ring off Bob's tile again", () => speaking(carol, 'Bob'), (v) => v === 'false', { timeout: 5_000 });
+      console.log(`no E2EE, stale owner of slot ${aliceMid}: the ring followed the claim (${at()})`);
+
       // Settings → Speaker: the slots play on the chosen output, like the tiles' audio.
       await toolbar(carol).getByRole('button', { name: 'Settings', exact: true }).click();
       const settings = carol.getByRole('dialog', { name: 'Settings' });
@@ -155,20 +181,34 @@ test('audio slots: five slots, the speaker heard on their slot and ringed, the r
       assert.ok(c3.decrypted - c2.decrypted >= 50, 'Carol decrypted Bob’s frames');
       assert.ok(c3.failed - c2.failed <= 5, `few frames fail to decrypt on Carol's page: ${JSON.stringify(delta(c2, c3))}`);
 
-      // A stale owner: Carol's page is told Bob's slot is Alice's (as a `slot` message would,
-      // one that the media outran). Bob's frames still open, with his key after Alice's fails;
-      // the slot no longer rings Bob's tile (nor Alice's, whose microphone is off).
+      // A stale (or false) owner: Carol's page is told Bob's slot is Alice's (as a `slot`
+      // message would, one that the media outran, or a server that misattributes). Bob's frames
+      // still open, with his key after Alice's fails; since only Bob's key opens them, the slot
+      // stays Bob's for the page: the ring stays on his tile, none on Alice's, the <audio> names
+      // him, and after a second of this a console warning says the server's word is not the key's.
       const mid = await slotOf(carol, ids.Bob).getAttribute('data-slot');
-      assert.equal(await carol.evaluate(([m, id]) => window.__mootDebug.setSlotOwner(m, id), [mid, ids.Alice]), true, 'the hook took the stale owner');
+      const slotAudio = carol.locator(`audio.slot-audio-track[data-slot="${mid}"]`);
+      assert.equal(await setSlotOwner(carol, mid, ids.Alice), true, 'the hook took the stale owner');
       const c4 = await stats(carol);
-      await waitFor("the ring off Bob's tile, his slot now said to be Alice's", () => speaking(carol, 'Bob'), (v) => v === 'false', { timeout: 5_000 });
-      await waitForTone(carol.locator(`audio.slot-audio-track[data-slot="${mid}"]`), `Carol hears Bob on slot ${mid} while her page thinks it is Alice's`);
+      await waitForTone(slotAudio, `Carol hears Bob on slot ${mid} while the server's word is Alice's`);
       const c5 = await waitFor('frames opened by the fallback', () => stats(carol), (x) => x.slotFallback - c4.slotFallback >= 50);
       console.log(`E2EE, stale owner of slot ${mid}: Carol ${JSON.stringify(delta(c4, c5))} (${at()})`);
       assert.ok(c5.failed - c4.failed <= 5, `the fallback's frames are not counted failed: ${JSON.stringify(delta(c4, c5))}`);
-      assert.equal(await speaking(carol, 'Alice'), 'false', "Alice's microphone is off: no ring on her tile");
-      await carol.evaluate(([m, id]) => window.__mootDebug.setSlotOwner(m, id), [mid, ids.Bob]);
-      await waitFor("the ring back on Bob's tile", () => speaking(carol, 'Bob'), (v) => v === 'true', { timeout: 5_000 });
+      await holds(2_000, async () => {
+        assert.equal(await speaking(carol, 'Bob'), 'true', "the ring stays on Bob's tile: his key opens the slot's frames");
+        assert.equal(await speaking(carol, 'Alice'), 'false', "no ring on Alice's tile: the server's claim is not believed");
+        assert.equal(await slotAudio.getAttribute('data-participant-id'), ids.Bob, 'the slot names Bob');
+      });
+      const carolLog = s.pages.find((p) => p.name === 'Carol').log;
+      const warned = await waitFor(
+        'a warning about the mismatch on Carol’s page',
+        async () => carolLog.lines.filter((l) => /console\.warn/.test(l) && l.includes(`audio slot ${mid}:`)),
+        (w) => w.length >= 1,
+        { timeout: 5_000 },
+      );
+      assert.equal(warned.length, 1, `warned once: ${warned.join(' | ')}`);
+      await setSlotOwner(carol, mid, ids.Bob);
+      await holds(1_000, async () => assert.equal(await speaking(carol, 'Bob'), 'true', "the ring still on Bob's tile, the claim agreeing again"));
       console.log(`E2EE totals: Carol ${JSON.stringify(await stats(carol))}; Bob ${JSON.stringify(await stats(bob))}; Alice ${JSON.stringify(await stats(alice))}`);
 
       // Carol leaves: a room of two is small again. The next offer stops the slots and lists

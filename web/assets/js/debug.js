@@ -33,8 +33,9 @@ export function exposeForTests(meeting) {
     get slots() {
       return Object.fromEntries(meeting.session?.slots ?? []);
     },
-    // As if a `slot` message had said so (whose key decrypts first, whose tile the slot rings):
-    // a stale owner, as when the media of a new owner outruns the message.
+    // As if a `slot` message had said so (whose key is tried first; without E2EE also whose
+    // tile the slot rings, with E2EE the ring stays with whoever's key opens the frames): a
+    // stale owner, as when the media of a new owner outruns the message, or a lying server.
     setSlotOwner(/** @type {string} */ mid, /** @type {string} */ participant) {
       if (!meeting.session?.setSlotOwner(mid, participant)) return false;
       meeting.slotAudio.setOwner(mid, participant);

@@ -300,6 +300,20 @@ export function slotKeyOrder(owner, last, senders) {
 }
 
 /**
+ * Records whose key opened the latest frame on an audio slot; true when that is someone else
+ * than before (the page, or the frame worker, then tells the UI: only on a change, never per
+ * frame).
+ * @param {Map<string, string>} openers slot mid → sender id
+ * @param {string} mid
+ * @param {string} from
+ */
+export function noteOpener(openers, mid, from) {
+  if (openers.get(mid) === from) return false;
+  openers.set(mid, from);
+  return true;
+}
+
+/**
  * Decrypts one frame that came on an audio slot (docs/protocol.md, "Audio slots"): with the
  * keys of each sender in `order` until one opens it. `stats` counts it once: `decrypted` if some
  * key opened it (and `slotFallback` too if that was not the first sender's), else `failed` when
@@ -352,8 +366,18 @@ export async function decryptSlotFrame(rings, order, kind, data, stats) {
  */
 
 /**
+ * What the frame worker tells the page: its counters (every 500 ms when they changed), and
+ * whose key opened the frames of an audio slot whenever that changes (`opener`): with E2EE the
+ * page shows that sender, not the server's `slot` claim, as the one speaking on the slot.
+ * @typedef {{t: 'stats', stats: Record<string, number>}
+ *   | {t: 'opener', mid: string, from: string}} WorkerReport
+ */
+
+/**
  * Keys of one participant in one meeting. Events: `key` (detail: peer id) when a peer's sender
- * key arrives; `verified` (detail: peer id) when a verification mark changes.
+ * key arrives; `verified` (detail: peer id) when a verification mark changes; `slotopener`
+ * (detail: {mid, from}) when the sender whose key opens an audio slot's frames changes (see
+ * {@link E2eeKeys.slotOpened}).
  */
 export class E2eeKeys extends EventTarget {
   /**
@@ -385,9 +409,32 @@ export class E2eeKeys extends EventTarget {
     /** Our sender keys (base by KID) that our recent group chat messages used: to read their echo. */
     /** @type {Map<number, Uint8Array<ArrayBuffer>>} */
     this.ownChat = new Map();
-    /** Audio slot mid → whose key last opened a frame on it (tried early next time). */
+    /** Audio slot mid → whose key last opened a frame on it (tried early next time, and who
+     * the page shows speaking on it). */
     /** @type {Map<string, string>} */
     this.slotOpeners = new Map();
+  }
+
+  /**
+   * Whose key opened the latest frame on audio slot `mid`: the page's own decryption calls this
+   * for each slot frame, the frame worker's reports (session.js) on each change. A change is
+   * told with a `slotopener` event: that sender, authenticated by their key, is who speaks on
+   * the slot (the server's `slot` message only says whose key to try first).
+   * @param {string} mid
+   * @param {string} from
+   */
+  slotOpened(mid, from) {
+    if (noteOpener(this.slotOpeners, mid, from)) this.dispatchEvent(new CustomEvent('slotopener', { detail: { mid, from } }));
+  }
+
+  /**
+   * Forgets the openers of every mid but `mids` (the audio slots of a server offer; none for a
+   * new media session, whose mids start afresh). No event.
+   * @param {Iterable<string>} mids
+   */
+  keepSlots(mids) {
+    const keep = new Set(mids);
+    for (const mid of [...this.slotOpeners.keys()]) if (!keep.has(mid)) this.slotOpeners.delete(mid);
   }
 
   /** A new identity key pair. */
@@ -587,7 +634,8 @@ export class E2eeKeys extends EventTarget {
   /**
    * Decrypts one incoming frame from `owner`; null when it cannot (no key yet, a wrong key, a
    * tampered frame): the caller drops it. A frame on an audio slot (`slot`: its mid) may be
-   * someone else's (the `slot` message trails the media): it is tried with everyone's keys.
+   * someone else's (the `slot` message trails the media): it is tried with everyone's keys, and
+   * whoever's key opens it is recorded ({@link E2eeKeys.slotOpened}).
    * @param {'audio' | 'video'} kind
    * @param {string | undefined} owner
    * @param {Uint8Array<ArrayBuffer>} data
@@ -599,7 +647,7 @@ export class E2eeKeys extends EventTarget {
     const order = slotKeyOrder(owner, this.slotOpeners.get(slot), this.peers.keys());
     const opened = await decryptSlotFrame(this.peers, order, kind, data, this.stats);
     if (!opened) return null;
-    this.slotOpeners.set(slot, opened.from);
+    this.slotOpened(slot, opened.from);
     return opened.plain;
   }
 

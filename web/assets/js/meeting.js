@@ -231,6 +231,7 @@ export class Meeting {
       this.e2ee = keys;
       this.client.hello.e2ee_public_key = keys.publicKey;
       keys.send = (to, payload) => void this.client.sendE2ee(to, payload);
+      this.slotAudio.follow(keys); // a slot's speaker: whose key opens its frames
       keys.addEventListener('verified', (ev) => {
         const id = /** @type {CustomEvent<string>} */ (ev).detail;
         this.#showVerification(id);
@@ -929,6 +930,8 @@ export class Meeting {
         const stats = /** @type {Record<string, number>} */ (/** @type {unknown} */ (keys.stats));
         for (const [k, v] of Object.entries(delta)) if (k in stats) stats[k] += v;
       },
+      slotOpened: (mid, from) => keys.slotOpened(mid, from),
+      keepSlots: (mids) => keys.keepSlots(mids),
       capture: captured
         ? (where, kind, owner, bytes) => {
             if (kind !== 'video') return;

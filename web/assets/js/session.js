@@ -9,6 +9,9 @@
 // Audio slots (docs/protocol.md, "Large rooms"): our offer says `audio_slots`; in a large room
 // the server then sends the others' microphones on a few receiving transceivers whose mids it
 // lists in `offer.slots`, and a `slot` message says whose microphone each carries from then on.
+// With end-to-end encryption the frame crypto also learns whose key opens each slot's frames
+// (the page's E2eeKeys itself, or the frame worker's `opener` reports passed on through
+// `FrameCrypto.slotOpened`): the UI shows that sender speaking, not the server's claim.
 
 import { frameTransformStream } from './sframe.js';
 
@@ -60,12 +63,17 @@ export const LIMITED_SCREEN_BITRATE = 500_000;
  *   capture?: (where: 'sent-plain' | 'sent-wire' | 'received-wire' | 'received-plain', kind: 'audio' | 'video', owner: string | undefined, bytes: Uint8Array<ArrayBuffer>) => void,
  *   connectWorker?: (post: (update: import('./e2ee.js').KeyUpdate) => void) => () => void,
  *   countWorker?: (delta: Record<string, number>) => void,
+ *   slotOpened?: (mid: string, from: string) => void,
+ *   keepSlots?: (mids: string[]) => void,
  * }} FrameCrypto
  *
  * Browsers without createEncodedStreams but with RTCRtpScriptTransform (Firefox, Safari) run
  * the frames through sframe-worker.js instead: `connectWorker` gives it the keys (all of them
- * now, each change later; returns a function that stops that), `countWorker` takes its counters.
- * `encrypt`, `decrypt` and `capture` are then unused.
+ * now, each change later; returns a function that stops that), `countWorker` takes its counters,
+ * `slotOpened` its reports of whose key now opens an audio slot's frames. `encrypt`, `decrypt`
+ * and `capture` are then unused. Either way `keepSlots` hears which mids are audio slots now
+ * (after each server offer; none when the session starts), so that what is known of the
+ * openers of slots that are gone is forgotten.
  */
 
 /** Whether frames go through a worker (RTCRtpScriptTransform) rather than createEncodedStreams. */
@@ -126,6 +134,8 @@ export class MediaSession extends EventTarget {
     /** What the last server offer said (for tests, through the `?debug` hook). */
     /** @type {{tracks: TrackInfo[], slots: string[]} | null} */
     this.lastOffer = null;
+    // A new session: no audio slot yet, so no opener of one either.
+    this.frameCrypto?.keepSlots?.([]);
     /** The frame worker (RTCRtpScriptTransform browsers), and how to stop feeding it keys. */
     /** @type {Worker | null} */
     this.worker = null;
@@ -138,9 +148,14 @@ export class MediaSession extends EventTarget {
       /** @type {Record<string, number>} */
       let last = {};
       worker.addEventListener('message', (ev) => {
-        if (ev.data?.t !== 'stats') return;
-        /** @type {Record<string, number>} */
-        const now = ev.data.stats;
+        /** @type {import('./e2ee.js').WorkerReport} */
+        const m = ev.data;
+        if (m?.t === 'opener') {
+          if (typeof m.mid === 'string' && typeof m.from === 'string') fc.slotOpened?.(m.mid, m.from);
+          return;
+        }
+        if (m?.t !== 'stats') return;
+        const now = m.stats;
         fc.countWorker?.(Object.fromEntries(Object.entries(now).map(([k, v]) => [k, v - (last[k] ?? 0)])));
         last = now;
       });
@@ -268,6 +283,7 @@ export class MediaSession extends EventTarget {
     if (!local) throw new Error('the browser produced no local answer');
     this.lastOffer = { tracks, slots };
     this.slots = keptSlots(this.slots, slots);
+    this.frameCrypto?.keepSlots?.(slots);
     this.#bind(tracks);
     return local;
   }

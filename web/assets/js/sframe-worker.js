@@ -8,13 +8,16 @@
 // Each transform is made with options {side: 'send' | 'receive', kind: 'audio' | 'video',
 // mid}. Frames that cannot be decrypted are dropped. A frame on an audio slot is tried with the
 // owner's keys, then with the other senders' (docs/protocol.md, "Audio slots": the media of a
-// new owner can arrive before the page hears of it). The counters go back to the page.
+// new owner can arrive before the page hears of it); when the sender whose key opens a slot's
+// frames changes, the worker tells the page (`opener`, e2ee.js `WorkerReport`), which shows
+// that sender as the one speaking on the slot. The counters go back to the page.
 
 import { deriveFrameKey, encryptFrame, clearBytes, frameTransformStream } from './sframe.js';
-import { learnKey, decryptWith, decryptSlotFrame, slotKeyOrder, fromBase64 } from './e2ee.js';
+import { learnKey, decryptWith, decryptSlotFrame, slotKeyOrder, noteOpener, fromBase64 } from './e2ee.js';
 
 /** @typedef {import('./e2ee.js').KeyRing} KeyRing */
 /** @typedef {import('./e2ee.js').KeyUpdate} KeyUpdate */
+/** @typedef {import('./e2ee.js').WorkerReport} WorkerReport */
 /** @typedef {import('./sframe.js').FrameKey} FrameKey */
 
 const GEN = 65536;
@@ -38,6 +41,11 @@ let reported = '';
 
 /** @type {any} */
 const scope = self;
+
+/** @param {WorkerReport} m */
+function report(m) {
+  scope.postMessage(m);
+}
 
 /** @param {string} id */
 function ring(id) {
@@ -99,7 +107,7 @@ async function decrypt(kind, mid, data) {
   if (mid === null || !slots.has(mid)) return decryptWith(owner === undefined ? undefined : rings.get(owner), kind, data, stats);
   const opened = await decryptSlotFrame(rings, slotKeyOrder(owner, slotOpeners.get(mid), rings.keys()), kind, data, stats);
   if (!opened) return null;
-  slotOpeners.set(mid, opened.from);
+  if (noteOpener(slotOpeners, mid, opened.from)) report({ t: 'opener', mid, from: opened.from });
   return opened.plain;
 }
 
@@ -116,5 +124,5 @@ setInterval(() => {
   const now = JSON.stringify(stats);
   if (now === reported) return;
   reported = now;
-  scope.postMessage({ t: 'stats', stats: { ...stats } });
+  report({ t: 'stats', stats: { ...stats } });
 }, 500);
