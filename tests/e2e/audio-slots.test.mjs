@@ -5,7 +5,8 @@
 // plays the same tone, so one person speaks at a time: Bob's tone is heard on the slot whose
 // owner is Bob and rings his tile (not Alice's); Bob stops, Alice speaks: her slot carries the
 // tone, the ring moves to her. Without encryption the server's `slot` message is all a page
-// knows, so a stale owner (set through the `?debug` hook) takes the ring along. With end-to-end
+// knows, so a stale owner (set through the `?debug` hook) takes the ring away from the one
+// heard. With end-to-end
 // encryption on, the tone still arrives through the slots, the frames are decrypted (counters),
 // and a page that is told a stale (or false) owner for a slot still opens its frames with the
 // other senders' keys, counted as decrypted (and `slotFallback`), not failed; and the ring stays
@@ -119,15 +120,18 @@ test('audio slots: five slots, the speaker heard on their slot and ringed, the r
       await waitForTone(slotOf(bob, ids.Alice), 'Bob hears Alice on her slot');
 
       // No encryption: the server's word is all a page knows. Told that Alice's slot is Bob's
-      // (a stale owner), Carol's page rings Bob's tile for Alice's voice; told the truth, Alice's.
+      // (a stale owner), Carol's page takes the ring off Alice's tile while her voice plays (and
+      // puts none on Bob's: a tile never rings with its microphone off), the slot names Bob;
+      // told the truth again, the ring is back on Alice's tile.
       const aliceMid = await slotOf(carol, ids.Alice).getAttribute('data-slot');
       assert.equal(await setSlotOwner(carol, aliceMid, ids.Bob), true, 'the hook took the stale owner');
-      await waitFor("the ring on Bob's tile, Alice's slot said to be his (no E2EE)", () => speaking(carol, 'Bob'), (v) => v === 'true', { timeout: 5_000 });
-      await waitFor("the ring off Alice's tile (no E2EE)", () => speaking(carol, 'Alice'), (v) => v === 'false', { timeout: 5_000 });
+      await waitFor("the ring off Alice's tile, her slot said to be Bob's (no E2EE)", () => speaking(carol, 'Alice'), (v) => v === 'false', { timeout: 5_000 });
       assert.equal(await carol.locator(`audio.slot-audio-track[data-slot="${aliceMid}"]`).getAttribute('data-participant-id'), ids.Bob, 'the slot names the claimed owner');
+      await waitForTone(carol.locator(`audio.slot-audio-track[data-slot="${aliceMid}"]`), `Carol hears Alice on slot ${aliceMid} while her page thinks it is Bob's`);
+      assert.equal(await speaking(carol, 'Alice'), 'false', "still no ring on Alice's tile");
+      assert.equal(await speaking(carol, 'Bob'), 'false', "Bob's microphone is off: no ring on his tile");
       await setSlotOwner(carol, aliceMid, ids.Alice);
       await waitFor("the ring back on Alice's tile", () => speaking(carol, 'Alice'), (v) => v === 'true', { timeout: 5_000 });
-      await waitFor("the ring off Bob's tile again", () => speaking(carol, 'Bob'), (v) => v === 'false', { timeout: 5_000 });
       console.log(`no E2EE, stale owner of slot ${aliceMid}: the ring followed the claim (${at()})`);
 
       // Settings → Speaker: the slots play on the chosen output, like the tiles' audio.
