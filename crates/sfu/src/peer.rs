@@ -93,6 +93,26 @@ pub enum SubState {
     NegotiatingStop(Mid),
 }
 
+impl SubState {
+    /// Winds down a subscription or audio slot: one not offered yet goes at once (false:
+    /// drop it), an open one is stopped in the next offer, and one being negotiated is marked
+    /// `gone` to be stopped once the answer is in.
+    pub fn wind_down(&mut self, gone: &mut bool) -> bool {
+        match *self {
+            SubState::ToOpen => false,
+            SubState::Open(mid) => {
+                *self = SubState::ToStop(mid);
+                true
+            }
+            SubState::Negotiating(_) => {
+                *gone = true;
+                true
+            }
+            _ => true,
+        }
+    }
+}
+
 /// A track of another peer that this peer receives.
 #[derive(Debug, Clone)]
 pub struct Subscription {

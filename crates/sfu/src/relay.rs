@@ -13,7 +13,6 @@
 //!
 //! Nothing here knows about threads: the caller moves the outputs between SFUs.
 
-use crate::peer::SubState;
 use crate::simulcast::Layers;
 use crate::{GroupId, MediaKind, PeerId, Sfu, Source, Track, TrackKey};
 use std::sync::Arc;
@@ -294,18 +293,7 @@ impl Sfu {
                     return true;
                 }
                 changed = true;
-                match sub.state {
-                    SubState::ToOpen => false,
-                    SubState::Open(mid) => {
-                        sub.state = SubState::ToStop(mid);
-                        true
-                    }
-                    SubState::Negotiating(_) => {
-                        sub.source_gone = true;
-                        true
-                    }
-                    _ => true,
-                }
+                sub.state.wind_down(&mut sub.source_gone)
             });
             if changed {
                 self.mark_dirty(other);

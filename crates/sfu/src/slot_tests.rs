@@ -67,15 +67,22 @@ fn assert_gapless(net: &Net, client: usize, slots: &[Mid]) {
     }
 }
 
-#[test]
-fn a_large_room_hears_its_voices_on_slots_as_gapless_streams() {
+/// A room of 8 (large: selective above 3), everyone on slots and connected, everyone's
+/// microphone published by a second of silence, as browsers' are. Returns the room, its
+/// people and the last frame number written.
+fn published_room_of_eight() -> (Net, Vec<u64>, u64) {
     let mut net = net(3, true);
     let people: Vec<u64> = (1..=8).collect();
     join(&mut net, people.clone());
     connect(&mut net);
     let mut frame = 0;
-    // Everyone's microphone publishes (silent), as browsers' do.
     talk(&mut net, Duration::from_secs(1), &mut frame, &people);
+    (net, people, frame)
+}
+
+#[test]
+fn a_large_room_hears_its_voices_on_slots_as_gapless_streams() {
+    let (mut net, people, mut frame) = published_room_of_eight();
     let (tracks, slots) = last_offer(&net, 0);
     assert_eq!(slots.len(), SLOT_COUNT, "the listener has its slots");
     assert!(
@@ -119,12 +126,7 @@ fn a_large_room_hears_its_voices_on_slots_as_gapless_streams() {
 
 #[test]
 fn more_voices_than_slots_keep_their_slots_and_the_extra_one_waits() {
-    let mut net = net(3, true);
-    let people: Vec<u64> = (1..=8).collect();
-    join(&mut net, people.clone());
-    connect(&mut net);
-    let mut frame = 0;
-    talk(&mut net, Duration::from_secs(1), &mut frame, &people);
+    let (mut net, people, mut frame) = published_room_of_eight();
     let messages_before = net.clients[0].slot_messages;
     // Six people (2..=7) speak at once; client 0 has five slots.
     for p in 2..=7 {

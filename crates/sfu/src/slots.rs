@@ -165,19 +165,10 @@ impl Sfu {
             if sub.label != Source::Microphone {
                 return true;
             }
-            match sub.state {
-                SubState::ToOpen => false,
-                SubState::Open(mid) => {
-                    stopped.push((sub.source, mid));
-                    sub.state = SubState::ToStop(mid);
-                    true
-                }
-                SubState::Negotiating(_) => {
-                    sub.source_gone = true;
-                    true
-                }
-                _ => true,
+            if let SubState::Open(mid) = sub.state {
+                stopped.push((sub.source, mid));
             }
+            sub.state.wind_down(&mut sub.source_gone)
         });
         peer.slots.retain(|s| !s.gone);
         peer.slots
@@ -212,18 +203,8 @@ impl Sfu {
             })
             .collect();
         let peer = self.peers.get_mut(&id).expect("caller checked");
-        peer.slots.retain_mut(|slot| match slot.state {
-            SubState::ToOpen => false,
-            SubState::Open(mid) => {
-                slot.state = SubState::ToStop(mid);
-                true
-            }
-            SubState::Negotiating(_) => {
-                slot.gone = true;
-                true
-            }
-            _ => true,
-        });
+        peer.slots
+            .retain_mut(|slot| slot.state.wind_down(&mut slot.gone));
         for source in microphones {
             peer.subscriptions.push(Subscription {
                 source,

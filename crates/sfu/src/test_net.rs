@@ -96,11 +96,7 @@ impl Net {
                         tracks,
                         slots,
                     } => {
-                        let c = self
-                            .clients
-                            .iter_mut()
-                            .find(|c| c.id == peer)
-                            .expect("client");
+                        let c = client_mut(&mut self.clients, peer);
                         for t in &tracks {
                             c.offered.insert(Mid::from(t.mid.as_str()), t.publisher);
                         }
@@ -135,11 +131,7 @@ impl Net {
                         mid,
                         publisher,
                     } => {
-                        let c = self
-                            .clients
-                            .iter_mut()
-                            .find(|c| c.id == peer)
-                            .expect("client");
+                        let c = client_mut(&mut self.clients, peer);
                         c.offered.insert(mid, publisher);
                         c.slot_messages += 1;
                     }
@@ -200,6 +192,13 @@ impl Net {
                 .expect("write audio");
         }
     }
+}
+
+fn client_mut(clients: &mut [Client], id: PeerId) -> &mut Client {
+    clients
+        .iter_mut()
+        .find(|c| c.id == id)
+        .expect("a client of the test")
 }
 
 /// The SFU calls a room on one SFU makes once joined (datagrams in, answers, timeouts) go
