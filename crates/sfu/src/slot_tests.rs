@@ -218,3 +218,50 @@ fn a_client_without_slots_keeps_a_track_per_microphone_beside_one_with_them() {
         assert!(heard >= 45, "client {client} heard {heard} frames of 3");
     }
 }
+
+#[test]
+fn a_room_that_grows_shrinks_and_grows_before_answering_ends_with_five_slots() {
+    let mut net = net(3, true);
+    join(&mut net, 1..=3);
+    connect(&mut net);
+    let mut frame = 0;
+    net.levels.insert(PeerId(2), LOUD);
+    talk(&mut net, Duration::from_secs(1), &mut frame, &[1, 2, 3]);
+    // A fourth joins (slots offered to 1..=3), leaves before anyone answers, and a fifth
+    // joins: the slots being negotiated are stopped, new ones come.
+    join(&mut net, [4]);
+    net.sfus[0].remove_peer(net.now, PeerId(4));
+    net.clients.retain(|c| c.id != PeerId(4));
+    join(&mut net, [5]);
+    connect(&mut net);
+    talk(&mut net, Duration::from_secs(2), &mut frame, &[1, 2, 3, 5]);
+    let (tracks, slots) = last_offer(&net, 0);
+    assert!(tracks.iter().all(|t| t.source != Source::Microphone));
+    let slots = slots.to_vec();
+    assert_eq!(slots.len(), SLOT_COUNT, "{slots:?}");
+    // Every slot m-line ever offered but the last five is stopped (inactive), not left
+    // open and unused.
+    let offered: std::collections::BTreeSet<Mid> = net.clients[0]
+        .slot_offers
+        .iter()
+        .flatten()
+        .copied()
+        .collect();
+    assert!(
+        offered.len() > SLOT_COUNT,
+        "the first slots were offered: {offered:?}"
+    );
+    let peer = net.sfus[0].peers.get_mut(&PeerId(1)).expect("peer 1");
+    for mid in offered.iter().filter(|m| !slots.contains(m)) {
+        let direction = peer
+            .with_rtc(|rtc| Ok(rtc.media(*mid).map(|m| m.direction())))
+            .expect("rtc");
+        assert!(
+            matches!(direction, None | Some(str0m::media::Direction::Inactive)),
+            "slot {mid} left {direction:?}"
+        );
+    }
+    let before = net.received_from(0, PeerId(2));
+    talk(&mut net, Duration::from_secs(1), &mut frame, &[1, 2, 3, 5]);
+    assert!(net.received_from(0, PeerId(2)) - before >= 45);
+}

@@ -170,7 +170,8 @@ impl Sfu {
             }
             sub.state.wind_down(&mut sub.source_gone)
         });
-        peer.slots.retain(|s| !s.gone);
+        // Slots of an earlier slot mode still being stopped (`gone`) stay until answered, so
+        // that their m-lines are stopped; the new ones come beside them.
         peer.slots
             .extend(std::iter::repeat_with(AudioSlot::new).take(SLOT_COUNT));
         for (source, mid) in stopped {

@@ -79,11 +79,10 @@ impl Net {
             while let Some(output) = self.sfus[from].poll_output() {
                 match output {
                     SfuOutput::Transmit(t) => {
-                        let c = self
-                            .clients
-                            .iter_mut()
-                            .find(|c| c.addr == t.destination)
-                            .expect("transmit to a client");
+                        let Some(c) = self.clients.iter_mut().find(|c| c.addr == t.destination)
+                        else {
+                            continue; // to a client the test took away
+                        };
                         let receive = Receive::new(t.proto, t.source, c.addr, &t.contents)
                             .expect("valid datagram");
                         c.rtc
@@ -96,7 +95,10 @@ impl Net {
                         tracks,
                         slots,
                     } => {
-                        let c = client_mut(&mut self.clients, peer);
+                        // A client the test took away may still have outputs queued.
+                        let Some(c) = client_mut(&mut self.clients, peer) else {
+                            continue;
+                        };
                         for t in &tracks {
                             c.offered.insert(Mid::from(t.mid.as_str()), t.publisher);
                         }
@@ -131,7 +133,10 @@ impl Net {
                         mid,
                         publisher,
                     } => {
-                        let c = client_mut(&mut self.clients, peer);
+                        // A client the test took away may still have outputs queued.
+                        let Some(c) = client_mut(&mut self.clients, peer) else {
+                            continue;
+                        };
                         c.offered.insert(mid, publisher);
                         c.slot_messages += 1;
                     }
@@ -194,11 +199,8 @@ impl Net {
     }
 }
 
-fn client_mut(clients: &mut [Client], id: PeerId) -> &mut Client {
-    clients
-        .iter_mut()
-        .find(|c| c.id == id)
-        .expect("a client of the test")
+fn client_mut(clients: &mut [Client], id: PeerId) -> Option<&mut Client> {
+    clients.iter_mut().find(|c| c.id == id)
 }
 
 /// The SFU calls a room on one SFU makes once joined (datagrams in, answers, timeouts) go
