@@ -5,7 +5,7 @@
 use moot_protocol::{ErrorCode, Participant, TrackKind};
 use moot_testkit::{spawn_server, Hello, SimOptions, SimParticipant};
 use serde_json::json;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -173,7 +173,19 @@ async fn the_server_finds_the_speaker_and_quality_limits_video() {
     );
     // Low: only the dominant speaker's video.
     viewer.send(json!({"type": "set_quality", "quality": "low"}));
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // What was already on its way (queued in a busy machine's socket buffers) arrives first:
+    // wait for a quiet half second of the other's video, at most WAIT.
+    let settled = Instant::now();
+    while viewer
+        .frames_during(other.id, TrackKind::Video, Duration::from_millis(500))
+        .await
+        > 0
+    {
+        assert!(
+            settled.elapsed() < WAIT,
+            "others' video never stopped at low"
+        );
+    }
     let (t0, o0) = (
         viewer.received(talker.id, TrackKind::Video).frames,
         viewer.received(other.id, TrackKind::Video).frames,
