@@ -148,14 +148,21 @@ fn more_voices_than_slots_keep_their_slots_and_the_extra_one_waits() {
     assert_gapless(&net, 0, &slots);
 }
 
-#[test]
-fn slots_come_when_the_room_grows_and_go_when_it_shrinks() {
+/// A room of 3 (small: selective above 3), everyone able to use slots, person 2 talking for
+/// a second. Returns the room and the last frame number written.
+fn small_room_where_2_talks() -> (Net, u64) {
     let mut net = net(3, true);
     join(&mut net, 1..=3);
     connect(&mut net);
     let mut frame = 0;
     net.levels.insert(PeerId(2), LOUD);
     talk(&mut net, Duration::from_secs(1), &mut frame, &[1, 2, 3]);
+    (net, frame)
+}
+
+#[test]
+fn slots_come_when_the_room_grows_and_go_when_it_shrinks() {
+    let (mut net, mut frame) = small_room_where_2_talks();
     // Small: one track per microphone, no slots.
     let (tracks, slots) = last_offer(&net, 0);
     assert!(slots.is_empty());
@@ -221,12 +228,7 @@ fn a_client_without_slots_keeps_a_track_per_microphone_beside_one_with_them() {
 
 #[test]
 fn a_room_that_grows_shrinks_and_grows_before_answering_ends_with_five_slots() {
-    let mut net = net(3, true);
-    join(&mut net, 1..=3);
-    connect(&mut net);
-    let mut frame = 0;
-    net.levels.insert(PeerId(2), LOUD);
-    talk(&mut net, Duration::from_secs(1), &mut frame, &[1, 2, 3]);
+    let (mut net, mut frame) = small_room_where_2_talks();
     // A fourth joins (slots offered to 1..=3), leaves before anyone answers, and a fifth
     // joins: the slots being negotiated are stopped, new ones come.
     join(&mut net, [4]);
