@@ -13,9 +13,10 @@
 // that sender as the one speaking on the slot. The counters go back to the page.
 
 import { deriveFrameKey, encryptFrame, clearBytes, frameTransformStream } from './sframe.js';
-import { learnKey, decryptWith, decryptSlotFrame, slotKeyOrder, noteOpener, fromBase64 } from './e2ee.js';
+import { fromBase64 } from './e2ee.js';
+import { learnKey, decryptWith, decryptSlotFrame, slotKeyOrder, noteOpener } from './keyring.js';
 
-/** @typedef {import('./e2ee.js').KeyRing} KeyRing */
+/** @typedef {import('./keyring.js').KeyRing} KeyRing */
 /** @typedef {import('./e2ee.js').KeyUpdate} KeyUpdate */
 /** @typedef {import('./e2ee.js').WorkerReport} WorkerReport */
 /** @typedef {import('./sframe.js').FrameKey} FrameKey */
