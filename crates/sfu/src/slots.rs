@@ -72,14 +72,15 @@ impl Peer {
     }
 
     /// The open slot to write `track`'s packet on (`voice`: it is at least
-    /// `speaker::VOICE_DBOV` loud), how the packet follows the slot's last one, and whether
-    /// the slot changed hands; None when every slot is busy with someone else's voice.
+    /// `speaker::VOICE_DBOV` loud) and how the packet follows the slot's last one
+    /// (`Continuity::NewSource`: the slot changed hands); None when every slot is busy with
+    /// someone else's voice.
     pub fn slot_for(
         &mut self,
         now: Instant,
         track: TrackKey,
         voice: bool,
-    ) -> Option<(Mid, Continuity, bool)> {
+    ) -> Option<(Mid, Continuity)> {
         let open = |s: &AudioSlot| matches!(s.state, SubState::Open(_));
         let own = self
             .slots
@@ -123,7 +124,7 @@ impl Peer {
         if voice {
             slot.last_voice = Some(now);
         }
-        Some((mid, continuity, changed))
+        Some((mid, continuity))
     }
 }
 
@@ -242,10 +243,10 @@ impl Sfu {
             let Some(sub) = self.peers.get_mut(&sub_id) else {
                 continue;
             };
-            let Some((mid, continuity, new_owner)) = sub.slot_for(now, key, voice) else {
+            let Some((mid, continuity)) = sub.slot_for(now, key, voice) else {
                 continue;
             };
-            if new_owner {
+            if matches!(continuity, Continuity::NewSource { .. }) {
                 self.outputs.push_back(SfuOutput::SlotOwner {
                     peer: sub_id,
                     mid,
