@@ -271,6 +271,7 @@ impl Bound {
             initial_bandwidth_bps: self.config.media.initial_bandwidth_kbps * 1000,
             selective_audio_after: self.config.media.selective_audio_after,
             loss_based_estimation_after: self.config.media.loss_based_estimation_after,
+            opus_dtx: self.config.media.opus_dtx,
         };
         media::start(
             setup,

@@ -120,6 +120,7 @@ fn clients_with_only_tcp_candidates_connect_and_exchange_media_over_tcp() {
         seed: 7,
         selective_audio_after: 0,
         loss_based_estimation_after: 0,
+        opus_dtx: true,
     });
     let mut clients = Vec::new();
     let mut offers = Vec::new();

@@ -1,6 +1,7 @@
 //! A track is published (offered to the others) when its first packet arrives, not when its
 //! m-line is negotiated: a browser offers four send m-lines (microphone, camera, screen and
-//! its sound), and in a large meeting most of them never carry anything.
+//! its sound), and in a large meeting most of them never carry anything. Also what publishers
+//! are asked to send: Opus with DTX.
 
 use super::*;
 use crate::ice_tcp_tests::write_audio;
@@ -84,4 +85,51 @@ fn a_track_is_offered_to_the_others_only_once_it_carries_media() {
     let mut sources = offered_sources(&net.clients[1], first);
     sources.sort_by_key(|s| *s as u8);
     assert_eq!(sources, vec![Source::Microphone, Source::ScreenAudio]);
+}
+
+/// The Opus line of the SFU's answer to a browser-like offer (Opus without `usedtx`).
+fn answered_opus_fmtp(opus_dtx: bool) -> String {
+    let now = Instant::now();
+    let mut sfu = Sfu::new(SfuConfig {
+        opus_dtx,
+        ..crate::test_net::sfu_config(crate::test_net::addr("192.0.2.1:10000"), 1)
+    });
+    let mut rtc = str0m::Rtc::builder()
+        .clear_codecs()
+        .enable_opus(true, false)
+        .build(now);
+    let mut api = rtc.sdp_api();
+    api.add_media(
+        MediaKind::Audio,
+        str0m::media::Direction::SendOnly,
+        None,
+        None,
+        None,
+    );
+    let (offer, _) = api.apply().expect("changes to offer");
+    let offer = offer.to_sdp_string();
+    assert!(!offer.contains("usedtx"), "the offer leaves DTX unsaid");
+    sfu.add_peer(now, PeerId(1), GroupId(1)).expect("new peer");
+    let answer = sfu
+        .accept_offer(now, PeerId(1), &offer, HashMap::new())
+        .expect("answered");
+    answer
+        .lines()
+        .find(|l| l.starts_with("a=fmtp:111 "))
+        .unwrap_or_else(|| panic!("no Opus fmtp in the answer:\n{answer}"))
+        .to_owned()
+}
+
+#[test]
+fn browsers_are_asked_for_opus_dtx_unless_it_is_configured_off() {
+    let on = answered_opus_fmtp(true);
+    assert!(on.contains("usedtx=1"), "{on}");
+    // What browsers' own Opus line says is kept.
+    assert!(
+        on.contains("useinbandfec=1") && on.contains("minptime=10"),
+        "{on}"
+    );
+    let off = answered_opus_fmtp(false);
+    assert!(!off.contains("usedtx"), "{off}");
+    assert!(off.contains("useinbandfec=1"), "{off}");
 }

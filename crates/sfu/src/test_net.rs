@@ -213,7 +213,11 @@ pub(crate) fn in_sfu<R>(f: impl FnOnce() -> R) -> R {
 }
 
 pub(crate) fn sfu(address: SocketAddr, seed: u64) -> Sfu {
-    Sfu::new(SfuConfig {
+    Sfu::new(sfu_config(address, seed))
+}
+
+pub(crate) fn sfu_config(address: SocketAddr, seed: u64) -> SfuConfig {
+    SfuConfig {
         candidates: vec![address],
         tcp_candidates: Vec::new(),
         keyframe_request_interval: Duration::from_millis(500),
@@ -221,7 +225,8 @@ pub(crate) fn sfu(address: SocketAddr, seed: u64) -> Sfu {
         seed,
         selective_audio_after: 0,
         loss_based_estimation_after: 0,
-    })
+        opus_dtx: true,
+    }
 }
 
 impl Net {

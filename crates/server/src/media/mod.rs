@@ -332,6 +332,8 @@ pub struct MediaSetup {
     pub selective_audio_after: usize,
     /// `media.loss_based_estimation_after`.
     pub loss_based_estimation_after: usize,
+    /// `media.opus_dtx`.
+    pub opus_dtx: bool,
 }
 
 /// Starts one thread per socket, running until `shutdown` fires. Must be called inside the
@@ -350,6 +352,7 @@ pub fn start(
         initial_bandwidth_bps,
         selective_audio_after,
         loss_based_estimation_after,
+        opus_dtx,
     } = setup;
     let (tcp, tcp_candidates) = match tcp {
         Some((listener, tcp_candidates)) => {
@@ -373,6 +376,7 @@ pub fn start(
             initial_bandwidth_bps,
             selective_audio_after,
             loss_based_estimation_after,
+            opus_dtx,
         };
         std::thread::Builder::new()
             .name(format!("moot-media-{}", port.index))

@@ -37,6 +37,7 @@ pub struct Context {
     pub initial_bandwidth_bps: u64,
     pub selective_audio_after: usize,
     pub loss_based_estimation_after: usize,
+    pub opus_dtx: bool,
 }
 
 /// Datagrams one worker received for peers of another, in one buffer: one allocation per
@@ -143,6 +144,7 @@ impl Worker {
             seed: rand::random(),
             selective_audio_after: context.selective_audio_after,
             loss_based_estimation_after: context.loss_based_estimation_after,
+            opus_dtx: context.opus_dtx,
         });
         Ok(Self {
             index: port.index,
