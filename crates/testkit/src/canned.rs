@@ -8,6 +8,32 @@ pub fn opus_frame(seq: u64) -> Vec<u8> {
     frame
 }
 
+/// An Opus frame sent during DTX (silence): the TOC byte and room for the stamp only.
+pub fn opus_dtx_frame() -> Vec<u8> {
+    let mut frame = vec![0x78u8];
+    frame.resize(1 + STAMP_LEN, 0);
+    frame
+}
+
+/// Whether an SDP asks its receiver to send Opus with DTX: the `a=fmtp` line of the payload
+/// type that `a=rtpmap` names opus says `usedtx=1` (RFC 7587; a browser honours the other
+/// side's description).
+pub fn sdp_asks_for_opus_dtx(sdp: &str) -> bool {
+    let opus_pts: Vec<&str> = sdp
+        .lines()
+        .filter_map(|l| l.strip_prefix("a=rtpmap:"))
+        .filter_map(|l| l.split_once(' '))
+        .filter(|(_, codec)| codec.to_ascii_lowercase().starts_with("opus/"))
+        .map(|(pt, _)| pt)
+        .collect();
+    sdp.lines()
+        .filter_map(|l| l.strip_prefix("a=fmtp:"))
+        .filter_map(|l| l.split_once(' '))
+        .any(|(pt, params)| {
+            opus_pts.contains(&pt) && params.split(';').any(|p| p.trim() == "usedtx=1")
+        })
+}
+
 /// A VP8 frame of about `size` bytes. Keyframes carry the 3-byte frame tag with the P bit
 /// clear, the start code 9d 01 2a and a 640x480 size; interframes set the P bit.
 pub fn vp8_frame(keyframe: bool, size: usize) -> Vec<u8> {
@@ -73,6 +99,23 @@ mod tests {
         assert!(vp8_is_keyframe(&key));
         assert_eq!(&key[3..6], &[0x9d, 0x01, 0x2a]);
         assert!(!vp8_is_keyframe(&vp8_frame(false, 900)));
+    }
+
+    #[test]
+    fn opus_dtx_is_read_from_the_opus_fmtp_line_only() {
+        let with =
+            "a=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1;usedtx=1\r\n";
+        assert!(sdp_asks_for_opus_dtx(with));
+        let without = "a=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1\r\n";
+        assert!(!sdp_asks_for_opus_dtx(without));
+        let off = "a=rtpmap:111 opus/48000/2\r\na=fmtp:111 usedtx=0\r\n";
+        assert!(!sdp_asks_for_opus_dtx(off));
+        // usedtx on another codec's line is not Opus's.
+        let other = "a=rtpmap:111 opus/48000/2\r\na=rtpmap:96 VP8/90000\r\na=fmtp:96 usedtx=1\r\n";
+        assert!(!sdp_asks_for_opus_dtx(other));
+        let mut dtx = opus_dtx_frame();
+        stamp(&mut dtx, 7, 9);
+        assert_eq!(read_stamp(&dtx), Some((7, 9)));
     }
 
     #[test]

@@ -44,6 +44,10 @@ const GAP_SWEEP_INTERVAL: Duration = Duration::from_millis(100);
 /// RTP clock ticks per frame: Opus's 48 kHz × 20 ms, video's 90 kHz × 33⅓ ms.
 const OPUS_TICKS: u64 = 960;
 const VIDEO_TICKS: u64 = 3000;
+/// In DTX, one silent frame in this many is sent: every 400 ms, as Opus in browsers does.
+const DTX_EVERY: u64 = 20;
+/// The RFC 6464 level of silence (what DTX leaves out).
+const SILENCE: i8 = -127;
 
 pub(crate) struct Client {
     rtc: Rtc,
@@ -72,6 +76,14 @@ pub(crate) struct Client {
     send_loss: Loss,
     receive_loss: Loss,
     audio_level: Arc<Mutex<i8>>,
+    /// Honour the server's request for Opus DTX (`SimOptions::opus_dtx`).
+    honour_dtx: bool,
+    /// The server's last SDP asked for Opus DTX (and `honour_dtx`): silence is sent as one
+    /// frame every `DTX_EVERY`.
+    dtx: bool,
+    /// Audio frames sent: their stamps' counter, so frames not sent in DTX are not counted
+    /// as lost by the receivers.
+    audio_frames_sent: u64,
     simulcast: bool,
     link: Link,
     /// Simulcast layers the server asked us not to send (`layers`).
@@ -199,6 +211,9 @@ impl Client {
             frame_no: 0,
             force_keyframe: true,
             audio_level,
+            honour_dtx: options.opus_dtx,
+            dtx: false,
+            audio_frames_sent: 0,
             simulcast: options.simulcast,
             send_loss: Loss::new(options.send_loss, me.0 * 7919),
             receive_loss: Loss::new(options.receive_loss, me.0 * 104_729),
@@ -321,8 +336,17 @@ impl Client {
             return;
         };
         let level = *self.audio_level.lock().unwrap_or_else(|p| p.into_inner());
-        let mut frame = canned::opus_frame(n);
-        canned::stamp(&mut frame, n, canned::unix_nanos());
+        let dtx = self.dtx && level == SILENCE;
+        if dtx && !n.is_multiple_of(DTX_EVERY) {
+            return;
+        }
+        self.audio_frames_sent += 1;
+        let mut frame = if dtx {
+            canned::opus_dtx_frame()
+        } else {
+            canned::opus_frame(n)
+        };
+        canned::stamp(&mut frame, self.audio_frames_sent, canned::unix_nanos());
         stream.write_opus(&mut self.rtc, (n * OPUS_TICKS) as u32, frame, level);
     }
 
@@ -358,12 +382,14 @@ impl Client {
     async fn on_signal(&mut self, message: ServerMessage) -> anyhow::Result<()> {
         match message {
             ServerMessage::Answer { sdp } => {
+                self.dtx = self.honour_dtx && canned::sdp_asks_for_opus_dtx(&sdp);
                 let pending = self.pending.take().context("answer without our offer")?;
                 self.rtc
                     .sdp_api()
                     .accept_answer(pending, SdpAnswer::from_sdp_string(&sdp)?)?;
             }
             ServerMessage::Offer { sdp, tracks, slots } => {
+                self.dtx = self.honour_dtx && canned::sdp_asks_for_opus_dtx(&sdp);
                 let answer = self
                     .rtc
                     .sdp_api()

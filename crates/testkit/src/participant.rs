@@ -35,6 +35,10 @@ pub struct SimOptions {
     /// Receive other people's microphones on audio slots in a large room (protocol.md,
     /// "Audio slots"), as the web client does.
     pub audio_slots: bool,
+    /// Send Opus as a browser does when the server's SDP asks for DTX (`usedtx=1`): while
+    /// `audio_level` is silence, one frame every 400 ms instead of every 20 ms. Off by
+    /// default: tests use a silent level on audio they expect to arrive in full.
+    pub opus_dtx: bool,
 }
 
 /// The signaling WebSocket's read buffer (see `try_join`).
@@ -65,6 +69,7 @@ impl Default for SimOptions {
             simulcast: false,
             tcp: false,
             audio_slots: true,
+            opus_dtx: false,
         }
     }
 }

@@ -18,7 +18,9 @@
 //! `--initial-bandwidth-kbps`), `MOOT_BENCH_SELECTIVE_AUDIO_AFTER=20,0` (the server's
 //! `media.selective_audio_after`; 0: everyone's audio), `MOOT_BENCH_AUDIO_SLOTS=1` (in rooms
 //! with selective audio, whether the simulated participants receive the microphones on audio
-//! slots, as the web client does; `1,0` measures both), `MOOT_BENCH_SERVER_LOG` (the server's
+//! slots, as the web client does; `1,0` measures both), `MOOT_BENCH_OPUS_DTX=1` (the server's
+//! `media.opus_dtx`; the participants, like browsers, send silence as one frame every 400 ms
+//! when it asks; `1,0` measures both), `MOOT_BENCH_SERVER_LOG` (the server's
 //! log filter, default "warn"; its log goes to this process's standard error),
 //! `MOOT_BENCH_DETAIL` (set: print where each window's frame loss was),
 //! `MOOT_BENCH_WARMUP_SECS` (from the last join to the window, default 4). Any other server
@@ -66,6 +68,9 @@ struct Setup {
     selective_audio_after: usize,
     /// The participants receive microphones on audio slots (in a selective-audio room).
     audio_slots: bool,
+    /// `media.opus_dtx`: the server asks for Opus DTX, and the participants (like browsers)
+    /// then send silence as one frame every 400 ms.
+    opus_dtx: bool,
 }
 
 fn start_server(setup: Setup) -> anyhow::Result<Server> {
@@ -74,6 +79,7 @@ fn start_server(setup: Setup) -> anyhow::Result<Server> {
         initial_kbps,
         selective_audio_after,
         audio_slots: _,
+        opus_dtx,
     } = setup;
     let exe = std::env::current_exe()?;
     let moot = exe.with_file_name("moot");
@@ -94,6 +100,7 @@ fn start_server(setup: Setup) -> anyhow::Result<Server> {
             "MOOT__MEDIA__SELECTIVE_AUDIO_AFTER",
             selective_audio_after.to_string(),
         )
+        .env("MOOT__MEDIA__OPUS_DTX", opus_dtx.to_string())
         .stdout(Stdio::piped())
         .spawn()
         .with_context(|| format!("starting {}", moot.display()))?;
@@ -172,6 +179,8 @@ async fn join_many(
             simulcast: i < video_senders,
             audio_level: if i < TALKERS { -30 } else { -127 },
             audio_slots,
+            // As browsers: DTX when the server's SDP asks for it.
+            opus_dtx: true,
             ..SimOptions::default()
         };
         all.push(SimParticipant::join(&server.ws_url(), room, &format!("sim{i}"), options).await?);
@@ -254,6 +263,8 @@ struct RoomFigures {
     size: usize,
     setup: Setup,
     forwarded_per_second: f64,
+    /// Every datagram the server received (media, RTCP, STUN).
+    received_per_second: f64,
     /// Every datagram the server sent (forwarded media, padding and probes, RTCP, STUN).
     sent_per_second: f64,
     per_cpu_second: f64,
@@ -337,8 +348,10 @@ async fn measure_rooms(rooms: usize, size: usize, setup: Setup) -> anyhow::Resul
         Instant::now(),
     );
     let sent0 = server.metric("moot_media_datagrams_sent_total")?;
+    let in0 = server.metric("moot_media_datagrams_received_total")?;
     tokio::time::sleep(WINDOW).await;
     let sent1 = server.metric("moot_media_datagrams_sent_total")?;
+    let in1 = server.metric("moot_media_datagrams_received_total")?;
     let (cpu1, fwd1, t1) = (
         server.cpu_seconds()?,
         server.metric("moot_media_packets_forwarded_total")?,
@@ -364,6 +377,7 @@ async fn measure_rooms(rooms: usize, size: usize, setup: Setup) -> anyhow::Resul
         size,
         setup,
         forwarded_per_second: forwarded / wall,
+        received_per_second: in1.saturating_sub(in0) as f64 / wall,
         sent_per_second: sent1.saturating_sub(sent0) as f64 / wall,
         per_cpu_second: forwarded / (cpu1 - cpu0).max(1e-9),
         cpu_share: (cpu1 - cpu0) / wall,
@@ -402,6 +416,7 @@ async fn main() -> anyhow::Result<()> {
     let estimates: Vec<u64> = env_list("MOOT_BENCH_INITIAL_BANDWIDTH_KBPS", "1000,0");
     let selective: Vec<usize> = env_list("MOOT_BENCH_SELECTIVE_AUDIO_AFTER", "20,0");
     let slot_modes: Vec<u8> = env_list("MOOT_BENCH_AUDIO_SLOTS", "1");
+    let dtx_modes: Vec<u8> = env_list("MOOT_BENCH_OPUS_DTX", "1");
     let small_rooms: Option<(usize, usize)> = std::env::var("MOOT_BENCH_SMALL_ROOMS")
         .unwrap_or_else(|_| "4x6".into())
         .split_once('x')
@@ -419,6 +434,7 @@ async fn main() -> anyhow::Result<()> {
             initial_kbps: 1000,
             selective_audio_after: 0,
             audio_slots: true,
+            opus_dtx: true,
         })?;
         tokio::time::sleep(Duration::from_millis(500)).await;
         idle.push(server.rss_kib()? as f64);
@@ -451,18 +467,21 @@ async fn main() -> anyhow::Result<()> {
                 &slot_modes
             };
             for &slots in slot_modes {
-                for &initial_kbps in &estimates {
-                    for &threads in &threads {
-                        let setup = Setup {
-                            threads,
-                            initial_kbps,
-                            selective_audio_after,
-                            audio_slots: slots == 1,
-                        };
-                        let figures = measure_rooms(count, size, setup).await?;
-                        eprintln!("{count} room(s) of {size}, {setup:?}: done");
-                        rooms.push(figures);
-                        baselines.push(measure_baseline().await?);
+                for &dtx in &dtx_modes {
+                    for &initial_kbps in &estimates {
+                        for &threads in &threads {
+                            let setup = Setup {
+                                threads,
+                                initial_kbps,
+                                selective_audio_after,
+                                audio_slots: slots == 1,
+                                opus_dtx: dtx == 1,
+                            };
+                            let figures = measure_rooms(count, size, setup).await?;
+                            eprintln!("{count} room(s) of {size}, {setup:?}: done");
+                            rooms.push(figures);
+                            baselines.push(measure_baseline().await?);
+                        }
                     }
                 }
             }
@@ -486,11 +505,11 @@ async fn main() -> anyhow::Result<()> {
         median(three) / 1024.0
     );
     println!();
-    println!("  | rooms × participants | audio forwarded | media threads | bandwidth estimation | forwarded pkt/s | datagrams sent/s | pkt per server CPU-s | ratio to baseline | server CPU (cores) | load generator CPU (cores) | packet loss | frames not received (audio / video) | kernel UDP drops/s | latency p50 / p99 (ms) | RSS per participant |");
-    println!("  |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("  | rooms × participants | audio forwarded | Opus DTX | media threads | bandwidth estimation | forwarded pkt/s | datagrams received/s | datagrams sent/s | pkt per server CPU-s | ratio to baseline | server CPU (cores) | load generator CPU (cores) | packet loss | frames not received (audio / video) | kernel UDP drops/s | latency p50 / p99 (ms) | RSS per participant |");
+    println!("  |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in &rooms {
         println!(
-            "  | {} × {} | {} | {} | {} | {:.0} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2}% | {:.2}% ({:.2}% / {:.2}%) | {:.0} | {:.1} / {:.1} | {:.0} KiB |",
+            "  | {} × {} | {} | {} | {} | {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2}% | {:.2}% ({:.2}% / {:.2}%) | {:.0} | {:.1} / {:.1} | {:.0} KiB |",
             r.rooms,
             r.size,
             match (r.setup.selective_audio_after, r.setup.audio_slots) {
@@ -498,6 +517,7 @@ async fn main() -> anyhow::Result<()> {
                 (_, true) => "who speaks, on 5 slots",
                 (_, false) => "who speaks, a stream per microphone",
             },
+            if r.setup.opus_dtx { "on" } else { "off" },
             r.setup.threads,
             if r.setup.initial_kbps == 0 {
                 "off".to_owned()
@@ -505,6 +525,7 @@ async fn main() -> anyhow::Result<()> {
                 format!("from {} kbit/s", r.setup.initial_kbps)
             },
             r.forwarded_per_second,
+            r.received_per_second,
             r.sent_per_second,
             r.per_cpu_second,
             r.per_cpu_second / base_rate,
