@@ -136,6 +136,10 @@ pub struct MediaConfig {
     /// to the least loaded worker and each packet is relayed once to every other worker
     /// holding some of the room, so one large meeting uses every core. 0: never spread.
     pub spread_room_after: usize,
+    /// …but only once its worker is this busy (percent of one core, over the last second):
+    /// relaying costs, so a room one core carries is forwarded more cheaply by one worker.
+    /// A room spread once keeps spreading. 0: spread as soon as it is large.
+    pub spread_when_busy_percent: u32,
     /// A room with more participants than this forwards only the audio of people speaking
     /// now and of the three most recent dominant speakers, not everyone's silence to
     /// everyone. 0: always everyone's audio.
@@ -257,6 +261,7 @@ impl Default for MediaConfig {
             public_ips: Vec::new(),
             threads: 0,
             spread_room_after: 10,
+            spread_when_busy_percent: 50,
             selective_audio_after: 20,
             loss_based_estimation_after: 10,
             tcp_port: None,
@@ -395,6 +400,12 @@ impl Config {
             return invalid(
                 "media.initial_bandwidth_kbps",
                 "must be 0 (off) or between 100 and 10000000 (kbit/s)",
+            );
+        }
+        if self.media.spread_when_busy_percent > 100 {
+            return invalid(
+                "media.spread_when_busy_percent",
+                "must be at most 100 (percent of one core; 0 spreads large rooms at once)",
             );
         }
         if self.media.threads > MAX_MEDIA_THREADS {
@@ -597,6 +608,12 @@ mod tests {
         cfg.media.initial_bandwidth_kbps = 50;
         let err = cfg.validate().expect_err("too low").to_string();
         assert!(err.starts_with("media.initial_bandwidth_kbps"), "{err}");
+        cfg.media.initial_bandwidth_kbps = 1000;
+        cfg.media.spread_when_busy_percent = 101;
+        let err = cfg.validate().expect_err("over a core").to_string();
+        assert!(err.starts_with("media.spread_when_busy_percent"), "{err}");
+        cfg.media.spread_when_busy_percent = 0;
+        cfg.validate().expect("0 spreads at once");
         let parsed = Config::from_toml("[media]\nthreads = 2\ninitial_bandwidth_kbps = 3000\n")
             .expect("valid");
         assert_eq!(

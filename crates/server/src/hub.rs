@@ -331,7 +331,7 @@ mod tests {
     /// forever, and held the shutdown's grace period open).
     #[test]
     fn a_session_registering_after_the_shutdown_notice_is_closed_at_once() {
-        let (media, _ports) = MediaHandle::new(1, 0);
+        let (media, _ports) = MediaHandle::new(1, 0, 0);
         let hub = Hub::new(RoomsConfig::default(), media, None);
         let (_, mut before) = hub.register();
         hub.close_all(&crate::limits::shutdown_message());

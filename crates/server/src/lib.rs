@@ -241,6 +241,7 @@ impl Bound {
         let (media, media_ports) = MediaHandle::new(
             self.media_sockets.len(),
             self.config.media.spread_room_after,
+            self.config.media.spread_when_busy_percent * 10,
         );
         let hub = Arc::new(Hub::new(
             moot_room::RoomsConfig {

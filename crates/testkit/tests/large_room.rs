@@ -14,11 +14,12 @@ use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(10);
 
-/// Two workers; rooms of more than two spread.
+/// Two workers; rooms of more than two spread, however idle their worker.
 fn spread_config() -> Config {
     let mut config = Config::default();
     config.media.threads = 2;
     config.media.spread_room_after = 2;
+    config.media.spread_when_busy_percent = 0;
     config
 }
 
@@ -34,6 +35,54 @@ async fn assert_meeting_works(people: &[&SimParticipant]) {
             assert_receives_media(receiver, sender, 20, WAIT).await;
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_room_stays_on_one_worker_while_that_worker_is_not_busy() {
+    let config = Config {
+        media: moot_server::config::MediaConfig {
+            // Spread only once the room's worker uses most of a core, which six people
+            // sending audio do not make it do, even in a debug build.
+            spread_when_busy_percent: 90,
+            ..spread_config().media
+        },
+        ..Config::default()
+    };
+    let server = spawn_server_with(config).await.expect("server");
+    let url = server.ws_url();
+    let mut people = Vec::new();
+    for i in 0..6 {
+        let audio_only = SimOptions {
+            video: false,
+            ..SimOptions::default()
+        };
+        people.push(join(&url, "calm-room", &format!("P{i}"), audio_only).await);
+        // A report from each worker about how busy it is lands between joins.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    for receiver in &people {
+        for sender in people.iter().filter(|s| s.id != receiver.id) {
+            assert!(
+                receiver
+                    .wait_until(WAIT, |r| r.received(sender.id, TrackKind::Audio).frames
+                        >= 20)
+                    .await,
+                "{} hears {}",
+                receiver.id,
+                sender.id
+            );
+        }
+    }
+    assert_eq!(
+        server.info.media_worker_load(),
+        vec![6, 0],
+        "all on one worker"
+    );
+    assert_eq!(
+        server.info.media_stats().packets_relayed,
+        0,
+        "nothing relayed"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -156,8 +156,9 @@ pub struct WorkerPort {
 
 impl MediaHandle {
     /// A handle for `workers` media workers (at least one), and each worker's end; groups of
-    /// more than `spread_after` peers spread over the workers (0: never).
-    pub fn new(workers: usize, spread_after: usize) -> (Self, Vec<WorkerPort>) {
+    /// more than `spread_after` peers spread over the workers (0: never) once their worker
+    /// is `spread_busy` busy (permille of a core; 0: at once).
+    pub fn new(workers: usize, spread_after: usize, spread_busy: u32) -> (Self, Vec<WorkerPort>) {
         let workers = workers.max(1);
         let (inputs, ports): (Vec<_>, Vec<_>) = (0..workers)
             .map(|index| {
@@ -166,7 +167,7 @@ impl MediaHandle {
             })
             .unzip();
         let shared = Shared {
-            routes: RwLock::new(Routes::new(workers, spread_after)),
+            routes: RwLock::new(Routes::new(workers, spread_after, spread_busy)),
             inputs,
             stats: (0..workers).map(|_| Mutex::default()).collect(),
             passed_on: AtomicU64::new(0),

@@ -5,8 +5,9 @@
 //! hands a datagram to whichever worker its 4-tuple hashes to, not to the one owning its peer.
 //! The receiving worker looks the datagram up here and passes it on when another worker owns
 //! it. A room (SFU group) starts on one worker, chosen when its first peer arrives: the
-//! worker with the fewest peers. Past `spread_after` peers it spreads: each newcomer goes to
-//! the least loaded worker, and the table remembers which workers hold part of the room and
+//! worker with the fewest peers. Past `spread_after` peers, once its worker is busy (at least
+//! `spread_busy` of a core, as the workers report with `set_busy`), it spreads: each newcomer
+//! goes to the least loaded worker, and the table remembers which workers hold part of the room and
 //! what is published in it, so the workers can relay the room's media to each other
 //! (`moot_sfu::relay`).
 //!
@@ -33,8 +34,13 @@ pub struct Routes {
     addrs_of: HashMap<PeerId, Vec<SocketAddr>>,
     /// Peers per worker, for placing new groups and for metrics.
     load: Vec<usize>,
-    /// Groups with more peers than this spread over the workers (0: never).
+    /// Groups with more peers than this spread over the workers (0: never)…
     spread_after: usize,
+    /// …once their home worker is at least this busy, in permille of one core (0: at once).
+    /// Relaying costs: below that, one worker forwards the group more cheaply than two.
+    spread_busy: u32,
+    /// How busy each worker was over its last report, in permille of one core.
+    busy: Vec<u32>,
 }
 
 /// Where one group lives.
@@ -76,16 +82,26 @@ pub struct Removal {
 }
 
 impl Routes {
-    pub fn new(workers: usize, spread_after: usize) -> Self {
+    pub fn new(workers: usize, spread_after: usize, spread_busy: u32) -> Self {
         Self {
             load: vec![0; workers.max(1)],
             spread_after,
+            spread_busy,
+            busy: vec![0; workers.max(1)],
             ..Self::default()
         }
     }
 
-    /// Places a peer: on its group's worker while the group is small, otherwise (and for a
-    /// new group) on the least loaded worker. A peer placed already keeps its place.
+    /// Records how busy `worker` was (permille of one core) over its last reporting period.
+    pub fn set_busy(&mut self, worker: usize, permille: u32) {
+        if let Some(busy) = self.busy.get_mut(worker) {
+            *busy = permille;
+        }
+    }
+
+    /// Places a peer: on its group's worker while the group is small or that worker not
+    /// busy, otherwise (and for a new group) on the least loaded worker. A group spread once
+    /// keeps spreading. A peer placed already keeps its place.
     pub fn add_peer(&mut self, peer: PeerId, group: GroupId) -> Placement {
         if let Some(&(worker, _)) = self.peers.get(&peer) {
             return Placement {
@@ -95,7 +111,12 @@ impl Routes {
         }
         let place = self.groups.entry(group).or_default();
         let size: usize = place.workers.iter().map(|(_, n)| n).sum();
-        let spreads = self.spread_after > 0 && size >= self.spread_after;
+        let home_busy = place.workers.first().is_some_and(|&(home, _)| {
+            self.busy.get(home).copied().unwrap_or(0) >= self.spread_busy
+        });
+        let spreads = self.spread_after > 0
+            && size >= self.spread_after
+            && (place.workers.len() > 1 || home_busy);
         let worker = match place.workers.first() {
             Some(&(home, _)) if !spreads => home,
             // The least loaded worker; among equals one already holding part of the group.
@@ -291,7 +312,7 @@ mod tests {
 
     #[test]
     fn groups_stay_together_and_new_groups_go_to_the_least_loaded_worker() {
-        let mut routes = Routes::new(2, 0);
+        let mut routes = Routes::new(2, 0, 0);
         let mut add = |peer, group| routes.add_peer(PeerId(peer), GroupId(group)).worker;
         assert_eq!(add(1, 1), 0);
         assert_eq!(add(2, 1), 0);
@@ -321,7 +342,7 @@ mod tests {
 
     #[test]
     fn a_large_group_spreads_and_a_joining_worker_learns_what_is_published() {
-        let mut routes = Routes::new(2, 2);
+        let mut routes = Routes::new(2, 2, 0);
         assert_eq!(routes.add_peer(PeerId(1), GroupId(1)).worker, 0);
         assert_eq!(
             routes.published(0, GroupId(1), track(1)),
@@ -362,8 +383,52 @@ mod tests {
     }
 
     #[test]
+    fn a_large_group_spreads_only_once_its_worker_is_busy_and_then_keeps_spreading() {
+        let mut routes = Routes::new(2, 2, 600);
+        let add = |routes: &mut Routes, peer| routes.add_peer(PeerId(peer), GroupId(1));
+        for peer in 1..=4 {
+            let placed = add(&mut routes, peer);
+            assert_eq!(
+                (placed.worker, placed.joined_spread),
+                (0, None),
+                "peer {peer}"
+            );
+        }
+        routes.set_busy(0, 599);
+        routes.set_busy(1, 0);
+        assert_eq!(
+            add(&mut routes, 5).worker,
+            0,
+            "large but its worker not busy: together"
+        );
+        routes.set_busy(0, 600);
+        let sixth = add(&mut routes, 6);
+        assert_eq!(
+            sixth.worker, 1,
+            "busy: the newcomer goes to the idle worker"
+        );
+        assert_eq!(sixth.joined_spread.map(|(w, _)| w), Some(vec![0, 1]));
+        // Spread once, the group keeps balancing even when its home is idle again.
+        routes.set_busy(0, 0);
+        assert_eq!(add(&mut routes, 7).worker, 1);
+        // A new group goes where the fewest peers are, and stays together while small,
+        // however busy its worker.
+        routes.set_busy(1, 900);
+        assert_eq!(
+            routes.add_peer(PeerId(8), GroupId(2)).worker,
+            1,
+            "fewest peers"
+        );
+        assert_eq!(
+            routes.add_peer(PeerId(9), GroupId(2)).worker,
+            1,
+            "small: together"
+        );
+    }
+
+    #[test]
     fn stun_names_the_peer_and_binds_its_address_then_media_follows_the_address() {
-        let mut routes = Routes::new(2, 0);
+        let mut routes = Routes::new(2, 0, 0);
         routes.add_peer(PeerId(7), GroupId(1));
         routes.add_peer(PeerId(8), GroupId(2));
         let rtp = [0x80u8, 96, 0, 1];
@@ -385,7 +450,7 @@ mod tests {
 
     #[test]
     fn unknown_or_malformed_ufrags_route_nowhere() {
-        let mut routes = Routes::new(1, 0);
+        let mut routes = Routes::new(1, 0, 0);
         routes.add_peer(PeerId(1), GroupId(1));
         for ufrag in ["m2xabcdef", "mxabcdef", "m1xab", "q1xabcdef", "m1"] {
             assert_eq!(
@@ -398,7 +463,7 @@ mod tests {
 
     #[test]
     fn a_flood_of_addresses_for_one_peer_is_bounded() {
-        let mut routes = Routes::new(1, 0);
+        let mut routes = Routes::new(1, 0, 0);
         routes.add_peer(PeerId(1), GroupId(1));
         for port in 0..1000 {
             routes.bind(addr(port), PeerId(1));

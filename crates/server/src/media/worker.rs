@@ -24,6 +24,8 @@ use tokio::sync::{mpsc, watch};
 const RECEIVE_CALLS_PER_TURN: usize = 2;
 /// Queued inputs handled in one loop turn at most, after the first.
 const INPUTS_PER_TURN: usize = 16;
+/// How often a worker tells the routing table how busy it is (for spreading large rooms).
+const BUSY_REPORT_EVERY: Duration = Duration::from_secs(1);
 
 /// What every worker is started with.
 pub struct Context {
@@ -168,10 +170,14 @@ impl Worker {
 
     async fn run(mut self) {
         let mut receiver = Receiver::default();
+        let mut busy = BusyMeter::new(Instant::now());
         loop {
             self.flush().await;
             if let Ok(mut shared) = self.handle.shared.stats[self.index].lock() {
                 *shared = self.sfu.stats();
+            }
+            if let Some(permille) = busy.report(Instant::now()) {
+                self.handle.routes_mut().set_busy(self.index, permille);
             }
             let deadline = self
                 .sfu
@@ -401,9 +407,69 @@ impl Worker {
     }
 }
 
+/// How much of a core this thread used since its last report.
+struct BusyMeter {
+    since: Instant,
+    cpu_since: Duration,
+}
+
+impl BusyMeter {
+    fn new(now: Instant) -> Self {
+        Self {
+            since: now,
+            cpu_since: thread_cpu_time().unwrap_or_default(),
+        }
+    }
+
+    /// Every `BUSY_REPORT_EVERY`: the thread's CPU time over the wall time since the last
+    /// report, in permille (user and system time: sending is much of the work). Without a
+    /// thread clock it says fully busy, so large rooms spread as soon as they are large.
+    fn report(&mut self, now: Instant) -> Option<u32> {
+        let wall = now.saturating_duration_since(self.since);
+        if wall < BUSY_REPORT_EVERY {
+            return None;
+        }
+        self.since = now;
+        let Some(cpu) = thread_cpu_time() else {
+            return Some(1000);
+        };
+        let used = cpu.saturating_sub(self.cpu_since);
+        self.cpu_since = cpu;
+        Some((used.as_secs_f64() / wall.as_secs_f64() * 1000.0).round() as u32)
+    }
+}
+
+/// CPU time used by the calling thread so far.
+fn thread_cpu_time() -> Option<Duration> {
+    use nix::time::{clock_gettime, ClockId};
+    let t = clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID).ok()?;
+    Some(Duration::new(
+        u64::try_from(t.tv_sec()).ok()?,
+        u32::try_from(t.tv_nsec()).ok()?,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::PassedOn;
+    use super::{BusyMeter, PassedOn, BUSY_REPORT_EVERY};
+    use std::time::Instant;
+
+    #[test]
+    fn the_busy_meter_tells_a_spinning_thread_from_a_sleeping_one() {
+        let start = Instant::now();
+        let mut meter = BusyMeter::new(start);
+        assert_eq!(meter.report(start), None, "not before a period has passed");
+        let mut spins = 0u64;
+        while start.elapsed() < BUSY_REPORT_EVERY {
+            spins = std::hint::black_box(spins.wrapping_add(1));
+        }
+        let spinning = meter.report(Instant::now()).expect("a period passed");
+        std::thread::sleep(BUSY_REPORT_EVERY);
+        let sleeping = meter.report(Instant::now()).expect("another period passed");
+        // Wide bounds: another process may take the core from the spinning thread.
+        assert!(spinning >= 300, "spinning: {spinning}‰");
+        assert!(sleeping <= 100, "sleeping: {sleeping}‰");
+    }
     use std::net::SocketAddr;
 
     #[test]

@@ -10,7 +10,7 @@
 //!
 //! Each room size, and several small rooms at once (which the server spreads over its
 //! workers), is measured with 1 and 2 media worker threads (a room of more than 10 spreads
-//! over both), with bandwidth estimation on (from the default 1 Mbit/s) and off, and with
+//! over both once its worker uses half a core), with bandwidth estimation on (from the default 1 Mbit/s) and off, and with
 //! the audio of rooms over 20 forwarded selectively (the default: who speaks) and not
 //! (everyone's). Everyone's microphone is on; two people talk. Environment:
 //! `MOOT_BENCH_SIZES=10,25,50`, `MOOT_BENCH_SMALL_ROOMS=4x6` (4 rooms of 6; `none` for none),
