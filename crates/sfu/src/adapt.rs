@@ -17,7 +17,7 @@
 
 use crate::loss_estimate::{LinkReport, LossBasedEstimate};
 use crate::peer::SubState;
-use crate::simulcast::Stream;
+use crate::simulcast::{Layers, Stream};
 use crate::{MediaKind, PeerId, Sfu, SfuOutput, Source, TrackKey};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -30,8 +30,9 @@ pub const ADAPT_EVERY: Duration = Duration::from_millis(250);
 /// Where str0m's bandwidth estimate starts by default before any feedback (it probes up from
 /// here; see `SfuConfig::initial_bandwidth_bps`).
 pub const DEFAULT_INITIAL_BANDWIDTH_BPS: u64 = 1_000_000;
-/// Bits per second set aside per audio track a subscriber receives (Opus at 32 kbit/s plus
-/// 50 packets a second of headers): audio is never adapted, so it comes off the estimate.
+/// Bits per second set aside per audio track a subscriber receives until the track's rate is
+/// measured (Opus at 32 kbit/s plus 50 packets a second of headers): audio is never adapted,
+/// so it comes off the estimate.
 const AUDIO_RESERVE: u64 = 60_000;
 /// str0m's estimator may discover up to this factor more than what is wanted: going up needs
 /// headroom over the new total (`simulcast::UP_HEADROOM`).
@@ -229,11 +230,7 @@ impl Sfu {
                 continue;
             };
             if track.kind == MediaKind::Audio {
-                // A silent microphone held back in a large room (selective audio) costs
-                // nothing; reserving for it would starve the cameras.
-                if !track.audio_held {
-                    fixed += AUDIO_RESERVE;
-                }
+                fixed += audio_reserve(track.audio_held, &track.layers);
                 continue;
             }
             let rank = self.rank_of(sub.source.peer);
@@ -316,6 +313,18 @@ impl Sfu {
     }
 }
 
+/// What one audio track a subscriber receives takes off its estimate: what the microphone
+/// sends, as measured. With Opus DTX a silent one sends a packet every 400 ms (about 1.5
+/// kbit/s), so a flat reserve per microphone would starve the cameras of anyone in a room of
+/// silent people behind a modest link. One held back in a large room (selective audio)
+/// costs nothing.
+fn audio_reserve(held: bool, layers: &Layers) -> u64 {
+    if held {
+        return 0;
+    }
+    layers.plain_rate().unwrap_or(AUDIO_RESERVE)
+}
+
 /// What str0m's estimator should aim for: `desired` is everything wanted, with headroom so
 /// the estimate can grow past what going up needs; `minimum`, while some stream is held
 /// below what it wants, is what the next step up would cost, so padding fills the link to
@@ -347,6 +356,34 @@ fn bwe_rates(fixed: u64, streams: &[Stream], levels: &[Option<usize>]) -> (u64, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn audio_takes_off_the_estimate_what_it_sends() {
+        let start = Instant::now();
+        let ms = |n: u64| start + Duration::from_millis(n);
+        // Before a rate is measured: the flat reserve.
+        let mut speech = Layers::default();
+        assert_eq!(audio_reserve(false, &speech), AUDIO_RESERVE);
+        assert_eq!(audio_reserve(true, &speech), 0, "held back: nothing");
+        // 2 s of speech: 80-byte frames every 20 ms; DTX silence: 17 bytes every 400 ms.
+        let mut silence = Layers::default();
+        for t in (0..=2000).step_by(20) {
+            speech.saw(None, ms(t), 80, None);
+            if t % 400 == 0 {
+                silence.saw(None, ms(t), 17, None);
+            }
+            if t % 500 == 0 {
+                speech.roll(ms(t));
+                silence.roll(ms(t));
+            }
+        }
+        let speaking = audio_reserve(false, &speech);
+        let silent = audio_reserve(false, &silence);
+        // (80 + 60 bytes of headers) × 8 × 50/s = 56 kbit/s; (17 + 60) × 8 × 2.5/s ≈ 1.5.
+        assert!((50_000..=62_000).contains(&speaking), "speech: {speaking}");
+        assert!((1_000..=2_500).contains(&silent), "DTX silence: {silent}");
+        assert_eq!(audio_reserve(true, &silence), 0);
+    }
 
     #[test]
     fn the_estimator_aims_past_the_next_step_only_while_held_back() {

@@ -177,6 +177,7 @@ impl Worker {
                 *shared = self.sfu.stats();
             }
             if let Some(permille) = busy.report(Instant::now()) {
+                tracing::debug!(worker = self.index, permille, "busy");
                 self.handle.routes_mut().set_busy(self.index, permille);
             }
             let deadline = self

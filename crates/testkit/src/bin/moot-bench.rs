@@ -265,6 +265,8 @@ struct RoomFigures {
     forwarded_per_second: f64,
     /// Every datagram the server received (media, RTCP, STUN).
     received_per_second: f64,
+    /// Packets handed from one media worker to another (a room spread over both).
+    relayed_per_second: f64,
     /// Every datagram the server sent (forwarded media, padding and probes, RTCP, STUN).
     sent_per_second: f64,
     per_cpu_second: f64,
@@ -349,9 +351,11 @@ async fn measure_rooms(rooms: usize, size: usize, setup: Setup) -> anyhow::Resul
     );
     let sent0 = server.metric("moot_media_datagrams_sent_total")?;
     let in0 = server.metric("moot_media_datagrams_received_total")?;
+    let relayed0 = server.metric("moot_media_packets_relayed_total")?;
     tokio::time::sleep(WINDOW).await;
     let sent1 = server.metric("moot_media_datagrams_sent_total")?;
     let in1 = server.metric("moot_media_datagrams_received_total")?;
+    let relayed1 = server.metric("moot_media_packets_relayed_total")?;
     let (cpu1, fwd1, t1) = (
         server.cpu_seconds()?,
         server.metric("moot_media_packets_forwarded_total")?,
@@ -378,6 +382,7 @@ async fn measure_rooms(rooms: usize, size: usize, setup: Setup) -> anyhow::Resul
         setup,
         forwarded_per_second: forwarded / wall,
         received_per_second: in1.saturating_sub(in0) as f64 / wall,
+        relayed_per_second: relayed1.saturating_sub(relayed0) as f64 / wall,
         sent_per_second: sent1.saturating_sub(sent0) as f64 / wall,
         per_cpu_second: forwarded / (cpu1 - cpu0).max(1e-9),
         cpu_share: (cpu1 - cpu0) / wall,
@@ -505,11 +510,11 @@ async fn main() -> anyhow::Result<()> {
         median(three) / 1024.0
     );
     println!();
-    println!("  | rooms × participants | audio forwarded | Opus DTX | media threads | bandwidth estimation | forwarded pkt/s | datagrams received/s | datagrams sent/s | pkt per server CPU-s | ratio to baseline | server CPU (cores) | load generator CPU (cores) | packet loss | frames not received (audio / video) | kernel UDP drops/s | latency p50 / p99 (ms) | RSS per participant |");
-    println!("  |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("  | rooms × participants | audio forwarded | Opus DTX | media threads | bandwidth estimation | forwarded pkt/s | datagrams received/s | datagrams sent/s | relayed between workers/s | pkt per server CPU-s | ratio to baseline | server CPU (cores) | load generator CPU (cores) | packet loss | frames not received (audio / video) | kernel UDP drops/s | latency p50 / p99 (ms) | RSS per participant |");
+    println!("  |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in &rooms {
         println!(
-            "  | {} × {} | {} | {} | {} | {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2}% | {:.2}% ({:.2}% / {:.2}%) | {:.0} | {:.1} / {:.1} | {:.0} KiB |",
+            "  | {} × {} | {} | {} | {} | {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2}% | {:.2}% ({:.2}% / {:.2}%) | {:.0} | {:.1} / {:.1} | {:.0} KiB |",
             r.rooms,
             r.size,
             match (r.setup.selective_audio_after, r.setup.audio_slots) {
@@ -527,6 +532,7 @@ async fn main() -> anyhow::Result<()> {
             r.forwarded_per_second,
             r.received_per_second,
             r.sent_per_second,
+            r.relayed_per_second,
             r.per_cpu_second,
             r.per_cpu_second / base_rate,
             r.cpu_share,
