@@ -2,12 +2,14 @@
 // default), so a muted microphone sends a packet every 400 ms or so instead of 50 a second, and
 // unmuting brings the sound back at once. With `media.opus_dtx = false` a muted microphone
 // keeps sending 50 packets a second: the difference is the server's doing, not Chromium's.
+// With end-to-end encryption the same holds (the frame transform passes DTX's empty frames on
+// unsealed, so they stay unsent), and nothing fails to decrypt.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { withScenario } from './lib/browser.mjs';
 import { joinMeeting, randomRoom, sleep, tile, waitFor, waitForTone } from './lib/meeting.mjs';
-import { toolbar } from './lib/moderation.mjs';
+import { closeDialog, openSecurity, setSwitch, toolbar } from './lib/moderation.mjs';
 import { recordPeerConnections } from './lib/peerstats.mjs';
 
 /** In the page: audio packets sent so far (outbound-rtp, every connection). */
@@ -62,3 +64,42 @@ for (const dtx of [true, false]) {
     }, { env: { MOOT__MEDIA__OPUS_DTX: String(dtx) } });
   });
 }
+
+test('with E2EE, a muted microphone still sends a few packets a second and every frame decrypts', { timeout: 120_000 }, async () => {
+  await withScenario('opus-dtx-e2ee', async (s) => {
+    const room = randomRoom();
+    const ann = await s.newPage('Ann');
+    const bob = await s.newPage('Bob');
+    await ann.addInitScript(recordPeerConnections);
+    await joinMeeting(ann, s.server.url, `${room}?debug`, 'Ann');
+    await joinMeeting(bob, s.server.url, `${room}?debug`, 'Bob');
+    const security = await openSecurity(ann);
+    await setSwitch(security, 'End-to-end encryption', true);
+    await closeDialog(ann, security);
+    for (const p of [ann, bob]) {
+      await waitFor('the indicator to say encrypted', () => p.locator('#e2ee-state').textContent(), (t) => t === 'End-to-end encrypted');
+    }
+    await waitForTone(tile(bob, 'Ann'), 'Bob hears Ann, encrypted');
+    const stats = () => bob.evaluate(() => window.__mootDebug.e2ee.stats);
+    // Frames sent in the moment E2EE came on may beat their key: counted from here.
+    const settled = await stats();
+
+    const mic = toolbar(ann).getByRole('button', { name: 'Microphone', exact: true });
+    await mic.click();
+    await waitFor("Ann's Microphone toggle to say off", () => mic.getAttribute('aria-pressed'), (p) => p === 'false');
+    await sleep(1_000);
+    const before = await stats();
+    const muted = await audioPacketRate(ann, 3_000);
+    const after = await stats();
+    console.log(`E2EE: muted ${muted.toFixed(1)}/s; Bob ${JSON.stringify(after)}`);
+    assert.ok(muted <= 10, `muted with DTX and E2EE: a packet every few hundred ms, not ${muted}/s`);
+    assert.equal(after.failed - before.failed, 0, 'no frame failed to decrypt while muted');
+    assert.equal(after.noKey - before.noKey, 0, 'no frame came with an unknown key while muted');
+
+    await mic.click();
+    await waitForTone(tile(bob, 'Ann'), 'Bob hears Ann again after she unmutes, encrypted');
+    const end = await stats();
+    assert.equal(end.failed - settled.failed, 0, `no frame failed to decrypt through mute and unmute: ${JSON.stringify(end)}`);
+    assert.ok(end.decrypted > after.decrypted, 'the sound after unmuting decrypted');
+  });
+});

@@ -3,7 +3,7 @@
 // Node's WebCrypto.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { encodeHeader, decodeHeader, clearBytes, deriveFrameKey, encryptFrame, decryptFrame } from '../assets/js/sframe.js';
+import { encodeHeader, decodeHeader, clearBytes, deriveFrameKey, encryptFrame, decryptFrame, frameTransformStream } from '../assets/js/sframe.js';
 import { E2eeKeys, verificationCode, canDecryptWith, fromBase64, CHAT_PREFIX, MAX_E2EE_CHAT_BYTES, utf8Length } from '../assets/js/e2ee.js';
 
 test('the SFrame header encodes KID and CTR in the shortest form and decodes back', () => {
@@ -22,6 +22,22 @@ test('clear bytes: 10 of a VP8 keyframe, 3 of a delta frame, 1 of Opus', () => {
   assert.equal(clearBytes('video', Uint8Array.from([0x10, 1, 2, 0x9d, 0x01, 0x2a, 0, 0, 0, 0, 9, 9])), 10);
   assert.equal(clearBytes('video', Uint8Array.from([0x11, 1, 2, 3, 4])), 3);
   assert.equal(clearBytes('audio', Uint8Array.from([0xfc, 1, 2])), 1);
+});
+
+test('the frame transform passes empty frames (Opus DTX) on untouched and seals the rest', async () => {
+  const seen = [];
+  const stream = frameTransformStream(async (data) => {
+    seen.push(data.length);
+    return Uint8Array.from([9, ...data]);
+  });
+  const writer = stream.writable.getWriter();
+  const reader = stream.readable.getReader();
+  const frames = [{ data: new ArrayBuffer(0) }, { data: Uint8Array.from([0xfc, 1]).buffer }, { data: new ArrayBuffer(0) }];
+  for (const f of frames) void writer.write(f);
+  const out = [];
+  for (let i = 0; i < frames.length; i++) out.push([...new Uint8Array((await reader.read()).value.data)]);
+  assert.deepEqual(seen, [2], 'only the frame with bytes went through the cipher');
+  assert.deepEqual(out, [[], [9, 0xfc, 1], []], 'in order; empty frames stay empty (no packet for the RTP sender)');
 });
 
 test('a frame encrypts past its clear prefix and only the right key opens it', async () => {

@@ -211,6 +211,13 @@ export function frameTransformStream(change) {
   return new TransformStream({
     /** @param {any} frame @param {TransformStreamDefaultController} controller */
     async transform(frame, controller) {
+      // An empty frame is what Opus gives in DTX between its refresh frames, and the RTP
+      // sender sends nothing for it. Sealed, it would become a packet of header and tag
+      // whose receiver reads the header's first byte as the Opus TOC: pass it on as is.
+      if (frame.data.byteLength === 0) {
+        controller.enqueue(frame);
+        return;
+      }
       let out = null;
       try {
         out = await change(new Uint8Array(frame.data));
