@@ -403,22 +403,17 @@ impl Sfu {
             .set_stats_interval(loss_based.then_some(loss_estimate::REPORT_EVERY))
             .set_local_ice_credentials(creds)
             .clear_codecs();
-        rtc_config.codec_config().add_config(
-            OPUS_PT,
-            None,
-            Codec::Opus,
-            Frequency::FORTY_EIGHT_KHZ,
-            Some(2),
-            {
-                FormatParams {
-                    // As str0m's own Opus line, plus DTX when configured.
-                    min_p_time: Some(10),
-                    use_inband_fec: Some(true),
-                    use_dtx: self.config.opus_dtx.then_some(true),
-                    ..FormatParams::default()
-                }
-            },
-        );
+        // As str0m's own Opus line, plus DTX when configured.
+        let opus = FormatParams {
+            min_p_time: Some(10),
+            use_inband_fec: Some(true),
+            use_dtx: self.config.opus_dtx.then_some(true),
+            ..FormatParams::default()
+        };
+        let (clock, channels) = (Frequency::FORTY_EIGHT_KHZ, Some(2));
+        rtc_config
+            .codec_config()
+            .add_config(OPUS_PT, None, Codec::Opus, clock, channels, opus);
         let mut rtc = rtc_config
             .enable_vp8(true)
             .enable_vp9(true)

@@ -7,8 +7,8 @@
 //! it. A room (SFU group) starts on one worker, chosen when its first peer arrives: the
 //! worker with the fewest peers. Past `spread_after` peers, once its worker is busy (at least
 //! `spread_busy` of a core, as the workers report with `set_busy`), it spreads: each newcomer
-//! goes to the least loaded worker, and the table remembers which workers hold part of the room and
-//! what is published in it, so the workers can relay the room's media to each other
+//! goes to the least loaded worker, and the table remembers which workers hold part of the
+//! room and what is published in it, so the workers can relay the room's media to each other
 //! (`moot_sfu::relay`).
 //!
 //! Routing mirrors the SFU's own demux: a STUN message names its peer in the ufrag (and binds
