@@ -1,16 +1,22 @@
 //! Canned media: payloads that are valid enough for an SFU to route, without an encoder.
 
-/// One 20 ms Opus packet. A TOC byte (config 15: SILK-only wideband 20 ms, mono, one frame)
-/// followed by filler; the SFU never decodes audio.
+/// The TOC byte of every canned Opus frame (config 15: SILK-only wideband 20 ms, mono, one
+/// frame).
+const OPUS_TOC: u8 = 0x78;
+
+/// The RFC 6464 level of silence (-dBov): what DTX leaves out.
+pub const SILENCE: i8 = -127;
+
+/// One 20 ms Opus packet: the TOC byte followed by filler; the SFU never decodes audio.
 pub fn opus_frame(seq: u64) -> Vec<u8> {
-    let mut frame = vec![0x78u8];
+    let mut frame = vec![OPUS_TOC];
     frame.extend((0..80).map(|i| (seq as u8).wrapping_add(i)));
     frame
 }
 
 /// An Opus frame sent during DTX (silence): the TOC byte and room for the stamp only.
 pub fn opus_dtx_frame() -> Vec<u8> {
-    let mut frame = vec![0x78u8];
+    let mut frame = vec![OPUS_TOC];
     frame.resize(1 + STAMP_LEN, 0);
     frame
 }

@@ -46,8 +46,6 @@ const OPUS_TICKS: u64 = 960;
 const VIDEO_TICKS: u64 = 3000;
 /// In DTX, one silent frame in this many is sent: every 400 ms, as Opus in browsers does.
 const DTX_EVERY: u64 = 20;
-/// The RFC 6464 level of silence (what DTX leaves out).
-const SILENCE: i8 = -127;
 
 pub(crate) struct Client {
     rtc: Rtc,
@@ -336,7 +334,7 @@ impl Client {
             return;
         };
         let level = *self.audio_level.lock().unwrap_or_else(|p| p.into_inner());
-        let dtx = self.dtx && level == SILENCE;
+        let dtx = self.dtx && level == canned::SILENCE;
         if dtx && !n.is_multiple_of(DTX_EVERY) {
             return;
         }

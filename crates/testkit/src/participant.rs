@@ -65,7 +65,7 @@ impl Default for SimOptions {
             video: true,
             send_loss: 0.0,
             receive_loss: 0.0,
-            audio_level: -127,
+            audio_level: crate::canned::SILENCE,
             simulcast: false,
             tcp: false,
             audio_slots: true,

@@ -53,7 +53,7 @@ impl OutgoingStream {
     pub(crate) fn write_opus(&mut self, rtc: &mut Rtc, rtp_time: u32, frame: Vec<u8>, level: i8) {
         let ext = ExtensionValues {
             audio_level: Some(level),
-            voice_activity: Some(level > -127),
+            voice_activity: Some(level > crate::canned::SILENCE),
             ..ExtensionValues::default()
         };
         // Audio's marker bit means "start of a talkspurt"; a constant stream has none.
