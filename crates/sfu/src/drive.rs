@@ -98,6 +98,20 @@ impl Sfu {
 
     /// Polls one peer until str0m yields a timeout, acting on its events.
     pub(crate) fn drain(&mut self, now: Instant, id: PeerId) {
+        if let Some(peer) = self.peers.get_mut(&id) {
+            // Written packets wait in str0m's send queue until a timeout pass (its pacer's
+            // queue state), and after a write str0m asks for one at once. Running it here,
+            // before polling, saves the poll that would only say so and a turn of the worker's
+            // loop, and the packets leave in this turn's sendmmsg.
+            if std::mem::take(&mut peer.written)
+                && peer
+                    .with_rtc(|rtc| rtc.handle_input(Input::Timeout(now)))
+                    .is_err()
+            {
+                self.faulted.push(id);
+                return;
+            }
+        }
         loop {
             self.negotiate_if_wanted(id);
             let Some(peer) = self.peers.get_mut(&id) else {

@@ -58,6 +58,7 @@ pub(crate) fn write_to(
 ) {
     match sub.write_rtp(mid, write) {
         Ok(true) => {
+            sub.written = true;
             stats.packets_forwarded += 1;
             stats.bytes_forwarded += bytes as u64;
         }

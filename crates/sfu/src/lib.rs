@@ -29,6 +29,8 @@ mod speaker;
 #[cfg(test)]
 mod cost_tests;
 #[cfg(test)]
+mod forward_tests;
+#[cfg(test)]
 mod ice_tcp_tests;
 #[cfg(test)]
 mod publish_tests;

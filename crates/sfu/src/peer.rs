@@ -160,6 +160,9 @@ pub struct Peer {
     tx_streams: FxHashMap<Mid, TxStream>,
     /// Queued for draining (avoids queueing twice).
     pub queued: bool,
+    /// Packets were written to it since its last drain: str0m releases them only after a
+    /// timeout pass, so the drain runs that pass first (see `Sfu::drain`).
+    pub written: bool,
     pub fault: Option<PeerFault>,
     /// Simulcast layer choices for what this peer receives (adapt.rs).
     pub adapt: crate::adapt::SubscriberAdapt,
@@ -189,6 +192,7 @@ impl Peer {
             rx_streams: FxHashMap::default(),
             tx_streams: FxHashMap::default(),
             queued: false,
+            written: false,
             fault: None,
             adapt: crate::adapt::SubscriberAdapt::default(),
             audio_slots: false,
