@@ -29,7 +29,7 @@ fn a_packet_is_forwarded_within_the_call_that_received_it() {
         }
     }
     assert!(net.received_from(1, PeerId(1)) >= 20, "audio flows");
-    // Settle: nothing of the SFU's is left to send, and its timers are in the future.
+    // A few more steps, so that what is still in flight from the joins has arrived.
     for _ in 0..5 {
         net.step();
     }
