@@ -32,10 +32,7 @@ impl Sfu {
         }
         for id in due {
             if let Some(peer) = self.peers.get_mut(&id) {
-                if peer
-                    .with_rtc(|rtc| rtc.handle_input(Input::Timeout(now)))
-                    .is_err()
-                {
+                if peer.timeout_pass(now).is_err() {
                     self.faulted.push(id);
                 }
                 self.mark_dirty(id);
@@ -103,11 +100,7 @@ impl Sfu {
             // queue state), and after a write str0m asks for one at once. Running it here,
             // before polling, saves the poll that would only say so and a turn of the worker's
             // loop, and the packets leave in this turn's sendmmsg.
-            if std::mem::take(&mut peer.written)
-                && peer
-                    .with_rtc(|rtc| rtc.handle_input(Input::Timeout(now)))
-                    .is_err()
-            {
+            if std::mem::take(&mut peer.written) && peer.timeout_pass(now).is_err() {
                 self.faulted.push(id);
                 return;
             }

@@ -322,6 +322,11 @@ impl Peer {
         Some((pt, SeqNo::from(out), out_ts))
     }
 
+    /// Runs str0m's timeout handling at `now` (its timers, and releasing written packets).
+    pub fn timeout_pass(&mut self, now: Instant) -> Result<(), PeerFault> {
+        self.with_rtc(|rtc| rtc.handle_input(str0m::Input::Timeout(now)))
+    }
+
     /// Writes a forwarded packet to the send stream of `mid`; false when there is none (the
     /// mid is not negotiated yet, or stopped).
     pub fn write_rtp(&mut self, mid: Mid, write: RtpWrite) -> Result<bool, PeerFault> {
