@@ -1,28 +1,63 @@
 // Unit tests of the DOM-free modules: `node --test web/tests/`.
-// The bit table is the one of crates/room/src/guessable.rs: the two twins must agree.
+// The guessable-name rule is checked against tests/vectors/guessable-room-names.txt, which the
+// Rust twin (crates/room/src/guessable.rs) reads in its tests too: the two cannot drift apart.
 
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { COMMON_WORDS, estimateBits, isGuessable, splitRuns } from '../assets/js/guessable.js';
+import { COMMON_WORDS, GUESSABLE_BELOW_BITS, estimateBits, isGuessable, splitRuns } from '../assets/js/guessable.js';
 import { generateRoomName, roomNameProblem, displayNameProblem } from '../assets/js/names.js';
 import { decodeServerMessage, signalingUrl, ProtocolError } from '../assets/js/protocol.js';
 
-test('bit estimates match the Rust twin', () => {
-  /** @type {[string, number][]} */
-  const table = [
-    ['', 0], ['test', 6], ['meeting1', 6 + 3.3], ['my-secret-room', 18], ['team-sync-2024', 16],
-    ['Team_Sync', 12], ['xkcd', 10], ['room42', 6 + 6.6], ['room1234', 10], ['abc987', 10],
-    ['a890', 6 + 9.9], ['x77', 2.5 + 4], ['x7', 2.5 + 3.3], ['x1899', 2.5 + 13.2], ['x2099', 6.5],
-    ['x2100', 2.5 + 13.2], ['x13', 2.5 + 6.6], ['--a__b--', 6 + 2.5], ['hello2world', 6 + 3.3 + 12.5],
-    ['abcdefgh', 20], ['bafok-tisul-moraz-punek', 50],
-  ];
-  for (const [name, bits] of table) assert.ok(Math.abs(estimateBits(name) - bits) < 1e-9, `${name}: ${estimateBits(name)} ≠ ${bits}`);
-  for (const name of ['test', 'meeting1', 'my-secret-room', 'team-sync-2024', 'abcdefgh']) assert.ok(isGuessable(name), name);
-  assert.ok(!isGuessable('bafok-tisul-moraz-punek'));
-  assert.ok(!isGuessable('q'.repeat(12) + '-test-room-chat'), '48 bits exactly is not guessable');
-  assert.ok(isGuessable('q'.repeat(19)), '47.5 bits is guessable');
-  assert.deepEqual(splitRuns('ab12cd-3_e'), ['ab', '12', 'cd', '3', 'e']);
-  assert.deepEqual(splitRuns('--'), []);
+const VECTORS_PATH = 'tests/vectors/guessable-room-names.txt';
+const VECTORS = readFileSync(new URL(`../../${VECTORS_PATH}`, import.meta.url), 'utf8');
+
+/** A name as the vector file writes it: `""` is the empty name. @param {string} token */
+const vectorName = (token) => (token === '""' ? '' : token);
+
+test(`the guessable rule gives the answers of ${VECTORS_PATH}`, () => {
+  /** @type {string[]} */
+  const words = [];
+  /** @type {number | null} */
+  let threshold = null;
+  let names = 0;
+  VECTORS.split('\n').forEach((raw, index) => {
+    const at = `${VECTORS_PATH}:${index + 1}`;
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) return;
+    const [statement, ...fields] = line.split(/\s+/);
+    switch (statement) {
+      case 'threshold':
+        threshold = Number(fields[0]);
+        break;
+      case 'words':
+        words.push(...fields);
+        break;
+      case 'runs': {
+        const [name, arrow, ...runs] = fields;
+        assert.equal(arrow, '->', `${at}: runs NAME -> RUN...`);
+        assert.deepEqual(splitRuns(vectorName(name)), runs, `${at}: the runs of ${JSON.stringify(name)}`);
+        break;
+      }
+      case 'name': {
+        assert.equal(fields.length, 3, `${at}: name NAME BITS guessable|unguessable`);
+        const name = vectorName(fields[0]);
+        const bits = Number(fields[1]);
+        assert.ok(Number.isFinite(bits), `${at}: ${fields[1]} is not a number`);
+        const got = estimateBits(name);
+        assert.ok(Math.abs(got - bits) < 1e-9, `${at}: ${JSON.stringify(name)} should be ${bits} bits, estimateBits gives ${got}`);
+        assert.ok(fields[2] === 'guessable' || fields[2] === 'unguessable', `${at}: ${fields[2]} is neither guessable nor unguessable`);
+        assert.equal(isGuessable(name), fields[2] === 'guessable', `${at}: ${JSON.stringify(name)}`);
+        names++;
+        break;
+      }
+      default:
+        assert.fail(`${at}: unknown statement ${statement}`);
+    }
+  });
+  assert.equal(threshold, GUESSABLE_BELOW_BITS, `${VECTORS_PATH}: threshold`);
+  assert.deepEqual([...COMMON_WORDS], words, `COMMON_WORDS must be the words of ${VECTORS_PATH}, in the same order`);
+  assert.ok(names >= 40, `${VECTORS_PATH}: only ${names} names`);
 });
 
 test('COMMON_WORDS: 125 distinct lower-case words', () => {

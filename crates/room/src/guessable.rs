@@ -128,73 +128,75 @@ fn is_patterned_digits(digits: &[u8]) -> bool {
 mod tests {
     use super::*;
 
-    fn assert_bits(name: &str, expected: f64) {
-        let got = estimated_bits(name);
-        assert!(
-            (got - expected).abs() < 1e-9,
-            "{name:?}: expected {expected} bits, got {got}"
+    /// The vectors this module and its browser twin are both tested against, so the two cannot
+    /// drift apart: the common words, the threshold and the estimate for sample names.
+    const VECTORS: &str = include_str!("../../../tests/vectors/guessable-room-names.txt");
+    const VECTORS_PATH: &str = "tests/vectors/guessable-room-names.txt";
+
+    /// A name as the vector file writes it: `""` is the empty name.
+    fn vector_name(token: &str) -> &str {
+        if token == "\"\"" {
+            ""
+        } else {
+            token
+        }
+    }
+
+    #[test]
+    fn the_shared_vectors_hold() {
+        let mut words: Vec<&str> = Vec::new();
+        let mut threshold = None;
+        let mut names = 0;
+        for (index, line) in VECTORS.lines().enumerate() {
+            let at = format!("{VECTORS_PATH}:{}", index + 1);
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let mut fields = line.split_whitespace();
+            match fields.next() {
+                Some("threshold") => threshold = fields.next().and_then(|b| b.parse::<f64>().ok()),
+                Some("words") => words.extend(fields),
+                Some("runs") => {
+                    let name = vector_name(fields.next().unwrap_or_default());
+                    assert_eq!(fields.next(), Some("->"), "{at}: runs NAME -> RUN...");
+                    let expected: Vec<&str> = fields.collect();
+                    let lower = name.to_lowercase();
+                    assert_eq!(runs(&lower), expected, "{at}: the runs of {name:?}");
+                }
+                Some("name") => {
+                    let (Some(name), Some(bits), Some(verdict), None) =
+                        (fields.next(), fields.next(), fields.next(), fields.next())
+                    else {
+                        panic!("{at}: name NAME BITS guessable|unguessable");
+                    };
+                    let name = vector_name(name);
+                    let bits: f64 = bits
+                        .parse()
+                        .unwrap_or_else(|_| panic!("{at}: {bits:?} is not a number"));
+                    let got = estimated_bits(name);
+                    assert!(
+                        (got - bits).abs() < 1e-9,
+                        "{at}: {name:?} should be {bits} bits, estimated_bits gives {got}"
+                    );
+                    let guessable = match verdict {
+                        "guessable" => true,
+                        "unguessable" => false,
+                        other => panic!("{at}: {other:?} is neither guessable nor unguessable"),
+                    };
+                    assert_eq!(is_guessable(name), guessable, "{at}: {name:?}");
+                    names += 1;
+                }
+                other => panic!("{at}: unknown statement {other:?}"),
+            }
+        }
+        assert_eq!(threshold, Some(THRESHOLD_BITS), "{VECTORS_PATH}: threshold");
+        assert_eq!(
+            COMMON_WORDS,
+            words.as_slice(),
+            "COMMON_WORDS must be the words of {VECTORS_PATH}, in the same order"
         );
-    }
-
-    #[test]
-    fn documented_examples() {
-        for name in [
-            "test",
-            "meeting1",
-            "my-secret-room",
-            "team-sync-2024",
-            "abcdefgh",
-        ] {
-            assert!(is_guessable(name), "{name:?} should be guessable");
-        }
-        assert_bits("abcdefgh", 20.0);
-        assert_bits("bafok-tisul-moraz-punek", 50.0);
-        assert!(!is_guessable("bafok-tisul-moraz-punek"));
-    }
-
-    #[test]
-    fn exact_bit_values() {
-        let table: &[(&str, f64)] = &[
-            ("", 0.0),
-            ("test", 6.0),
-            ("meeting1", 6.0 + 3.3),
-            ("my-secret-room", 18.0),
-            ("team-sync-2024", 16.0),
-            ("Team_Sync", 12.0),
-            ("xkcd", 10.0),
-            ("room42", 6.0 + 6.6),
-            ("room1234", 10.0),
-            ("abc987", 10.0),
-            ("a890", 6.0 + 9.9),
-            ("x77", 2.5 + 4.0),
-            ("x7", 2.5 + 3.3),
-            ("x1899", 2.5 + 13.2),
-            ("x2099", 6.5),
-            ("x2100", 2.5 + 13.2),
-            ("x13", 2.5 + 6.6),
-            ("--a__b--", 6.0 + 2.5),
-            ("hello2world", 6.0 + 3.3 + 12.5),
-        ];
-        for &(name, bits) in table {
-            assert_bits(name, bits);
-        }
-    }
-
-    #[test]
-    fn splits_between_letters_and_digits() {
-        assert_eq!(runs("ab12cd-3_e"), ["ab", "12", "cd", "3", "e"]);
-        assert_eq!(runs("--"), Vec::<&str>::new());
-    }
-
-    #[test]
-    fn threshold_is_strict() {
-        // 48 bits exactly is not guessable; just under is.
-        let at = "q".repeat(12) + "-test-room-chat"; // 30 + 3 × 6
-        assert_bits(&at, 48.0);
-        assert!(!is_guessable(&at));
-        let under = "q".repeat(19); // 47.5
-        assert_bits(&under, 47.5);
-        assert!(is_guessable(&under));
+        assert!(names >= 40, "{VECTORS_PATH}: only {names} names");
     }
 
     #[test]
