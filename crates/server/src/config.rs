@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+#[cfg(test)]
+mod doc_tests;
 mod env;
 mod turn_server;
 pub use env::apply as apply_env;
