@@ -26,6 +26,7 @@
 //! ourselves is about a hundred lines and keeps our handshake tasks (tls.rs), our state layout
 //! and the renewal schedule ours to decide and to test.
 
+use crate::sync::{lock, read, write};
 use crate::tls::TlsError;
 use instant_acme::{
     Account, AuthorizationStatus, ChallengeType, Identifier, Key, NewOrder, OrderStatus,
@@ -476,18 +477,6 @@ fn replace_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension("pem.new");
     crate::tls::write_private(&tmp, contents)?;
     std::fs::rename(&tmp, path)
-}
-
-// Poisoning only means another thread panicked mid-update of a plain value; the value is
-// still a whole certificate map, so keep going with it.
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-fn read<T>(m: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    m.read().unwrap_or_else(|p| p.into_inner())
-}
-fn write<T>(m: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    m.write().unwrap_or_else(|p| p.into_inner())
 }
 
 #[cfg(test)]

@@ -50,17 +50,14 @@ impl Metrics {
     /// Counts an outgoing message if it is an error. Every message a session sends passes here.
     pub fn count_sent(&self, message: &ServerMessage) {
         if let ServerMessage::Error { code, .. } = message {
-            let mut errors = self.errors.lock().unwrap_or_else(|p| p.into_inner());
+            let mut errors = crate::sync::lock(&self.errors);
             *errors.entry(code_name(*code)).or_default() += 1;
         }
     }
 
     /// Errors sent so far, by code name (`room_full`, ...).
     pub fn errors_sent(&self) -> BTreeMap<String, u64> {
-        self.errors
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        crate::sync::lock(&self.errors).clone()
     }
 }
 
@@ -173,7 +170,7 @@ impl Limits {
             return Err(Refusal::ShuttingDown);
         }
         let key = AddressKey::of(ip);
-        let mut map = self.per_address.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = crate::sync::lock(&self.per_address);
         let count = map.entry(key).or_default();
         if *count >= self.config.connections_per_address {
             return Err(Refusal::TooManyConnections);
@@ -194,10 +191,7 @@ impl Limits {
     /// Distinct addresses (or /64s) with an open connection.
     #[cfg(test)]
     pub fn tracked_addresses(&self) -> usize {
-        self.per_address
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .len()
+        crate::sync::lock(&self.per_address).len()
     }
 }
 
@@ -209,11 +203,7 @@ pub struct ConnectionSlot {
 
 impl Drop for ConnectionSlot {
     fn drop(&mut self) {
-        let mut map = self
-            .limits
-            .per_address
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut map = crate::sync::lock(&self.limits.per_address);
         if let Some(count) = map.get_mut(&self.key) {
             *count -= 1;
             if *count == 0 {

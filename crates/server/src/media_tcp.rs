@@ -13,10 +13,11 @@
 //! time between frames, the time a write may stall, and the queue of packets waiting for a
 //! slow connection (full means drop, as a UDP socket would).
 
+use crate::sync::lock;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
@@ -167,12 +168,6 @@ pub async fn bind(
         }
         Err(e) => Err(e),
     }
-}
-
-/// The registry is only held for map operations; a panic while holding it cannot leave a
-/// half-made change that matters (at worst a count off by one), so poisoning is ignored.
-fn lock(registry: &Mutex<Registry>) -> MutexGuard<'_, Registry> {
-    registry.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 async fn accept_loop(

@@ -29,7 +29,7 @@ struct RatesInner {
 impl Rates {
     /// Takes a sample of the media counters; rates are the change since the previous one.
     pub fn sample(&self, now: Instant, stats: SfuStats) {
-        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut inner = crate::sync::lock(&self.inner);
         if let Some((then, prev)) = inner.last {
             let secs = now.saturating_duration_since(then).as_secs_f64();
             if secs > 0.0 {
@@ -43,7 +43,7 @@ impl Rates {
     }
 
     fn get(&self) -> (f64, f64, f64) {
-        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let inner = crate::sync::lock(&self.inner);
         (
             inner.datagrams_in,
             inner.datagrams_out,
