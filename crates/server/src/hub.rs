@@ -1,13 +1,15 @@
-//! The hub wires the sans-IO rooms to live connections and to the media task.
+//! The hub wires the sans-IO rooms to live connections and to the media workers.
 //!
 //! Rooms live behind one mutex: every room input is short (no I/O under the lock) and its
 //! outputs are dispatched right away, in order, to per-session bounded queues and to the media
-//! task's command queue. Ordering matters: `Joined` reaches the media task before the client
-//! can possibly send its offer (it only does so after `welcome`).
+//! workers (`MediaHandle::send`). Ordering matters: `Joined` reaches the media worker before
+//! the client can possibly send its offer (it only does so after `welcome`). What the media
+//! workers say comes back as `MediaEvent`s, read by `run_media_events` on a task of its own.
 
-use crate::media::{MediaCommand, MediaHandle};
+use crate::media::{ConnectionId, MediaCommand, MediaEvent, MediaHandle};
+use crate::sync::lock;
 use crate::turn::TurnCredentials;
-use moot_protocol::{ErrorCode, LeaveReason, ParticipantId, RoomName, ServerMessage};
+use moot_protocol::{LeaveReason, ParticipantId, RoomName, ServerMessage};
 use moot_room::{
     hash_password, verify_password, Action, Input, JoinRequest, Output, PasswordCheck, Rooms,
     RoomsConfig,
@@ -35,7 +37,7 @@ pub enum Outbound {
 /// connection was registered with: after a resume the participant's entry belongs to the newer
 /// connection, and the older one's goodbye must not touch it.
 struct Session {
-    connection: u64,
+    connection: ConnectionId,
     sender: mpsc::Sender<Outbound>,
 }
 
@@ -133,7 +135,7 @@ impl Hub {
         sessions.insert(
             id,
             Session {
-                connection: id.0,
+                connection: ConnectionId(id.0),
                 sender: tx,
             },
         );
@@ -144,7 +146,7 @@ impl Hub {
     /// the room keeps them for the resume grace period (their media peer goes at once: its
     /// ICE session is dead anyway, and a resumed session brings a new one).
     /// `connection` is the id the ending connection registered with.
-    pub fn leave(&self, id: ParticipantId, reason: LeaveReason, connection: u64) {
+    pub fn leave(&self, id: ParticipantId, reason: LeaveReason, connection: ConnectionId) {
         {
             let mut sessions = lock(&self.sessions);
             if sessions
@@ -195,7 +197,7 @@ impl Hub {
     pub fn deliver_for_connection(
         &self,
         to: ParticipantId,
-        connection: Option<u64>,
+        connection: Option<ConnectionId>,
         outbound: Outbound,
     ) {
         let mut sessions = lock(&self.sessions);
@@ -258,7 +260,9 @@ impl Hub {
                 self.deliver(to, Outbound::Message(message))
             }
             Output::Joined { id, instance } => {
-                let connection = lock(&self.sessions).get(&id).map_or(id.0, |s| s.connection);
+                let connection = lock(&self.sessions)
+                    .get(&id)
+                    .map_or(ConnectionId(id.0), |s| s.connection);
                 self.media.send(MediaCommand::AddPeer {
                     id,
                     group: instance.0,
@@ -301,37 +305,49 @@ impl Hub {
         }
     }
 
-    /// The media task lost this participant's session: end their signaling too.
-    pub fn media_failed(&self, id: ParticipantId, connection: Option<u64>, reason: &str) {
-        self.deliver_for_connection(
-            id,
-            connection,
-            Outbound::Close(ServerMessage::fatal(
-                ErrorCode::ServerError,
-                format!("the media connection ended ({reason}); please rejoin"),
-            )),
-        );
+    /// What a media worker said: a message for a participant's client, the end of its media
+    /// session (its signaling ends too), or a room's new dominant speaker.
+    pub fn media_event(&self, event: MediaEvent) {
+        match event {
+            MediaEvent::Message {
+                to,
+                connection,
+                message,
+            } => self.deliver_for_connection(to, connection, Outbound::Message(message)),
+            MediaEvent::Ended {
+                id,
+                connection,
+                message,
+            } => self.deliver_for_connection(id, connection, Outbound::Close(message)),
+            MediaEvent::DominantSpeaker { id } => self.room_input(Input::DominantSpeaker {
+                id: Some(id),
+                room_of: id,
+            }),
+        }
     }
-}
 
-/// Locks a mutex, recovering from poisoning: the protected maps stay consistent because no
-/// code path panics halfway through an update.
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// Reads the media workers' events until every worker has ended.
+    pub async fn run_media_events(
+        self: Arc<Self>,
+        mut events: mpsc::UnboundedReceiver<MediaEvent>,
+    ) {
+        while let Some(event) = events.recv().await {
+            self.media_event(event);
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use moot_protocol::ErrorCode;
 
     /// A connection admitted just before shutdown whose session registers just after the
     /// notice went out still gets it (it used to wait for a notice that never came, pinged
     /// forever, and held the shutdown's grace period open).
     #[test]
     fn a_session_registering_after_the_shutdown_notice_is_closed_at_once() {
-        let (media, _ports) = MediaHandle::new(1, 0, 0);
+        let (media, _ports, _events) = MediaHandle::new(1, 0, 0);
         let hub = Hub::new(RoomsConfig::default(), media, None);
         let (_, mut before) = hub.register();
         hub.close_all(&crate::limits::shutdown_message());

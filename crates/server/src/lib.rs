@@ -1,5 +1,6 @@
 //! The `moot` server: one process serving the web client, the signaling WebSocket and the
-//! SFU's single UDP port. `main.rs` is thin; tests call `bind` on port 0 and `serve`.
+//! SFU's single UDP port. `main.rs` is thin; tests call `bind` on port 0, then
+//! `Bound::start(shutdown)`.
 
 #![forbid(unsafe_code)]
 
@@ -14,6 +15,7 @@ mod metrics;
 mod privacy;
 pub mod proxy;
 mod session;
+mod sync;
 pub mod tls;
 mod turn;
 mod turn_server;
@@ -238,7 +240,7 @@ impl Bound {
         let http_addr = self.listener.local_addr()?;
         let media_addr = self.media_sockets[0].local_addr()?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let (media, media_ports) = MediaHandle::new(
+        let (media, media_ports, media_events) = MediaHandle::new(
             self.media_sockets.len(),
             self.config.media.spread_room_after,
             self.config.media.spread_when_busy_percent * 10,
@@ -274,13 +276,8 @@ impl Bound {
             loss_based_estimation_after: self.config.media.loss_based_estimation_after,
             opus_dtx: self.config.media.opus_dtx,
         };
-        media::start(
-            setup,
-            media_ports,
-            media.clone(),
-            hub.clone(),
-            stop_rx.clone(),
-        )?;
+        media::start(setup, media_ports, media.clone(), stop_rx.clone())?;
+        tokio::spawn(hub.clone().run_media_events(media_events));
         let rates = Arc::new(metrics::Rates::default());
         tokio::spawn(sample_rates(rates.clone(), media.clone(), stop_rx.clone()));
         tokio::spawn(hub.clone().run_ticks(stop_rx.clone()));

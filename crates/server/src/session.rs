@@ -62,7 +62,7 @@ pub async fn run(
         text(msg)
     };
     let (mut id, mut outbound) = hub.register();
-    let connection = id.0;
+    let connection = crate::media::ConnectionId(id.0);
     let (mut sink, mut stream) = socket.split();
     let mut phase = Phase::AwaitHello;
     let mut reason = LeaveReason::Disconnected;

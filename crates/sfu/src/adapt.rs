@@ -1,6 +1,7 @@
 //! Simulcast adaptation: per subscriber and video stream, which layer to forward (quality
 //! setting, tile size, bandwidth estimate), and per published track which layers the
-//! publisher still needs to encode. Methods of `Sfu` like the rest; the pure decisions are in
+//! publisher still needs to encode: the per-subscriber state (`SubscriberAdapt`, kept in its `Peer`)
+//! and the `Sfu`'s adaptation round, which needs every table; the pure decisions are in
 //! `simulcast.rs`.
 //!
 //! Runs every `ADAPT_EVERY`, not per packet: forwarding only looks up the decided layer.
@@ -16,9 +17,9 @@
 //! pacer makes every packet cost a pass over all of the peer's streams.
 
 use crate::loss_estimate::{LinkReport, LossBasedEstimate};
-use crate::peer::SubState;
+use crate::outbox::{ClusterMessage, Signal};
 use crate::simulcast::{Layers, Stream};
-use crate::{MediaKind, PeerId, Sfu, SfuOutput, Source, TrackKey};
+use crate::{MediaKind, PeerId, Sfu, Source, TrackKey};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use str0m::bwe::{Bitrate, BweKind};
@@ -152,7 +153,7 @@ impl Sfu {
                 wanted_elsewhere.push((*key, rids));
                 continue;
             }
-            let remote = self.remote_layers_needed(now, *key);
+            let remote = self.cluster.layers_needed(now, *key);
             if remote.is_empty() {
                 continue;
             }
@@ -167,7 +168,7 @@ impl Sfu {
             }
         }
         if !wanted_elsewhere.is_empty() {
-            self.outputs.push_back(SfuOutput::LayersWanted {
+            self.outbox.cluster(ClusterMessage::LayersWanted {
                 needs: wanted_elsewhere,
             });
         }
@@ -192,7 +193,7 @@ impl Sfu {
                 {
                     resumed.push(*key);
                 }
-                self.outputs.push_back(SfuOutput::Layers {
+                self.outbox.signal(Signal::Layers {
                     peer: key.peer,
                     mid: key.mid,
                     active,
@@ -223,17 +224,17 @@ impl Sfu {
         let mut keys: Vec<(Mid, TrackKey)> = Vec::new();
         let mut previous = Vec::new();
         for sub in &peer.subscriptions {
-            let SubState::Open(mid) = sub.state else {
+            let Some(mid) = sub.line.open_mid() else {
                 continue;
             };
-            let Some(track) = self.tracks.get(&sub.source) else {
+            let Some(track) = self.tracks.get(&sub.track) else {
                 continue;
             };
             if track.kind == MediaKind::Audio {
                 fixed += audio_reserve(track.audio_held, &track.layers);
                 continue;
             }
-            let rank = self.rank_of(sub.source.peer);
+            let rank = self.ranking.rank_of(sub.track.peer);
             if !receive.allows(track.source, rank) {
                 continue;
             }
@@ -244,7 +245,7 @@ impl Sfu {
                 continue;
             }
             let tile = (track.source == Source::Camera)
-                .then(|| peer.adapt.view_heights.get(&sub.source.peer).copied())
+                .then(|| peer.adapt.view_heights.get(&sub.track.peer).copied())
                 .flatten();
             let rates = match track.layers.wanted(receive, tile) {
                 Some(top) => track.layers.rates()[..=top].to_vec(),
@@ -261,7 +262,7 @@ impl Sfu {
                     .target(mid)
                     .map(|t| t.and_then(|rid| track.layers.index_of(rid))),
             );
-            keys.push((mid, sub.source));
+            keys.push((mid, sub.track));
         }
         let estimate = peer.adapt.estimate.map(|e| e.saturating_sub(fixed));
         let Some(peer) = self.peers.get_mut(&id) else {
@@ -306,9 +307,9 @@ impl Sfu {
                 Ok(())
             });
             if set.is_err() {
-                self.faulted.push(id);
+                self.outbox.faulted.push(id);
             }
-            self.mark_dirty(id);
+            self.outbox.mark_dirty(id, peer);
         }
     }
 }

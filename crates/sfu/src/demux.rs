@@ -1,10 +1,13 @@
 //! Which peer does a datagram belong to? By ICE ufrag for STUN, then by source address.
 //!
 //! Every peer's server-side ufrag is chosen by us and unique, so a STUN binding request
-//! (whose USERNAME is "server_ufrag:client_ufrag") names its peer directly. Once a peer's
-//! connectivity check from an address succeeds, that address maps to the peer; DTLS, RTP and
-//! RTCP are then routed by a hash-map lookup, never by scanning peers (str0m's `accepts()`
-//! scan breaks when client ports are reused and costs O(peers) per packet).
+//! (whose USERNAME is "server_ufrag:client_ufrag") names its peer directly, and binds the
+//! address it came from to that peer; DTLS, RTP and RTCP are then routed by a hash-map lookup,
+//! never by scanning peers (str0m's `accepts()` scan breaks when client ports are reused and
+//! costs O(peers) per packet). The binding happens before str0m checks the message's
+//! integrity: a forged STUN message can move an address to another peer, whose `Rtc` then
+//! drops what arrives (it is not that peer's DTLS or SRTP), never deliver it to the wrong
+//! session.
 //!
 //! Addresses are keyed with their transport: an ICE-TCP connection's remote address is its own
 //! route, apart from a UDP socket that happens to have the same address and port.
@@ -72,15 +75,10 @@ impl Demux {
         }
     }
 
-    /// Finds the peer for a datagram; a STUN message with a known ufrag also (re)binds its
-    /// source address to that peer, which is how a reused port moves to its new owner.
-    #[cfg(test)]
-    pub fn route(&mut self, source: SocketAddr, datagram: &[u8]) -> Option<PeerId> {
-        self.route_over(Protocol::Udp, source, datagram)
-    }
-
-    /// `route` for a packet that arrived over `proto` (UDP, or an ICE-TCP connection).
-    pub fn route_over(
+    /// Finds the peer for a packet that arrived over `proto` (UDP, or an ICE-TCP connection);
+    /// a STUN message with a known ufrag also (re)binds its source to that peer, which is how
+    /// a reused port moves to its new owner.
+    pub fn route(
         &mut self,
         proto: Protocol,
         source: SocketAddr,
@@ -133,15 +131,30 @@ mod tests {
         demux.insert_peer(a, "ua".into());
         demux.insert_peer(b, "ub".into());
         let addr: SocketAddr = "127.0.0.1:5000".parse().expect("literal");
-        assert_eq!(demux.route(addr, &[0x80, 0x60, 0, 0]), None);
-        assert_eq!(demux.route(addr, &stun_with_username("ua:x")), Some(a));
-        assert_eq!(demux.route(addr, &[0x80, 0x60, 0, 0]), Some(a));
+        assert_eq!(demux.route(Protocol::Udp, addr, &[0x80, 0x60, 0, 0]), None);
+        assert_eq!(
+            demux.route(Protocol::Udp, addr, &stun_with_username("ua:x")),
+            Some(a)
+        );
+        assert_eq!(
+            demux.route(Protocol::Udp, addr, &[0x80, 0x60, 0, 0]),
+            Some(a)
+        );
         // Peer a leaves; its port is reused by peer b.
         demux.remove_peer(a);
-        assert_eq!(demux.route(addr, &[0x80, 0x60, 0, 0]), None);
-        assert_eq!(demux.route(addr, &stun_with_username("ub:y")), Some(b));
-        assert_eq!(demux.route(addr, &[0x80, 0x60, 0, 0]), Some(b));
-        assert_eq!(demux.route(addr, &stun_with_username("unknown:z")), None);
+        assert_eq!(demux.route(Protocol::Udp, addr, &[0x80, 0x60, 0, 0]), None);
+        assert_eq!(
+            demux.route(Protocol::Udp, addr, &stun_with_username("ub:y")),
+            Some(b)
+        );
+        assert_eq!(
+            demux.route(Protocol::Udp, addr, &[0x80, 0x60, 0, 0]),
+            Some(b)
+        );
+        assert_eq!(
+            demux.route(Protocol::Udp, addr, &stun_with_username("unknown:z")),
+            None
+        );
     }
 
     #[test]
@@ -153,18 +166,18 @@ mod tests {
         let addr: SocketAddr = "192.0.2.9:6000".parse().expect("literal");
         let rtp = [0x80, 0x60, 0, 0];
         let tcp = Protocol::Tcp;
-        assert_eq!(demux.route(addr, &stun_with_username("ua:x")), Some(a));
+        assert_eq!(
+            demux.route(Protocol::Udp, addr, &stun_with_username("ua:x")),
+            Some(a)
+        );
         // The TCP connection from the same address and port is nobody's until it proves a
         // ufrag, and then it belongs to its own peer without taking UDP along.
-        assert_eq!(demux.route_over(tcp, addr, &rtp), None);
-        assert_eq!(
-            demux.route_over(tcp, addr, &stun_with_username("ub:y")),
-            Some(b)
-        );
-        assert_eq!(demux.route_over(tcp, addr, &rtp), Some(b));
-        assert_eq!(demux.route(addr, &rtp), Some(a));
+        assert_eq!(demux.route(tcp, addr, &rtp), None);
+        assert_eq!(demux.route(tcp, addr, &stun_with_username("ub:y")), Some(b));
+        assert_eq!(demux.route(tcp, addr, &rtp), Some(b));
+        assert_eq!(demux.route(Protocol::Udp, addr, &rtp), Some(a));
         demux.remove_peer(b);
-        assert_eq!(demux.route_over(tcp, addr, &rtp), None);
-        assert_eq!(demux.route(addr, &rtp), Some(a));
+        assert_eq!(demux.route(tcp, addr, &rtp), None);
+        assert_eq!(demux.route(Protocol::Udp, addr, &rtp), Some(a));
     }
 }

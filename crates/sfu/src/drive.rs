@@ -1,7 +1,11 @@
 //! Driving the SFU: timers, and draining each peer's `Rtc` until it yields a timeout (str0m
 //! freezes otherwise), acting on the events it yields on the way.
 
-use super::*;
+use crate::outbox::{EndCause, Signal};
+use crate::peer::Announced;
+use crate::{KeyframeRequestKind, PeerId, Sfu, ICE_RECOVERY};
+use std::time::Instant;
+use str0m::{Event, IceConnectionState, Output};
 
 impl Sfu {
     /// Drives every peer whose timer is due.
@@ -9,10 +13,10 @@ impl Sfu {
         for id in take_due(&mut self.ice_recovery_checks, now) {
             let lost = self.peers.get(&id).and_then(|p| p.ice_lost_at);
             if lost.is_some_and(|t| now.saturating_duration_since(t) >= ICE_RECOVERY) {
-                self.faulted.push(id);
+                self.outbox.faulted.push(id);
             }
         }
-        if self.next_speaker_evaluation.is_some_and(|t| t <= now) {
+        if self.ranking.poll_timeout().is_some_and(|t| t <= now) {
             self.evaluate_speakers(now);
         }
         if self.next_adaptation.is_some_and(|t| t <= now) {
@@ -33,23 +37,23 @@ impl Sfu {
         for id in due {
             if let Some(peer) = self.peers.get_mut(&id) {
                 if peer.timeout_pass(now).is_err() {
-                    self.faulted.push(id);
+                    self.outbox.faulted.push(id);
                 }
-                self.mark_dirty(id);
+                self.outbox.mark_dirty(id, peer);
             }
         }
-        self.run(now);
+        self.settle(now);
     }
 
     /// When `handle_timeout` should next be called.
-    pub fn next_timeout(&self) -> Option<Instant> {
+    pub fn poll_timeout(&self) -> Option<Instant> {
         let deferred = self.deferred_keyframes.iter().map(|(_, due)| *due);
         self.timers
             .first()
             .map(|(at, _)| *at)
             .into_iter()
             .chain(deferred)
-            .chain(self.next_speaker_evaluation)
+            .chain(self.ranking.poll_timeout())
             .chain(self.next_adaptation)
             .chain(self.ice_recovery_checks.iter().map(|(_, due)| *due))
             .min()
@@ -57,38 +61,37 @@ impl Sfu {
 
     pub(crate) fn mark_dirty(&mut self, id: PeerId) {
         if let Some(peer) = self.peers.get_mut(&id) {
-            if !peer.queued {
-                peer.queued = true;
-                self.dirty.push_back(id);
-            }
+            self.outbox.mark_dirty(id, peer);
         }
     }
 
-    /// Drains every dirty peer (forwarding can dirty more), then removes faulted peers.
-    pub(crate) fn run(&mut self, now: Instant) {
+    /// Finishes a call: drains every dirty peer (forwarding can dirty more), then removes
+    /// faulted peers, until nothing is left to do.
+    pub(crate) fn settle(&mut self, now: Instant) {
         loop {
-            while let Some(id) = self.dirty.pop_front() {
+            while let Some(id) = self.outbox.next_dirty() {
                 if let Some(peer) = self.peers.get_mut(&id) {
                     peer.queued = false;
                     self.drain(now, id);
                 }
             }
-            if self.faulted.is_empty() {
+            if self.outbox.faulted.is_empty() {
                 break;
             }
-            for id in std::mem::take(&mut self.faulted) {
+            for id in std::mem::take(&mut self.outbox.faulted) {
                 let Some(peer) = self.peers.get(&id) else {
                     continue;
                 };
-                let reason = match &peer.fault {
-                    Some(PeerFault::Panicked) => "internal media error".to_owned(),
-                    Some(PeerFault::Rtc(e)) => format!("media error: {e}"),
-                    None => "media connection lost".to_owned(),
+                let cause = match peer.fault() {
+                    Some(fault) => {
+                        tracing::info!(peer = id.0, %fault, "media peer failed");
+                        EndCause::Fault(fault.clone())
+                    }
+                    None => EndCause::ConnectionLost,
                 };
-                tracing::info!(peer = id.0, %reason, "media peer gone");
+                tracing::info!(peer = id.0, %cause, "media peer gone");
                 self.detach(id);
-                self.outputs
-                    .push_back(SfuOutput::PeerGone { peer: id, reason });
+                self.outbox.signal(Signal::PeerGone { peer: id, cause });
             }
         }
     }
@@ -101,7 +104,7 @@ impl Sfu {
             // before polling, saves the poll that would only say so and a turn of the worker's
             // loop, and the packets leave in this turn's sendmmsg.
             if std::mem::take(&mut peer.written) && peer.timeout_pass(now).is_err() {
-                self.faulted.push(id);
+                self.outbox.faulted.push(id);
                 return;
             }
         }
@@ -118,13 +121,10 @@ impl Sfu {
                     self.timers.insert((t, id));
                     return;
                 }
-                Ok(Output::Transmit(t)) => {
-                    self.stats.datagrams_out += 1;
-                    self.outputs.push_back(SfuOutput::Transmit(t));
-                }
+                Ok(Output::Transmit(t)) => self.outbox.transmit(t),
                 Ok(Output::Event(event)) => self.on_event(now, id, event),
                 Err(_) => {
-                    self.faulted.push(id);
+                    self.outbox.faulted.push(id);
                     return;
                 }
             }
@@ -148,7 +148,7 @@ impl Sfu {
             Event::KeyframeRequest(req) => {
                 let source = self.peers[&id]
                     .subscription_on_mid(req.mid)
-                    .map(|s| s.source);
+                    .map(|s| s.track);
                 if let Some(source) = source {
                     self.request_keyframe(now, source, req.kind);
                 }
@@ -166,7 +166,7 @@ impl Sfu {
                     peer.ice_lost_at = None;
                 }
             }
-            Event::Closed => self.faulted.push(id),
+            Event::Closed => self.outbox.faulted.push(id),
             Event::Connected => tracing::debug!(peer = id.0, "media connected"),
             _ => {}
         }

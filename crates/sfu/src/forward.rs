@@ -1,86 +1,90 @@
-//! The forwarding path: one received RTP packet to every subscriber of its track, and
-//! keyframe requests back to publishers. Methods of `Sfu` like the rest of the crate.
+//! The forwarding path: one received RTP packet to every subscriber of its track (on their
+//! own mids, or on their audio slots), and keyframe requests back to publishers.
+//!
+//! The chain, for a packet published here: `Sfu::drain` polls the publisher's `Rtc` →
+//! `forward` (which track? may it be sent?) → `fan_out` (per subscriber: which layer, then
+//! `ForwardedPacket::copy_for` rewrites the header and `Outbox::write` hands it to the
+//! subscriber's `Rtc`) → `fan_out_to_slots` for microphones in a large group → back in the
+//! caller, `Sfu::settle` drains every subscriber written to, and their datagrams leave.
+//! A packet relayed from another SFU enters at `fan_out` (`Sfu::relay_in`).
 
-use crate::peer::{Continuity, Peer};
-use crate::relay::RelayedPacket;
+use crate::outbox::ClusterMessage;
+use crate::peer::Peer;
+use crate::rewrite::Continuity;
 use crate::simulcast::{vp8_keyframe_height, vp8_starts_keyframe};
-use crate::{
-    GroupId, MediaKind, PeerId, Sfu, SfuOutput, SfuStats, Source, Track, TrackKey, EVALUATE_EVERY,
-};
-use std::collections::VecDeque;
+use crate::track::Track;
+use crate::{GroupId, MediaKind, PeerId, Sfu, Source, TrackKey};
+use std::sync::Arc;
 use std::time::Instant;
-use str0m::format::Codec;
+use str0m::format::{Codec, PayloadParams};
 use str0m::media::{KeyframeRequestKind, Mid, Rid};
-use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
+use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, SeqNo, VideoOrientation};
 
-/// The subscriber's copy of `packet` for its outgoing `mid`: payload type, numbering and
-/// timestamp rewritten; None when it cannot be sent there (no matching codec, or from before
-/// the stream's current start).
-pub(crate) fn prepare_write(
-    sub: &mut Peer,
-    mid: Mid,
-    packet: &RelayedPacket,
-    out_ext: &ExtensionValues,
-    continuity: Continuity,
-    nackable: bool,
-) -> Option<RtpWrite> {
-    let (pt, seq_no, timestamp) = sub.outgoing(
-        mid,
-        packet.params,
-        packet.seq_no,
-        packet.rtp_time,
-        continuity,
-    )?;
-    Some(
-        RtpWrite::new(
-            pt,
-            seq_no,
-            timestamp,
-            packet.arrival,
-            packet.payload.clone(),
-        )
-        .marker(packet.marker)
-        .ext_vals(out_ext.clone())
-        .nackable(nackable),
-    )
+/// One RTP packet of a track, as forwarded: what every subscriber's copy is made from, here
+/// or on another SFU of the group (`ClusterMessage::Relay`).
+#[derive(Debug, Clone)]
+pub struct ForwardedPacket {
+    pub track: TrackKey,
+    /// The simulcast layer it belongs to.
+    pub rid: Option<Rid>,
+    /// The publisher's codec for its payload type.
+    pub params: PayloadParams,
+    pub(crate) seq_no: SeqNo,
+    pub(crate) rtp_time: u32,
+    pub(crate) marker: bool,
+    /// When the publisher's packet arrived.
+    pub(crate) arrival: Instant,
+    pub(crate) audio_level: Option<i8>,
+    pub(crate) voice_activity: Option<bool>,
+    pub(crate) video_orientation: Option<VideoOrientation>,
+    /// Shared by every copy, never copied.
+    pub(crate) payload: Arc<[u8]>,
 }
 
-/// Writes one prepared packet to a subscriber, counts it, and queues the subscriber for
-/// draining (once per batch).
-pub(crate) fn write_to(
-    sub: &mut Peer,
-    (sub_id, mid): (PeerId, Mid),
-    write: RtpWrite,
-    bytes: usize,
-    stats: &mut SfuStats,
-    dirty: &mut VecDeque<PeerId>,
-    faulted: &mut Vec<PeerId>,
-) {
-    match sub.write_rtp(mid, write) {
-        Ok(true) => {
-            sub.written = true;
-            stats.packets_forwarded += 1;
-            stats.bytes_forwarded += bytes as u64;
+impl ForwardedPacket {
+    /// The extensions a subscriber's copy carries: only what its decoder or player uses;
+    /// str0m adds mid and the transport extensions itself.
+    fn out_ext(&self) -> ExtensionValues {
+        ExtensionValues {
+            audio_level: self.audio_level,
+            voice_activity: self.voice_activity,
+            video_orientation: self.video_orientation,
+            ..ExtensionValues::default()
         }
-        Ok(false) => {}
-        Err(_) => faulted.push(sub_id),
     }
-    if !sub.queued {
-        sub.queued = true;
-        dirty.push_back(sub_id);
+
+    /// The subscriber's copy for its outgoing `mid`: payload type, numbering and timestamp
+    /// rewritten; None when it cannot be sent there (no matching codec, or from before the
+    /// stream's current start).
+    fn copy_for(
+        &self,
+        sub: &mut Peer,
+        mid: Mid,
+        ext: &ExtensionValues,
+        continuity: Continuity,
+        nackable: bool,
+    ) -> Option<RtpWrite> {
+        let (pt, seq_no, timestamp) =
+            sub.rewrite(mid, self.params, self.seq_no, self.rtp_time, continuity)?;
+        let write = RtpWrite::new(pt, seq_no, timestamp, self.arrival, self.payload.clone())
+            .marker(self.marker)
+            .ext_vals(ext.clone())
+            .nackable(nackable);
+        Some(write)
     }
 }
 
 impl Sfu {
-    /// Forwards one RTP packet (RTX already unwrapped by str0m) to every subscriber of its
-    /// track: no depacketizing, one shared payload, per subscriber only a header rewrite and
-    /// SRTP. Per packet this costs O(subscribers of the track) and no allocation beyond str0m's.
+    /// Forwards one RTP packet (RTX already unwrapped by str0m) from publisher `id` to every
+    /// subscriber of its track: no depacketizing, one shared payload, per subscriber only a
+    /// header rewrite and SRTP. Per packet this costs O(subscribers of the track) and no
+    /// allocation beyond str0m's.
     pub(crate) fn forward(&mut self, now: Instant, id: PeerId, packet: RtpPacket) {
         let ssrc = packet.header.ssrc;
         let Some(publisher) = self.peers.get_mut(&id) else {
             return;
         };
-        let Some((mid, rid, params)) = publisher.incoming(ssrc, packet.header.payload_type) else {
+        let Some((mid, rid, params)) = publisher.rx_lookup(ssrc, packet.header.payload_type) else {
             return;
         };
         let key = TrackKey { peer: id, mid };
@@ -90,17 +94,13 @@ impl Sfu {
             self.publish(id, mid);
             return;
         };
-        let allowed = match track.kind {
-            MediaKind::Audio => publisher.may_send_audio,
-            MediaKind::Video => publisher.may_send_video,
-        };
-        if !allowed {
-            self.stats.packets_blocked += 1;
+        if !publisher.may_send(track.kind) {
+            self.outbox.stats.packets_blocked += 1;
             return;
         }
         let group = publisher.group;
         let ext = &packet.header.ext_vals;
-        let relayed = RelayedPacket {
+        let forwarded = ForwardedPacket {
             track: key,
             rid,
             params,
@@ -113,29 +113,28 @@ impl Sfu {
             video_orientation: ext.video_orientation,
             payload: packet.payload,
         };
-        self.fan_out(now, group, &relayed);
+        self.fan_out(now, group, &forwarded);
         // Subscribers on other SFUs (a room spread over workers) get it through the caller.
-        if self.spread_groups.contains(&group) {
-            self.stats.packets_relayed += 1;
-            self.outputs.push_back(SfuOutput::Relay {
+        if self.cluster.is_spread(group) {
+            self.outbox.stats.packets_relayed += 1;
+            self.outbox.cluster(ClusterMessage::Relay {
                 group,
-                packet: relayed,
+                packet: forwarded,
             });
         }
     }
 
     /// Forwards one packet of `packet.track` (published here or relayed from another SFU) to
     /// this SFU's subscribers of that track.
-    pub(crate) fn fan_out(&mut self, now: Instant, group: GroupId, packet: &RelayedPacket) {
+    pub(crate) fn fan_out(&mut self, now: Instant, group: GroupId, packet: &ForwardedPacket) {
         let key = packet.track;
         let rid = packet.rid;
-        let params = packet.params;
-        let rank = self.rank_of(key.peer);
+        let rank = self.ranking.rank_of(key.peer);
         let Some(track) = self.tracks.get_mut(&key) else {
             return;
         };
         // Only VP8's keyframes are recognised in RTP; other codecs keep their first layer.
-        let vp8 = params.spec().codec == Codec::Vp8;
+        let vp8 = packet.params.spec().codec == Codec::Vp8;
         let keyframe = rid.is_some() && vp8 && vp8_starts_keyframe(&packet.payload);
         let height = keyframe.then(|| vp8_keyframe_height(&packet.payload));
         track
@@ -145,13 +144,8 @@ impl Sfu {
         let mut resume = false;
         if source == Source::Microphone {
             if let Some(level) = packet.audio_level {
-                let detector = self.speakers.entry(group).or_default();
-                detector.on_level(now, key.peer, level);
-                if self.next_speaker_evaluation.is_none() {
-                    self.next_speaker_evaluation = Some(now + EVALUATE_EVERY);
-                }
                 // A large room forwards only who speaks (`SfuConfig::selective_audio_after`).
-                if self.selective_audio.contains(&group) && !detector.heard(now, key.peer) {
+                if !self.ranking.on_level(now, group, key.peer, level) {
                     track.audio_held = true;
                     return;
                 }
@@ -159,14 +153,7 @@ impl Sfu {
             }
         }
         let track: &Track = track;
-        // Only what the receiver's decoder or player uses; str0m adds mid and the transport
-        // extensions itself.
-        let out_ext = ExtensionValues {
-            audio_level: packet.audio_level,
-            voice_activity: packet.voice_activity,
-            video_orientation: packet.video_orientation,
-            ..ExtensionValues::default()
-        };
+        let out_ext = packet.out_ext();
         let nackable = track.kind == MediaKind::Video;
         let mut wants_keyframe = false;
         for &(sub_id, sub_mid) in &track.subscribers {
@@ -205,19 +192,11 @@ impl Sfu {
                 None if resume => Continuity::Resume,
                 None => Continuity::Same,
             };
-            let Some(write) = prepare_write(sub, sub_mid, packet, &out_ext, continuity, nackable)
-            else {
+            let Some(write) = packet.copy_for(sub, sub_mid, &out_ext, continuity, nackable) else {
                 continue;
             };
-            write_to(
-                sub,
-                (sub_id, sub_mid),
-                write,
-                packet.payload.len(),
-                &mut self.stats,
-                &mut self.dirty,
-                &mut self.faulted,
-            );
+            let bytes = packet.payload.len();
+            self.outbox.write(sub_id, sub, sub_mid, write, bytes);
         }
         if wants_keyframe {
             self.request_keyframe(now, key, KeyframeRequestKind::Pli);
@@ -227,6 +206,54 @@ impl Sfu {
         }
     }
 
+    /// Forwards one heard microphone packet to the group's slot subscribers (slots.rs). Per
+    /// packet O(slot subscribers × SLOT_COUNT), like a track's own subscriber list.
+    fn fan_out_to_slots(
+        &mut self,
+        now: Instant,
+        group: GroupId,
+        packet: &ForwardedPacket,
+        out_ext: &ExtensionValues,
+        resume: bool,
+    ) {
+        let Some(subscribers) = self.slot_subscribers.get(&group) else {
+            return;
+        };
+        let key = packet.track;
+        let voice = packet
+            .audio_level
+            .is_some_and(|level| level >= crate::speaker::VOICE_DBOV);
+        for &sub_id in subscribers {
+            if sub_id == key.peer {
+                continue;
+            }
+            let Some(sub) = self.peers.get_mut(&sub_id) else {
+                continue;
+            };
+            let Some((mid, continuity)) = sub.slots.slot_for(now, key, voice) else {
+                continue;
+            };
+            if matches!(continuity, Continuity::NewSource { .. }) {
+                self.outbox.signal(crate::outbox::Signal::SlotOwner {
+                    peer: sub_id,
+                    mid,
+                    publisher: key.peer,
+                });
+            }
+            let continuity = match continuity {
+                Continuity::Same if resume => Continuity::Resume,
+                other => other,
+            };
+            let Some(write) = packet.copy_for(sub, mid, out_ext, continuity, false) else {
+                continue;
+            };
+            let bytes = packet.payload.len();
+            self.outbox.write(sub_id, sub, mid, write, bytes);
+        }
+    }
+
+    /// Asks the publisher of `source` for a keyframe (every layer), at most once per
+    /// `keyframe_request_interval`: a request inside it is deferred, not dropped.
     pub(crate) fn request_keyframe(
         &mut self,
         now: Instant,
@@ -256,7 +283,7 @@ impl Sfu {
         track.last_keyframe_request = Some(now);
         if track.remote {
             // Published on another SFU: its owner asks the publisher (and throttles too).
-            self.outputs.push_back(SfuOutput::KeyframeWanted {
+            self.outbox.cluster(ClusterMessage::KeyframeWanted {
                 track: source,
                 kind,
             });
@@ -268,20 +295,10 @@ impl Sfu {
         let rids: Vec<Option<Rid>> = std::iter::once(None)
             .chain(track.layers.rids().map(Some))
             .collect();
-        let sent = peer.with_rtc(|rtc| {
-            // Every layer: the one a subscriber waits for may be any of them. No receive
-            // stream yet (nothing arrived) only means "not possible now".
-            for rid in rids {
-                if let Some(rx) = rtc.direct_api().stream_rx_by_mid(source.mid, rid) {
-                    rx.request_keyframe(kind);
-                }
-            }
-            Ok(())
-        });
-        if sent.is_err() {
-            self.faulted.push(source.peer);
+        if peer.request_keyframe(source.mid, &rids, kind).is_err() {
+            self.outbox.faulted.push(source.peer);
         }
-        self.stats.keyframe_requests_sent += 1;
-        self.mark_dirty(source.peer);
+        self.outbox.stats.keyframe_requests_sent += 1;
+        self.outbox.mark_dirty(source.peer, peer);
     }
 }

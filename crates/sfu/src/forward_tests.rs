@@ -56,7 +56,9 @@ fn a_packet_is_forwarded_within_the_call_that_received_it() {
         // The datagrams only: no `handle_timeout` of the SFU's between them and the check.
         let sfu = &mut net.sfus[0];
         for t in &sent {
-            in_sfu(|| sfu.handle_receive(now, speaker.addr, t.destination, &t.contents));
+            in_sfu(|| {
+                sfu.handle_receive(now, Protocol::Udp, speaker.addr, t.destination, &t.contents)
+            });
         }
         while let Some(output) = sfu.poll_output() {
             if let SfuOutput::Transmit(t) = output {

@@ -6,7 +6,7 @@
 use super::*;
 use str0m::change::SdpAnswer;
 use str0m::media::{Direction, MediaTime};
-use str0m::Rtc;
+use str0m::{Event, Rtc};
 
 const SERVER_UDP: &str = "192.0.2.1:10000";
 const SERVER_TCP: &str = "192.0.2.1:10000";
@@ -52,7 +52,7 @@ impl Net {
                         }
                         // The SFU sees the connection's remote end as the source.
                         let source = self.clients[i].addr;
-                        self.sfu.handle_receive_over(
+                        self.sfu.handle_receive(
                             self.now,
                             Protocol::Tcp,
                             source,
@@ -79,7 +79,7 @@ impl Net {
                         .handle_input(Input::Receive(self.now, receive))
                         .expect("client accepts input");
                 }
-                SfuOutput::Offer { peer, sdp, .. } => {
+                SfuOutput::Signal(Signal::Offer { peer, sdp, .. }) => {
                     let c = self
                         .clients
                         .iter_mut()
@@ -91,12 +91,14 @@ impl Net {
                         .accept_answer(self.now, peer, &answer.to_sdp_string())
                         .expect("server takes the answer");
                 }
-                SfuOutput::PeerGone { peer, reason } => panic!("{peer:?} gone: {reason}"),
+                SfuOutput::Signal(Signal::PeerGone { peer, cause }) => {
+                    panic!("{peer:?} gone: {cause}")
+                }
                 _ => {}
             }
         }
         let mut next = self.now + Duration::from_millis(10);
-        if let Some(t) = self.sfu.next_timeout() {
+        if let Some(t) = self.sfu.poll_timeout() {
             next = next.min(t);
         }
         self.now = next.max(self.now);

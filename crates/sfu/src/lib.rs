@@ -1,30 +1,42 @@
 //! Sans-IO selective forwarding unit on str0m.
 //!
-//! The caller owns the sockets and the clock: it feeds datagrams (`handle_receive_batch`,
-//! `handle_receive`, `handle_receive_over` for ICE-TCP) and timeouts (`handle_timeout`),
-//! calls the signaling entry points (`add_peer`, `accept_offer`, `accept_answer`,
-//! `remove_peer`, ...), and after each call drains `poll_output` until `None`, sending every
-//! `Transmit` and delivering every other output. Nothing here knows about rooms: a *group* is
-//! just a set of peers that forward to each other.
+//! The caller owns the sockets and the clock: it feeds datagrams (`handle_receive_batch` for
+//! UDP, `handle_receive` for one packet over UDP or an ICE-TCP connection) and timeouts
+//! (`handle_timeout` when `poll_timeout` says), calls the signaling entry points (`add_peer`,
+//! `accept_offer`, `accept_answer`, `remove_peer`, ...) and the cluster ones for a group
+//! spread over several SFUs (`cluster.rs`), and after each call drains `poll_output` until
+//! `None`. Outputs are split by who consumes them: `Transmit` for the socket, `Signal` for
+//! signaling, `Cluster` for the other SFUs. Nothing here knows about rooms: a *group* is just
+//! a set of peers that forward to each other.
 //!
-//! Each peer has one str0m `Rtc`, ICE-lite, in RTP mode (forward.rs). Every call into an `Rtc`
-//! is followed by draining it until it yields a timeout (str0m freezes otherwise); the `dirty`
-//! queue makes sure a peer written to while forwarding is drained too, once per batch.
+//! Each peer has one str0m `Rtc`, ICE-lite, in RTP mode (peer.rs). Every call into an `Rtc`
+//! is followed by draining it until it yields a timeout (str0m freezes otherwise); the
+//! outbox's dirty queue makes sure a peer written to while forwarding is drained too, once
+//! per call (`Sfu::settle`).
+//!
+//! Who owns what: `Sfu` holds the tables that connect peers (groups, tracks, timers) and
+//! orchestrates; each concern with state of its own is a type of its own — `Peer` (one
+//! session: its negotiation, `RtpRewrite`, `SlotPool`, `SubscriberAdapt`), `Ranking`
+//! (speakers and ranks), `Cluster` (the other SFUs of spread groups), `Outbox` (what a call
+//! leaves to do and say), `Demux` (which peer a datagram is for).
 
 #![forbid(unsafe_code)]
 
 mod adapt;
+mod cluster;
 mod demux;
 mod drive;
 mod forward;
 mod loss_estimate;
 mod negotiation;
+mod outbox;
 mod peer;
-mod relay;
-mod routing;
+mod ranking;
+mod rewrite;
 mod simulcast;
 mod slots;
 mod speaker;
+mod track;
 
 #[cfg(test)]
 mod cost_tests;
@@ -43,20 +55,24 @@ mod test_net;
 
 pub use adapt::DEFAULT_INITIAL_BANDWIDTH_BPS;
 pub use demux::{is_stun, stun_local_ufrag};
+pub use forward::ForwardedPacket;
+pub use outbox::{ClusterMessage, EndCause, SfuOutput, SfuStats, Signal};
 pub use peer::PeerFault;
-pub use relay::RelayedPacket;
 pub use slots::SLOT_COUNT;
 pub use speaker::{SpeakerDetector, EVALUATE_EVERY};
 pub use str0m::media::{KeyframeRequestKind, MediaKind, Rid};
 pub use str0m::net::{Protocol, Transmit};
 
+use cluster::Cluster;
 use demux::Demux;
-use peer::{Announced, Peer, SubState, Subscription};
+use negotiation::Subscription;
+use outbox::Outbox;
+use peer::Peer;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use rustc_hash::{FxHashMap, FxHashSet};
-use simulcast::Layers;
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use ranking::Ranking;
+use rustc_hash::FxHashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -65,7 +81,8 @@ use str0m::crypto::CryptoProvider;
 use str0m::format::{Codec, FormatParams};
 use str0m::media::{Frequency, Mid, Pt};
 use str0m::net::{Receive, TcpType};
-use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, RtcConfig};
+use str0m::{Candidate, IceCreds, Input, RtcConfig};
+use track::Track;
 
 /// Random characters after the peer number in a server-side ICE ufrag (`m<peer>x<random>`).
 const UFRAG_RANDOM_LEN: usize = 6;
@@ -84,6 +101,11 @@ pub fn peer_of_ufrag(ufrag: &str) -> Option<PeerId> {
 
 /// How long a peer's ICE may stay disconnected before its session is given up.
 pub const ICE_RECOVERY: Duration = Duration::from_secs(8);
+
+/// At most one keyframe request per published track in this interval
+/// (`SfuConfig::keyframe_request_interval`, what the server uses): a subscriber waits at most
+/// this long for a picture, and many asking at once make no keyframe storm.
+pub const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(500);
 
 /// A peer (one participant's media session). The server uses the participant's number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -116,6 +138,12 @@ pub enum ReceiveVideo {
 }
 
 impl ReceiveVideo {
+    /// The "standard" quality: the cameras of the nine highest-ranked speakers (a 3×3 grid)
+    /// and every screen.
+    pub const STANDARD: Self = Self::TopSpeakers(9);
+    /// The "low" quality: the dominant speaker's camera and every screen.
+    pub const LOW: Self = Self::TopSpeakers(1);
+
     fn allows(self, source: Source, publisher_rank: usize) -> bool {
         match (self, source) {
             (_, Source::Microphone | Source::ScreenAudio) => true,
@@ -173,8 +201,9 @@ pub struct SfuConfig {
     pub opus_dtx: bool,
 }
 
-/// Errors in signaling input; the peer and everyone else are unaffected.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Errors in signaling input; the peer and everyone else are unaffected (except after
+/// `Negotiation` of an answer, which ends the peer's session: see `accept_answer`).
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SfuError {
     #[error("no such media peer")]
@@ -182,9 +211,9 @@ pub enum SfuError {
     #[error("media peer already exists")]
     PeerExists,
     #[error("the SDP could not be parsed: {0}")]
-    BadSdp(String),
+    BadSdp(#[from] str0m::error::SdpError),
     #[error("the SDP could not be negotiated: {0}")]
-    Negotiation(String),
+    Negotiation(#[source] PeerFault),
     #[error("the initial offer was already accepted")]
     AlreadyNegotiated,
     #[error("no offer is outstanding")]
@@ -200,140 +229,31 @@ pub struct OfferedTrack {
     pub source: Source,
 }
 
-#[derive(Debug)]
-pub enum SfuOutput {
-    /// Send this datagram.
-    Transmit(Transmit),
-    /// Send this offer to the peer's client; it must answer with `accept_answer`.
-    Offer {
-        peer: PeerId,
-        sdp: String,
-        tracks: Vec<OfferedTrack>,
-        /// The mids of the peer's audio slots (slots.rs); empty when it has none.
-        slots: Vec<String>,
-    },
-    /// Tell the peer's client that its audio slot `mid` now carries `publisher`'s microphone
-    /// (output before the first such packet is written).
-    SlotOwner {
-        peer: PeerId,
-        mid: Mid,
-        publisher: PeerId,
-    },
-    /// The peer's media session ended (ICE lost, str0m error or panic); it has been removed.
-    PeerGone { peer: PeerId, reason: String },
-    /// The dominant speaker of a group changed.
-    DominantSpeaker { group: GroupId, peer: PeerId },
-    /// The publisher `peer` should encode only these simulcast layers of its track on `mid`
-    /// (the others nobody needs now); sent when the set changes.
-    Layers {
-        peer: PeerId,
-        mid: Mid,
-        active: Vec<Rid>,
-    },
-    /// A peer here published a track: SFUs holding other peers of its group (a room spread
-    /// over workers) add it with `add_remote_track`.
-    Published {
-        group: GroupId,
-        track: TrackKey,
-        kind: MediaKind,
-        source: Source,
-    },
-    /// A packet of a track published here, for the other SFUs of a spread group
-    /// (`set_spread`): they forward it with `relay_in`.
-    Relay {
-        group: GroupId,
-        packet: RelayedPacket,
-    },
-    /// A subscriber here needs a keyframe of a track published on another SFU: its owner
-    /// takes it with `relay_keyframe_request`.
-    KeyframeWanted {
-        track: TrackKey,
-        kind: KeyframeRequestKind,
-    },
-    /// Which simulcast layers of tracks published elsewhere this SFU's subscribers need now
-    /// (every adaptation round while it has any): the owners take it with
-    /// `set_remote_layer_needs`, so a layer is not paused while another worker uses it.
-    LayersWanted { needs: Vec<(TrackKey, Vec<Rid>)> },
-}
-
-/// Counters for metrics and benchmarks.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SfuStats {
-    pub datagrams_in: u64,
-    pub datagrams_out: u64,
-    /// RTP packets written to subscribers.
-    pub packets_forwarded: u64,
-    /// Payload bytes of those packets.
-    pub bytes_forwarded: u64,
-    /// Packets dropped because their sender may not send that media (moderator mute).
-    pub packets_blocked: u64,
-    /// Packets output as `Relay` for the other SFUs of a spread group.
-    pub packets_relayed: u64,
-    pub keyframe_requests_sent: u64,
-}
-
-impl std::ops::AddAssign for SfuStats {
-    fn add_assign(&mut self, other: Self) {
-        self.datagrams_in += other.datagrams_in;
-        self.datagrams_out += other.datagrams_out;
-        self.packets_forwarded += other.packets_forwarded;
-        self.bytes_forwarded += other.bytes_forwarded;
-        self.packets_blocked += other.packets_blocked;
-        self.packets_relayed += other.packets_relayed;
-        self.keyframe_requests_sent += other.keyframe_requests_sent;
-    }
-}
-
-/// A published track's routing entry.
-struct Track {
-    kind: MediaKind,
-    source: Source,
-    /// Where this track goes: subscriber peer and the mid it is sent on there.
-    subscribers: Vec<(PeerId, Mid)>,
-    last_keyframe_request: Option<Instant>,
-    /// Simulcast layers seen on this track (empty when it is not simulcast).
-    layers: Layers,
-    group: GroupId,
-    /// Published on another SFU and relayed here (`add_remote_track`).
-    remote: bool,
-    /// A microphone whose last packets were held back (silent, in a large room): the next
-    /// one forwarded continues each subscriber's numbering without a gap.
-    audio_held: bool,
-}
-
 pub struct Sfu {
     config: SfuConfig,
     crypto: Arc<CryptoProvider>,
+    /// Makes ICE credentials (seeded by the caller).
     rng: StdRng,
     // Looked up per forwarded packet: a fast hash (keys are chosen by us, not by clients).
     peers: FxHashMap<PeerId, Peer>,
+    /// The peers of each group here, in join order.
     groups: HashMap<GroupId, Vec<PeerId>>,
+    /// Every track forwarded here, published here or relayed from another SFU.
     tracks: FxHashMap<TrackKey, Track>,
-    speakers: HashMap<GroupId, SpeakerDetector>,
-    next_speaker_evaluation: Option<Instant>,
-    /// When simulcast layer choices are next made (`adapt.rs`).
-    next_adaptation: Option<Instant>,
+    /// Per group, the peers here that receive microphones on audio slots (slots.rs).
+    slot_subscribers: FxHashMap<GroupId, Vec<PeerId>>,
+    ranking: Ranking,
+    cluster: Cluster,
     demux: Demux,
-    dirty: VecDeque<PeerId>,
+    outbox: Outbox,
     /// Every peer's next str0m timeout, ordered, so finding due peers needs no scan.
     timers: BTreeSet<(Instant, PeerId)>,
+    /// When simulcast layer choices are next made (`adapt.rs`).
+    next_adaptation: Option<Instant>,
     /// Peers whose ICE went `Disconnected`, to check again at the due time.
     ice_recovery_checks: Vec<(PeerId, Instant)>,
     /// Keyframe requests held back by the throttle, sent when it allows (due time).
     deferred_keyframes: Vec<(TrackKey, Instant)>,
-    faulted: Vec<PeerId>,
-    outputs: VecDeque<SfuOutput>,
-    stats: SfuStats,
-    /// Groups with peers on other SFUs too: their packets are also output as `Relay`.
-    spread_groups: FxHashSet<GroupId>,
-    /// Groups large enough to forward only who speaks (`SfuConfig::selective_audio_after`).
-    selective_audio: FxHashSet<GroupId>,
-    /// Per group, the peers here that receive microphones on audio slots (slots.rs).
-    slot_subscribers: FxHashMap<GroupId, Vec<PeerId>>,
-    /// Publishers on other SFUs whose tracks are relayed here.
-    remote_peers: FxHashMap<PeerId, relay::RemotePeer>,
-    /// Layers other SFUs need of tracks published here, by SFU (`set_remote_layer_needs`).
-    remote_needs: HashMap<TrackKey, Vec<relay::RemoteNeed>>,
 }
 
 impl Sfu {
@@ -345,27 +265,20 @@ impl Sfu {
             peers: FxHashMap::default(),
             groups: HashMap::new(),
             tracks: FxHashMap::default(),
-            speakers: HashMap::new(),
-            next_speaker_evaluation: None,
-            next_adaptation: None,
-            demux: Demux::default(),
-            dirty: VecDeque::new(),
-            deferred_keyframes: Vec::new(),
-            ice_recovery_checks: Vec::new(),
-            timers: BTreeSet::new(),
-            faulted: Vec::new(),
-            outputs: VecDeque::new(),
-            stats: SfuStats::default(),
-            spread_groups: FxHashSet::default(),
-            selective_audio: FxHashSet::default(),
             slot_subscribers: FxHashMap::default(),
-            remote_peers: FxHashMap::default(),
-            remote_needs: HashMap::new(),
+            ranking: Ranking::default(),
+            cluster: Cluster::default(),
+            demux: Demux::default(),
+            outbox: Outbox::default(),
+            timers: BTreeSet::new(),
+            next_adaptation: None,
+            ice_recovery_checks: Vec::new(),
+            deferred_keyframes: Vec::new(),
         }
     }
 
     pub fn stats(&self) -> SfuStats {
-        self.stats
+        self.outbox.stats
     }
 
     pub fn peer_count(&self) -> usize {
@@ -391,8 +304,9 @@ impl Sfu {
         let initial = self.config.initial_bandwidth_bps;
         let joining = self.groups.get(&group).map_or(0, Vec::len) + 1;
         let limit = self.config.loss_based_estimation_after;
-        let loss_based =
-            initial > 0 && limit > 0 && joining + self.remote_members(group).count() > limit;
+        let loss_based = initial > 0
+            && limit > 0
+            && joining + self.cluster.remote_members(group).count() > limit;
         let mut rtc_config = RtcConfig::new()
             .set_crypto_provider(self.crypto.clone())
             .set_ice_lite(true)
@@ -470,7 +384,7 @@ impl Sfu {
         sdp: &str,
         sources: HashMap<String, Source>,
     ) -> Result<String, SfuError> {
-        let offer = SdpOffer::from_sdp_string(sdp).map_err(|e| SfuError::BadSdp(e.to_string()))?;
+        let offer = SdpOffer::from_sdp_string(sdp)?;
         let peer = self.peers.get_mut(&id).ok_or(SfuError::UnknownPeer)?;
         if peer.ready {
             return Err(SfuError::AlreadyNegotiated);
@@ -478,15 +392,15 @@ impl Sfu {
         peer.declared_sources = sources;
         let answer = match peer.with_rtc(|rtc| rtc.sdp_api().accept_offer(offer)) {
             Ok(answer) => answer,
-            Err(peer::PeerFault::Rtc(e)) => {
+            Err(fault @ PeerFault::Rtc(_)) => {
                 // A refused offer is bad input, not a broken session: allow another try.
-                peer.fault = None;
-                return Err(SfuError::Negotiation(e));
+                peer.forgive();
+                return Err(SfuError::Negotiation(fault));
             }
             Err(fault) => {
-                self.faulted.push(id);
-                self.run(now);
-                return Err(SfuError::Negotiation(format!("{fault:?}")));
+                self.outbox.faulted.push(id);
+                self.settle(now);
+                return Err(SfuError::Negotiation(fault));
             }
         };
         peer.ready = true;
@@ -499,59 +413,34 @@ impl Sfu {
             .collect();
         let peer = self.peers.get_mut(&id).expect("looked up above");
         // A capable peer in a large group gets the microphones on slots (`sync_slots`).
-        let slots = peer.audio_slots && self.selective_audio.contains(&group);
-        for (source, kind, label) in existing {
-            if slots && label == Source::Microphone {
+        let slots = peer.audio_slots && self.ranking.is_selective(group);
+        for (track, kind, source) in existing {
+            if slots && source == Source::Microphone {
                 continue;
             }
-            peer.subscriptions.push(Subscription {
-                source,
-                label,
-                kind,
-                state: SubState::ToOpen,
-                source_gone: false,
-            });
+            peer.subscriptions
+                .push(Subscription::new(track, source, kind));
         }
         self.sync_slots(group);
         self.mark_dirty(id);
-        self.run(now);
+        self.settle(now);
         Ok(answer.to_sdp_string())
     }
 
     /// Applies the client's answer to the last server offer.
     pub fn accept_answer(&mut self, now: Instant, id: PeerId, sdp: &str) -> Result<(), SfuError> {
-        let answer =
-            SdpAnswer::from_sdp_string(sdp).map_err(|e| SfuError::BadSdp(e.to_string()))?;
+        let answer = SdpAnswer::from_sdp_string(sdp)?;
         let peer = self.peers.get_mut(&id).ok_or(SfuError::UnknownPeer)?;
-        let pending = peer.pending.take().ok_or(SfuError::NoOfferOutstanding)?;
-        if let Err(fault) = peer.with_rtc(|rtc| rtc.sdp_api().accept_answer(pending, answer)) {
-            // The pending offer is consumed either way; the session cannot be trusted.
-            self.faulted.push(id);
-            self.run(now);
-            return Err(SfuError::Negotiation(format!("{fault:?}")));
-        }
-        let mut opened = Vec::new();
-        for sub in &mut peer.subscriptions {
-            match sub.state {
-                SubState::Negotiating(mid) if sub.source_gone => sub.state = SubState::ToStop(mid),
-                SubState::Negotiating(mid) => {
-                    sub.state = SubState::Open(mid);
-                    opened.push((sub.source, mid));
-                }
-                _ => {}
+        let opened = match peer.accept_answer(answer) {
+            Ok(Some(opened)) => opened,
+            Ok(None) => return Err(SfuError::NoOfferOutstanding),
+            Err(fault) => {
+                // The pending offer is consumed either way; the session cannot be trusted.
+                self.outbox.faulted.push(id);
+                self.settle(now);
+                return Err(SfuError::Negotiation(fault));
             }
-        }
-        peer.subscriptions
-            .retain(|s| !matches!(s.state, SubState::NegotiatingStop(_)));
-        for slot in &mut peer.slots {
-            match slot.state {
-                SubState::Negotiating(mid) if slot.gone => slot.state = SubState::ToStop(mid),
-                SubState::Negotiating(mid) => slot.state = SubState::Open(mid),
-                _ => {}
-            }
-        }
-        peer.slots
-            .retain(|s| !matches!(s.state, SubState::NegotiatingStop(_)));
+        };
         for (source, mid) in opened {
             if let Some(track) = self.tracks.get_mut(&source) {
                 track.subscribers.push((id, mid));
@@ -560,7 +449,7 @@ impl Sfu {
             self.request_keyframe(now, source, KeyframeRequestKind::Pli);
         }
         self.mark_dirty(id);
-        self.run(now);
+        self.settle(now);
         Ok(())
     }
 
@@ -580,7 +469,7 @@ impl Sfu {
                 self.request_keyframe(now, TrackKey { peer: id, mid }, KeyframeRequestKind::Pli);
             }
         }
-        self.run(now);
+        self.settle(now);
     }
 
     /// Removes a peer: its media stops being forwarded at once and the others renegotiate.
@@ -590,13 +479,14 @@ impl Sfu {
         if let Some(group) = group {
             self.rerank(now, group);
         }
-        self.run(now);
+        self.settle(now);
     }
 
     /// Feeds one packet received over `proto`: a UDP datagram, or the contents of one RFC 4571
     /// frame from an ICE-TCP connection (`source` is the connection's remote address, which
-    /// routes on its own; `destination` the advertised TCP candidate it was accepted on).
-    pub fn handle_receive_over(
+    /// routes on its own). `destination` is the local address it arrived on, as advertised in
+    /// the candidates (for TCP, the candidate it was accepted on).
+    pub fn handle_receive(
         &mut self,
         now: Instant,
         proto: Protocol,
@@ -604,20 +494,8 @@ impl Sfu {
         destination: SocketAddr,
         packet: &[u8],
     ) {
-        self.feed(now, proto, source, destination, packet);
-        self.run(now);
-    }
-
-    /// Feeds one received datagram. `destination` is the local address it arrived on, as
-    /// advertised in the candidates.
-    pub fn handle_receive(
-        &mut self,
-        now: Instant,
-        source: SocketAddr,
-        destination: SocketAddr,
-        datagram: &[u8],
-    ) {
-        self.handle_receive_batch(now, destination, [(source, datagram)]);
+        self.receive(now, proto, source, destination, packet);
+        self.settle(now);
     }
 
     /// Feeds several received datagrams at once (what one `recvmmsg` read). Each receiving
@@ -632,14 +510,14 @@ impl Sfu {
         datagrams: impl IntoIterator<Item = (SocketAddr, &'a [u8])>,
     ) {
         for (source, datagram) in datagrams {
-            self.feed(now, Protocol::Udp, source, destination, datagram);
+            self.receive(now, Protocol::Udp, source, destination, datagram);
         }
-        self.run(now);
+        self.settle(now);
     }
 
     /// Hands one received packet to its peer's `Rtc` and drains that peer (forwarding what it
-    /// yields); the subscribers written to wait in the dirty queue for `run`.
-    fn feed(
+    /// yields); the subscribers written to wait in the outbox for `settle`.
+    fn receive(
         &mut self,
         now: Instant,
         proto: Protocol,
@@ -647,8 +525,8 @@ impl Sfu {
         destination: SocketAddr,
         packet: &[u8],
     ) {
-        self.stats.datagrams_in += 1;
-        let Some(id) = self.demux.route_over(proto, source, packet) else {
+        self.outbox.stats.datagrams_in += 1;
+        let Some(id) = self.demux.route(proto, source, packet) else {
             return;
         };
         let Ok(receive) = Receive::new(proto, source, destination, packet) else {
@@ -661,7 +539,7 @@ impl Sfu {
             .with_rtc(|rtc| rtc.handle_input(Input::Receive(now, receive)))
             .is_err()
         {
-            self.faulted.push(id);
+            self.outbox.faulted.push(id);
         }
         self.drain(now, id);
     }
@@ -682,23 +560,24 @@ impl Sfu {
             .into_iter()
             .filter(|key| {
                 self.tracks.get(key).is_some_and(|t| {
-                    t.kind == MediaKind::Video && receive.allows(t.source, self.rank_of(key.peer))
+                    t.kind == MediaKind::Video
+                        && receive.allows(t.source, self.ranking.rank_of(key.peer))
                 })
             })
             .collect();
         for key in visible {
             self.request_keyframe(now, key, KeyframeRequestKind::Pli);
         }
-        self.run(now);
+        self.settle(now);
     }
 
     /// The current dominant speaker of a group, if any.
     pub fn dominant_speaker(&self, group: GroupId) -> Option<PeerId> {
-        self.speakers.get(&group).and_then(SpeakerDetector::current)
+        self.ranking.dominant_speaker(group)
     }
 
     pub fn poll_output(&mut self) -> Option<SfuOutput> {
-        self.outputs.pop_front()
+        self.outbox.pop()
     }
 
     fn random_token(&mut self, len: usize) -> String {
@@ -733,7 +612,7 @@ impl Sfu {
             .expect("publisher exists")
             .published
             .push(mid);
-        self.outputs.push_back(SfuOutput::Published {
+        self.outbox.cluster(ClusterMessage::Published {
             group,
             track: key,
             kind,
@@ -755,18 +634,13 @@ impl Sfu {
         for other in others {
             let peer = self.peers.get_mut(&other).expect("group members exist");
             // A peer on audio slots hears this microphone on them (slots.rs).
-            if source == Source::Microphone && peer.in_slot_mode() {
+            if source == Source::Microphone && peer.slots.in_slot_mode() {
                 continue;
             }
             if peer.ready {
-                peer.subscriptions.push(Subscription {
-                    source: key,
-                    label: source,
-                    kind,
-                    state: SubState::ToOpen,
-                    source_gone: false,
-                });
-                self.mark_dirty(other);
+                peer.subscriptions
+                    .push(Subscription::new(key, source, kind));
+                self.outbox.mark_dirty(other, peer);
             }
             // A peer not yet ready subscribes to everything when its offer is accepted.
         }

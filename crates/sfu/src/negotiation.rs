@@ -1,105 +1,182 @@
-//! Server-driven renegotiation and peer removal. Methods of `Sfu`, split from lib.rs to keep
-//! files small.
+//! Server-driven renegotiation: the m-lines the SFU adds to a peer's session (a track of
+//! another peer it subscribes to, or one of its audio slots) and stops again, and the offer
+//! that carries those changes. `Peer::make_offer` and `Peer::accept_answer` walk them; this
+//! file holds their states and the `Sfu` side (offers out, peer removal).
 
-use crate::peer::SubState;
-use crate::{OfferedTrack, PeerId, Sfu, SfuOutput, TrackKey};
-use str0m::media::{Direction, MediaKind};
+use crate::outbox::Signal;
+use crate::{MediaKind, PeerId, Sfu, Source, TrackKey};
+
+/// Where one m-line the SFU sends on stands in the peer's negotiation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineState {
+    /// Wanted; goes into the next offer.
+    ToOpen,
+    /// In an offer awaiting the answer.
+    Negotiating(str0m::media::Mid),
+    /// Negotiated: media is forwarded on this mid.
+    Open(str0m::media::Mid),
+    /// No longer wanted; the next offer stops this mid.
+    ToStop(str0m::media::Mid),
+    /// In an offer that stops it; forgotten when answered.
+    NegotiatingStop(str0m::media::Mid),
+}
+
+/// Whether a wound-down m-line is kept (to be stopped by an offer) or dropped at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    Yes,
+    No,
+}
+
+/// What an offer does to one m-line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Add a send-only m-line.
+    Open,
+    /// Stop this one.
+    Stop(str0m::media::Mid),
+}
+
+/// One m-line the SFU sends on: a subscription or an audio slot.
+#[derive(Debug, Clone, Copy)]
+pub struct MLine {
+    pub state: LineState,
+    /// No longer wanted while it was being negotiated: stop it once the answer is in.
+    stop_after_answer: bool,
+}
+
+impl MLine {
+    pub fn new() -> Self {
+        Self {
+            state: LineState::ToOpen,
+            stop_after_answer: false,
+        }
+    }
+
+    /// The mid media is forwarded on, once negotiated.
+    pub fn open_mid(&self) -> Option<str0m::media::Mid> {
+        match self.state {
+            LineState::Open(mid) => Some(mid),
+            _ => None,
+        }
+    }
+
+    /// Whether the next offer would change it.
+    pub fn wants_offer(&self) -> bool {
+        matches!(self.state, LineState::ToOpen | LineState::ToStop(_))
+    }
+
+    /// The mid to list in an offer as carrying media (negotiating or open, still wanted).
+    pub fn offered_mid(&self) -> Option<str0m::media::Mid> {
+        match self.state {
+            LineState::Negotiating(mid) | LineState::Open(mid) if !self.stop_after_answer => {
+                Some(mid)
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether it is wanted: about to be offered, being negotiated or open (not stopping).
+    pub fn is_wanted(&self) -> bool {
+        !self.stop_after_answer
+            && matches!(
+                self.state,
+                LineState::ToOpen | LineState::Negotiating(_) | LineState::Open(_)
+            )
+    }
+
+    /// No longer wanted: one not offered yet goes at once, an open one is stopped in the next
+    /// offer, and one being negotiated is stopped once the answer is in.
+    pub fn wind_down(&mut self) -> Keep {
+        match self.state {
+            LineState::ToOpen => return Keep::No,
+            LineState::Open(mid) => self.state = LineState::ToStop(mid),
+            LineState::Negotiating(_) => self.stop_after_answer = true,
+            LineState::ToStop(_) | LineState::NegotiatingStop(_) => {}
+        }
+        Keep::Yes
+    }
+
+    /// Puts this m-line's change, if any, into an offer being made: `apply` opens a new
+    /// send-only mid (and returns it) or stops one.
+    pub fn offer(&mut self, apply: impl FnOnce(Change) -> Option<str0m::media::Mid>) {
+        match self.state {
+            LineState::ToOpen => {
+                if let Some(mid) = apply(Change::Open) {
+                    self.state = LineState::Negotiating(mid);
+                }
+            }
+            LineState::ToStop(mid) => {
+                apply(Change::Stop(mid));
+                self.state = LineState::NegotiatingStop(mid);
+            }
+            _ => {}
+        }
+    }
+
+    /// The answer to the offer it was in came: returns the mid that opened, if one did, and
+    /// whether the m-line is kept (a stopped one is forgotten).
+    pub fn answered(&mut self) -> (Option<str0m::media::Mid>, Keep) {
+        match self.state {
+            LineState::Negotiating(mid) if self.stop_after_answer => {
+                self.state = LineState::ToStop(mid);
+                (None, Keep::Yes)
+            }
+            LineState::Negotiating(mid) => {
+                self.state = LineState::Open(mid);
+                (Some(mid), Keep::Yes)
+            }
+            LineState::NegotiatingStop(_) => (None, Keep::No),
+            _ => (None, Keep::Yes),
+        }
+    }
+}
+
+/// A track of another peer that this peer receives, on an m-line of its own.
+#[derive(Debug, Clone)]
+pub struct Subscription {
+    /// The publisher's track.
+    pub track: TrackKey,
+    /// What it carries (camera, screen, ...).
+    pub source: Source,
+    pub kind: MediaKind,
+    pub line: MLine,
+}
+
+impl Subscription {
+    pub fn new(track: TrackKey, source: Source, kind: MediaKind) -> Self {
+        Self {
+            track,
+            source,
+            kind,
+            line: MLine::new(),
+        }
+    }
+}
 
 impl Sfu {
-    /// Makes an offer for pending track changes, if the peer may renegotiate now.
+    /// Makes an offer for pending m-line changes, if the peer may renegotiate now.
     pub(crate) fn negotiate_if_wanted(&mut self, id: PeerId) {
         let Some(peer) = self.peers.get_mut(&id) else {
             return;
         };
-        if !peer.wants_negotiation() {
-            return;
-        }
-        let mut subs = std::mem::take(&mut peer.subscriptions);
-        let mut slots = std::mem::take(&mut peer.slots);
-        let applied = peer.with_rtc(|rtc| {
-            let mut api = rtc.sdp_api();
-            for slot in &mut slots {
-                match slot.state {
-                    SubState::ToOpen => {
-                        let stream = Some("slots".to_string());
-                        let mid = api.add_media(
-                            MediaKind::Audio,
-                            Direction::SendOnly,
-                            stream,
-                            None,
-                            None,
-                        );
-                        slot.state = SubState::Negotiating(mid);
-                    }
-                    SubState::ToStop(mid) => {
-                        api.stop_media(mid);
-                        slot.state = SubState::NegotiatingStop(mid);
-                    }
-                    _ => {}
-                }
-            }
-            for sub in &mut subs {
-                match sub.state {
-                    SubState::ToOpen => {
-                        let stream = format!("p{}", sub.source.peer.0);
-                        let mid =
-                            api.add_media(sub.kind, Direction::SendOnly, Some(stream), None, None);
-                        sub.state = SubState::Negotiating(mid);
-                    }
-                    SubState::ToStop(mid) => {
-                        api.stop_media(mid);
-                        sub.state = SubState::NegotiatingStop(mid);
-                    }
-                    _ => {}
-                }
-            }
-            Ok(api.apply())
-        });
-        peer.subscriptions = subs;
-        peer.slots = slots;
-        match applied {
-            Ok(Some((offer, pending))) => {
-                peer.pending = Some(pending);
-                let tracks: Vec<OfferedTrack> = peer
-                    .subscriptions
-                    .iter()
-                    .filter_map(|s| match s.state {
-                        SubState::Negotiating(mid) | SubState::Open(mid) if !s.source_gone => {
-                            Some(OfferedTrack {
-                                mid: mid.to_string(),
-                                publisher: s.source.peer,
-                                kind: s.kind,
-                                source: s.label,
-                            })
-                        }
-                        _ => None,
-                    })
-                    .collect();
-                let slots: Vec<String> = peer
-                    .slots
-                    .iter()
-                    .filter_map(|s| match s.state {
-                        SubState::Negotiating(mid) | SubState::Open(mid) if !s.gone => {
-                            Some(mid.to_string())
-                        }
-                        _ => None,
-                    })
-                    .collect();
+        match peer.make_offer() {
+            Ok(Some(offer)) => {
                 tracing::debug!(
                     peer = id.0,
-                    tracks = tracks.len(),
-                    slots = slots.len(),
+                    tracks = offer.tracks.len(),
+                    slots = offer.slots.len(),
                     "offer"
                 );
-                self.outputs.push_back(SfuOutput::Offer {
+                self.outbox.signal(Signal::Offer {
                     peer: id,
-                    sdp: offer.to_sdp_string(),
-                    tracks,
-                    slots,
+                    sdp: offer.sdp,
+                    tracks: offer.tracks,
+                    slots: offer.slots,
                 });
             }
             Ok(None) => {}
-            Err(_) => self.faulted.push(id),
+            Err(_) => self.outbox.faulted.push(id),
         }
     }
 
@@ -125,8 +202,8 @@ impl Sfu {
         }
         // Stop receiving from this peer.
         for sub in &peer.subscriptions {
-            if let SubState::Open(mid) = sub.state {
-                if let Some(track) = self.tracks.get_mut(&sub.source) {
+            if let Some(mid) = sub.line.open_mid() {
+                if let Some(track) = self.tracks.get_mut(&sub.track) {
                     track.subscribers.retain(|s| *s != (id, mid));
                 }
             }
@@ -138,13 +215,11 @@ impl Sfu {
                 mid: *mid,
             };
             self.tracks.remove(&key);
-            self.remote_needs.remove(&key);
+            self.cluster.track_ended(key);
         }
-        if let Some(detector) = self.speakers.get_mut(&peer.group) {
-            detector.remove(id);
-        }
+        self.ranking.remove_peer(peer.group, id);
         if !self.groups.contains_key(&peer.group) {
-            self.speakers.remove(&peer.group);
+            self.ranking.forget_group(peer.group);
         }
         self.unsubscribe_group(peer.group, id);
     }

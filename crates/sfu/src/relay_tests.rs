@@ -66,13 +66,16 @@ fn a_group_on_two_sfus_hears_everyone_through_the_relay() {
         "nothing more from 2"
     );
     let a = &net.sfus[0];
-    assert!(a.remote_peers.is_empty(), "A forgot the remote publisher");
+    assert!(
+        !a.cluster.has_remote_peers(),
+        "A forgot the remote publisher"
+    );
     assert!(!a.tracks.keys().any(|k| k.peer == PeerId(2)));
     assert!(
         a.peers.values().all(|p| p
             .subscriptions
             .iter()
-            .all(|s| s.source.peer != PeerId(2) || !matches!(s.state, SubState::Open(_)))),
+            .all(|s| s.track.peer != PeerId(2) || s.line.open_mid().is_none())),
         "A's peers stop receiving 2's track"
     );
 }

@@ -9,17 +9,16 @@
 //!
 //! Each subscriber owns its slots (their mids differ per subscriber anyway): a heard packet
 //! of a publisher without a slot takes a free one, else the one silent longest, and the
-//! subscriber is told (`SfuOutput::SlotOwner`) before the packet is written. A slot keeps one
+//! subscriber is told (`Signal::SlotOwner`) before the packet is written. A slot keeps one
 //! outgoing RTP stream: numbering continues across owners and timestamps step forward by the
 //! time that passed (`Continuity::NewSource`), so the browser's jitter buffer sees one stream
 //! with a pause. Packets are never held back waiting for the message.
 
-use crate::forward::{prepare_write, write_to};
-use crate::peer::{Continuity, Peer, SubState, Subscription};
-use crate::{GroupId, MediaKind, PeerId, Sfu, SfuOutput, Source, TrackKey};
+use crate::negotiation::{Keep, LineState, MLine, Subscription};
+use crate::rewrite::Continuity;
+use crate::{GroupId, MediaKind, PeerId, Sfu, Source, TrackKey};
 use std::time::{Duration, Instant};
 use str0m::media::Mid;
-use str0m::rtp::ExtensionValues;
 
 /// Slots per subscriber: `SpeakerDetector::heard` keeps the three most recent dominant
 /// speakers heard, plus whoever is loud right now.
@@ -36,39 +35,69 @@ const MIN_STEP: u32 = 960;
 /// One of a subscriber's audio slots.
 #[derive(Debug, Clone)]
 pub struct AudioSlot {
-    pub state: SubState,
-    /// Slot mode ended while this was being negotiated: stop it once the answer is in.
-    pub gone: bool,
+    pub line: MLine,
     /// The microphone it carries now (None: free).
-    pub owner: Option<TrackKey>,
+    owner: Option<TrackKey>,
     /// When its last packet was written.
-    pub last_sent: Option<Instant>,
+    last_sent: Option<Instant>,
     /// When its last packet carrying voice (`speaker::VOICE_DBOV`) was written.
-    pub last_voice: Option<Instant>,
+    last_voice: Option<Instant>,
 }
 
-impl AudioSlot {
-    fn new() -> Self {
-        Self {
-            state: SubState::ToOpen,
-            gone: false,
+/// One subscriber's audio slots (none outside a large group).
+#[derive(Debug, Default)]
+pub struct SlotPool {
+    slots: Vec<AudioSlot>,
+}
+
+impl SlotPool {
+    /// Whether this subscriber receives microphones on slots now (or is about to).
+    pub fn in_slot_mode(&self) -> bool {
+        self.slots.iter().any(|s| s.line.is_wanted())
+    }
+
+    /// Asks for `SLOT_COUNT` new slots in the next offer. Slots of an earlier slot mode still
+    /// being stopped stay until answered, so that their m-lines are stopped; the new ones
+    /// come beside them.
+    pub fn open(&mut self) {
+        let new = || AudioSlot {
+            line: MLine::new(),
             owner: None,
             last_sent: None,
             last_voice: None,
-        }
+        };
+        self.slots
+            .extend(std::iter::repeat_with(new).take(SLOT_COUNT));
     }
-}
 
-impl Peer {
-    /// Whether this subscriber receives microphones on slots now (or is about to).
-    pub fn in_slot_mode(&self) -> bool {
-        self.slots.iter().any(|s| {
-            !s.gone
-                && matches!(
-                    s.state,
-                    SubState::ToOpen | SubState::Negotiating(_) | SubState::Open(_)
-                )
-        })
+    /// Stops every slot (in the next offer, or once the one in flight is answered).
+    pub fn close(&mut self) {
+        self.slots
+            .retain_mut(|slot| slot.line.wind_down() == Keep::Yes);
+    }
+
+    /// The slots' m-lines, for negotiation.
+    pub fn lines_mut(&mut self) -> impl Iterator<Item = &mut MLine> {
+        self.slots.iter_mut().map(|s| &mut s.line)
+    }
+
+    pub fn lines(&self) -> impl Iterator<Item = &MLine> {
+        self.slots.iter().map(|s| &s.line)
+    }
+
+    /// The answer came: forgets stopped slots, opens negotiated ones.
+    pub fn answered(&mut self) {
+        self.slots
+            .retain_mut(|slot| slot.line.answered().1 == Keep::Yes);
+    }
+
+    /// A publisher left: the slots it held are free (their next owner is announced as usual).
+    pub fn free_owner(&mut self, publisher: PeerId) {
+        for slot in &mut self.slots {
+            if slot.owner.is_some_and(|o| o.peer == publisher) {
+                slot.owner = None;
+            }
+        }
     }
 
     /// The open slot to write `track`'s packet on (`voice`: it is at least
@@ -81,7 +110,7 @@ impl Peer {
         track: TrackKey,
         voice: bool,
     ) -> Option<(Mid, Continuity)> {
-        let open = |s: &AudioSlot| matches!(s.state, SubState::Open(_));
+        let open = |s: &AudioSlot| matches!(s.line.state, LineState::Open(_));
         let own = self
             .slots
             .iter_mut()
@@ -105,9 +134,7 @@ impl Peer {
                 (slot, true)
             }
         };
-        let SubState::Open(mid) = slot.state else {
-            unreachable!("only open slots are chosen")
-        };
+        let mid = slot.line.open_mid()?;
         let continuity = if changed {
             let elapsed = slot
                 .last_sent
@@ -141,13 +168,13 @@ impl Sfu {
     /// selective audio says. Called whenever membership changes (`rerank`); does nothing for
     /// peers already where they should be.
     pub(crate) fn sync_slots(&mut self, group: GroupId) {
-        let wanted = self.selective_audio.contains(&group);
+        let wanted = self.ranking.is_selective(group);
         let members: Vec<PeerId> = self.groups.get(&group).cloned().unwrap_or_default();
         for id in members {
             let Some(peer) = self.peers.get(&id) else {
                 continue;
             };
-            if !peer.audio_slots || !peer.ready || peer.in_slot_mode() == wanted {
+            if !peer.audio_slots || !peer.ready || peer.slots.in_slot_mode() == wanted {
                 continue;
             }
             if wanted {
@@ -163,18 +190,15 @@ impl Sfu {
         let peer = self.peers.get_mut(&id).expect("caller checked");
         let mut stopped = Vec::new();
         peer.subscriptions.retain_mut(|sub| {
-            if sub.label != Source::Microphone {
+            if sub.source != Source::Microphone {
                 return true;
             }
-            if let SubState::Open(mid) = sub.state {
-                stopped.push((sub.source, mid));
+            if let Some(mid) = sub.line.open_mid() {
+                stopped.push((sub.track, mid));
             }
-            sub.state.wind_down(&mut sub.source_gone)
+            sub.line.wind_down() == Keep::Yes
         });
-        // Slots of an earlier slot mode still being stopped (`gone`) stay until answered, so
-        // that their m-lines are stopped; the new ones come beside them.
-        peer.slots
-            .extend(std::iter::repeat_with(AudioSlot::new).take(SLOT_COUNT));
+        peer.slots.open();
         for (source, mid) in stopped {
             if let Some(track) = self.tracks.get_mut(&source) {
                 track.subscribers.retain(|s| *s != (id, mid));
@@ -184,7 +208,8 @@ impl Sfu {
         if !subscribers.contains(&id) {
             subscribers.push(id);
         }
-        self.mark_dirty(id);
+        self.outbox
+            .mark_dirty(id, self.peers.get_mut(&id).expect("caller checked"));
     }
 
     /// Stops `id`'s slots and subscribes it to every microphone of the group again.
@@ -205,71 +230,12 @@ impl Sfu {
             })
             .collect();
         let peer = self.peers.get_mut(&id).expect("caller checked");
-        peer.slots
-            .retain_mut(|slot| slot.state.wind_down(&mut slot.gone));
-        for source in microphones {
-            peer.subscriptions.push(Subscription {
-                source,
-                label: Source::Microphone,
-                kind: MediaKind::Audio,
-                state: SubState::ToOpen,
-                source_gone: false,
-            });
+        peer.slots.close();
+        for track in microphones {
+            let sub = Subscription::new(track, Source::Microphone, MediaKind::Audio);
+            peer.subscriptions.push(sub);
         }
-        self.mark_dirty(id);
-    }
-
-    /// Forwards one heard microphone packet to the group's slot subscribers. Per packet
-    /// O(slot subscribers × SLOT_COUNT), like a track's own subscriber list.
-    pub(crate) fn fan_out_to_slots(
-        &mut self,
-        now: Instant,
-        group: GroupId,
-        packet: &crate::RelayedPacket,
-        out_ext: &ExtensionValues,
-        resume: bool,
-    ) {
-        let Some(subscribers) = self.slot_subscribers.get(&group) else {
-            return;
-        };
-        let key = packet.track;
-        let voice = packet
-            .audio_level
-            .is_some_and(|level| level >= crate::speaker::VOICE_DBOV);
-        for &sub_id in subscribers {
-            if sub_id == key.peer {
-                continue;
-            }
-            let Some(sub) = self.peers.get_mut(&sub_id) else {
-                continue;
-            };
-            let Some((mid, continuity)) = sub.slot_for(now, key, voice) else {
-                continue;
-            };
-            if matches!(continuity, Continuity::NewSource { .. }) {
-                self.outputs.push_back(SfuOutput::SlotOwner {
-                    peer: sub_id,
-                    mid,
-                    publisher: key.peer,
-                });
-            }
-            let continuity = match continuity {
-                Continuity::Same if resume => Continuity::Resume,
-                other => other,
-            };
-            let Some(write) = prepare_write(sub, mid, packet, out_ext, continuity, false) else {
-                continue;
-            };
-            write_to(
-                sub,
-                (sub_id, mid),
-                write,
-                packet.payload.len(),
-                &mut self.stats,
-                &mut self.dirty,
-                &mut self.faulted,
-            );
-        }
+        self.outbox.mark_dirty(id, peer);
     }
 
     /// A publisher left: the slots it held are free (their next owner is announced as usual).
@@ -279,11 +245,7 @@ impl Sfu {
         };
         for id in subscribers {
             if let Some(peer) = self.peers.get_mut(id) {
-                for slot in &mut peer.slots {
-                    if slot.owner.is_some_and(|o| o.peer == publisher) {
-                        slot.owner = None;
-                    }
-                }
+                peer.slots.free_owner(publisher);
             }
         }
     }

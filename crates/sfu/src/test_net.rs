@@ -6,7 +6,7 @@
 use super::*;
 use str0m::change::SdpAnswer;
 use str0m::media::Direction;
-use str0m::Rtc;
+use str0m::{Event, Rtc};
 
 pub(crate) fn addr(s: &str) -> SocketAddr {
     s.parse().expect("address literal")
@@ -56,7 +56,15 @@ impl Net {
                     str0m::Output::Timeout(_) => break,
                     str0m::Output::Transmit(t) => {
                         let sfu = &mut self.sfus[c.sfu];
-                        in_sfu(|| sfu.handle_receive(self.now, c.addr, t.destination, &t.contents))
+                        in_sfu(|| {
+                            sfu.handle_receive(
+                                self.now,
+                                Protocol::Udp,
+                                c.addr,
+                                t.destination,
+                                &t.contents,
+                            )
+                        })
                     }
                     str0m::Output::Event(Event::Connected) => c.connected = true,
                     str0m::Output::Event(Event::MediaData(data)) => {
@@ -89,12 +97,12 @@ impl Net {
                             .handle_input(Input::Receive(self.now, receive))
                             .expect("client input");
                     }
-                    SfuOutput::Offer {
+                    SfuOutput::Signal(Signal::Offer {
                         peer,
                         sdp,
                         tracks,
                         slots,
-                    } => {
+                    }) => {
                         // A client the test took away may still have outputs queued.
                         let Some(c) = client_mut(&mut self.clients, peer) else {
                             continue;
@@ -111,28 +119,30 @@ impl Net {
                         in_sfu(|| sfu.accept_answer(self.now, peer, &answer.to_sdp_string()))
                             .expect("answer taken");
                     }
-                    SfuOutput::Published {
+                    SfuOutput::Cluster(ClusterMessage::Published {
                         group,
                         track,
                         kind,
                         source,
-                    } => self.sfus[to].add_remote_track(self.now, group, track, kind, source),
-                    SfuOutput::Relay { packet, .. } => {
+                    }) => self.sfus[to].add_remote_track(self.now, group, track, kind, source),
+                    SfuOutput::Cluster(ClusterMessage::Relay { packet, .. }) => {
                         self.relayed += 1;
                         self.sfus[to].relay_in(self.now, [packet]);
                     }
-                    SfuOutput::KeyframeWanted { track, kind } => {
+                    SfuOutput::Cluster(ClusterMessage::KeyframeWanted { track, kind }) => {
                         self.sfus[to].relay_keyframe_request(self.now, track, kind)
                     }
-                    SfuOutput::LayersWanted { needs } => {
+                    SfuOutput::Cluster(ClusterMessage::LayersWanted { needs }) => {
                         self.sfus[to].set_remote_layer_needs(self.now, from as u64, needs)
                     }
-                    SfuOutput::PeerGone { peer, reason } => panic!("{peer:?} gone: {reason}"),
-                    SfuOutput::SlotOwner {
+                    SfuOutput::Signal(Signal::PeerGone { peer, cause }) => {
+                        panic!("{peer:?} gone: {cause}")
+                    }
+                    SfuOutput::Signal(Signal::SlotOwner {
                         peer,
                         mid,
                         publisher,
-                    } => {
+                    }) => {
                         // A client the test took away may still have outputs queued.
                         let Some(c) = client_mut(&mut self.clients, peer) else {
                             continue;
@@ -140,13 +150,13 @@ impl Net {
                         c.offered.insert(mid, publisher);
                         c.slot_messages += 1;
                     }
-                    SfuOutput::DominantSpeaker { .. } | SfuOutput::Layers { .. } => {}
+                    SfuOutput::Signal(Signal::DominantSpeaker { .. } | Signal::Layers { .. }) => {}
                 }
             }
         }
         let mut next = self.now + Duration::from_millis(10);
         for sfu in &self.sfus {
-            if let Some(t) = sfu.next_timeout() {
+            if let Some(t) = sfu.poll_timeout() {
                 next = next.min(t);
             }
         }

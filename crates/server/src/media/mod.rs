@@ -4,29 +4,53 @@
 //! Rooms are spread over the workers (`routes.rs`); each worker runs its own loop on its own
 //! thread (`worker.rs`), so many rooms use every core. A large room spreads too: its peers
 //! are placed on several workers, which relay each published packet to each other once
-//! (`moot_sfu::relay`; the messages below carry it). Commands from signaling sessions go to
-//! the worker owning the participant's peer; answers and offers go back through the hub to the
-//! participant's session queue, in the order the SFU produced them.
+//! (`moot_sfu::cluster`; the messages below carry it).
+//!
+//! Signaling talks to the workers through `MediaHandle::send(MediaCommand)`, which routes each
+//! command to the worker owning the participant's peer. The workers answer with `MediaEvent`s
+//! on one channel (`MediaHandle::new` returns its receiving end), already in protocol terms
+//! (`convert.rs`), in the order each SFU produced them; the hub consumes it. A worker never
+//! calls into signaling and never takes the rooms' lock.
 
+mod convert;
 mod routes;
 mod worker;
 
-use crate::hub::{Hub, Outbound};
-use moot_protocol::{
-    ErrorCode, ParticipantId, Quality, ServerMessage, TrackInfo, TrackKind, TrackSource,
-};
-use moot_room::Input;
-use moot_sfu::{
-    GroupId, KeyframeRequestKind, MediaKind, PeerId, ReceiveVideo, RelayedPacket, Rid, Sfu,
-    SfuError, SfuOutput, SfuStats, Source, TrackKey,
-};
+use crate::sync::{lock, read, write};
+use moot_protocol::{ParticipantId, Quality, ServerMessage, TrackSource};
+use moot_sfu::{ForwardedPacket, GroupId, KeyframeRequestKind, PeerId, Rid, SfuStats, TrackKey};
 use routes::{PublishedTrack, Routes};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Instant;
 use tokio::sync::mpsc;
+
+/// A signaling connection, as registered with the hub. A participant resumed by a newer
+/// connection keeps its id; what media says about a peer goes to the connection the peer
+/// was added for only, never to a newer one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConnectionId(pub u64);
+
+/// What the media workers tell signaling, in protocol terms.
+#[derive(Debug)]
+pub enum MediaEvent {
+    /// Send `message` to participant `to`, if its session is still `connection` (None: any).
+    Message {
+        to: ParticipantId,
+        connection: Option<ConnectionId>,
+        message: ServerMessage,
+    },
+    /// The participant's media session ended or could not start: close its signaling with
+    /// this fatal message (if its session is still `connection`).
+    Ended {
+        id: ParticipantId,
+        connection: Option<ConnectionId>,
+        message: ServerMessage,
+    },
+    /// The dominant speaker of `id`'s room changed to `id`.
+    DominantSpeaker { id: ParticipantId },
+}
 
 #[derive(Debug)]
 pub enum MediaCommand {
@@ -35,7 +59,7 @@ pub enum MediaCommand {
         group: u64,
         /// The connection this media session belongs to: what the SFU says about this peer
         /// goes to that connection only, never to a newer one that resumed the participant.
-        connection: u64,
+        connection: ConnectionId,
     },
     RemovePeer {
         id: ParticipantId,
@@ -67,35 +91,6 @@ pub enum MediaCommand {
     },
 }
 
-/// The SFU's view of a protocol source.
-fn sfu_source(source: TrackSource) -> Source {
-    match source {
-        TrackSource::Microphone => Source::Microphone,
-        TrackSource::Camera => Source::Camera,
-        TrackSource::Screen => Source::Screen,
-        TrackSource::ScreenAudio => Source::ScreenAudio,
-    }
-}
-
-fn protocol_source(source: Source) -> TrackSource {
-    match source {
-        Source::Microphone => TrackSource::Microphone,
-        Source::Camera => TrackSource::Camera,
-        Source::Screen => TrackSource::Screen,
-        Source::ScreenAudio => TrackSource::ScreenAudio,
-    }
-}
-
-/// Quality settings as video selection (docs/protocol.md, `set_quality`).
-fn receive_video(quality: Quality) -> ReceiveVideo {
-    match quality {
-        Quality::High => ReceiveVideo::All,
-        Quality::Standard => ReceiveVideo::TopSpeakers(9),
-        Quality::Low => ReceiveVideo::TopSpeakers(1),
-        Quality::AudioOnly => ReceiveVideo::None,
-    }
-}
-
 /// What a worker is given: a command for one of its peers, or datagrams another worker
 /// received for its peers.
 #[derive(Debug)]
@@ -120,7 +115,7 @@ enum WorkerInput {
     /// This worker holds none of the room any more.
     ForgetGroup(GroupId),
     /// Packets of tracks published on another worker, to forward to subscribers here.
-    Relayed(Vec<RelayedPacket>),
+    Relayed(Vec<ForwardedPacket>),
     /// A subscriber on another worker needs a keyframe of a track published here.
     KeyframeWanted {
         track: TrackKey,
@@ -152,18 +147,30 @@ struct Shared {
 pub struct WorkerPort {
     index: usize,
     inputs: mpsc::UnboundedReceiver<WorkerInput>,
+    events: mpsc::UnboundedSender<MediaEvent>,
 }
 
 impl MediaHandle {
-    /// A handle for `workers` media workers (at least one), and each worker's end; groups of
-    /// more than `spread_after` peers spread over the workers (0: never) once their worker
+    /// A handle for `workers` media workers (at least one), each worker's end, and the
+    /// receiving end of the workers' events (it closes when every worker has ended). Groups
+    /// of more than `spread_after` peers spread over the workers (0: never) once their worker
     /// is `spread_busy` busy (permille of a core; 0: at once).
-    pub fn new(workers: usize, spread_after: usize, spread_busy: u32) -> (Self, Vec<WorkerPort>) {
+    pub fn new(
+        workers: usize,
+        spread_after: usize,
+        spread_busy: u32,
+    ) -> (Self, Vec<WorkerPort>, mpsc::UnboundedReceiver<MediaEvent>) {
         let workers = workers.max(1);
+        let (events, events_rx) = mpsc::unbounded_channel();
         let (inputs, ports): (Vec<_>, Vec<_>) = (0..workers)
             .map(|index| {
                 let (tx, rx) = mpsc::unbounded_channel();
-                (tx, WorkerPort { index, inputs: rx })
+                let port = WorkerPort {
+                    index,
+                    inputs: rx,
+                    events: events.clone(),
+                };
+                (tx, port)
             })
             .unzip();
         let shared = Shared {
@@ -172,12 +179,10 @@ impl MediaHandle {
             stats: (0..workers).map(|_| Mutex::default()).collect(),
             passed_on: AtomicU64::new(0),
         };
-        (
-            Self {
-                shared: Arc::new(shared),
-            },
-            ports,
-        )
+        let handle = Self {
+            shared: Arc::new(shared),
+        };
+        (handle, ports, events_rx)
     }
 
     /// Hands a command to the worker owning its peer. A peer nobody owns (an offer before
@@ -260,9 +265,31 @@ impl MediaHandle {
     pub fn stats(&self) -> SfuStats {
         let mut total = SfuStats::default();
         for cell in &self.shared.stats {
-            total += *cell.lock().unwrap_or_else(|p| p.into_inner());
+            total += *lock(cell);
         }
         total
+    }
+
+    /// Worker `worker`'s counters as of now.
+    fn report_stats(&self, worker: usize, stats: SfuStats) {
+        *lock(&self.shared.stats[worker]) = stats;
+    }
+
+    /// How busy `worker` was over its last period, in permille of a core (for spreading).
+    fn report_busy(&self, worker: usize, permille: u32) {
+        self.routes_mut().set_busy(worker, permille);
+    }
+
+    fn worker_count(&self) -> usize {
+        self.shared.inputs.len()
+    }
+
+    /// Hands `worker` the datagrams another worker received for its peers.
+    fn pass_on(&self, worker: usize, datagrams: worker::PassedOn) {
+        self.shared
+            .passed_on
+            .fetch_add(datagrams.len() as u64, Ordering::Relaxed);
+        self.to_worker(worker, WorkerInput::Datagrams(datagrams));
     }
 
     pub fn passed_on(&self) -> u64 {
@@ -286,18 +313,15 @@ impl MediaHandle {
             },
             routes::Lookup::Unknown => return,
         };
-        let _ = self.shared.inputs[worker].send(WorkerInput::Tcp(packet));
+        self.to_worker(worker, WorkerInput::Tcp(packet));
     }
 
     fn routes(&self) -> std::sync::RwLockReadGuard<'_, Routes> {
-        self.shared.routes.read().unwrap_or_else(|p| p.into_inner())
+        read(&self.shared.routes)
     }
 
     fn routes_mut(&self) -> std::sync::RwLockWriteGuard<'_, Routes> {
-        self.shared
-            .routes
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
+        write(&self.shared.routes)
     }
 }
 
@@ -316,7 +340,7 @@ impl MediaCommand {
 }
 
 fn peer(id: ParticipantId) -> PeerId {
-    PeerId(id.0)
+    convert::peer(id)
 }
 
 /// What the media workers are started with.
@@ -343,7 +367,6 @@ pub fn start(
     setup: MediaSetup,
     ports: Vec<WorkerPort>,
     handle: MediaHandle,
-    hub: Arc<Hub>,
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let MediaSetup {
@@ -370,7 +393,6 @@ pub fn start(
         let context = worker::Context {
             candidates: candidates.clone(),
             handle: handle.clone(),
-            hub: hub.clone(),
             shutdown: shutdown.clone(),
             tcp: tcp.clone(),
             tcp_candidates: tcp_candidates.clone(),
@@ -384,166 +406,4 @@ pub fn start(
             .spawn(move || worker::run(socket, port, context))?;
     }
     Ok(())
-}
-
-pub(crate) fn handle_command(
-    sfu: &mut Sfu,
-    hub: &Hub,
-    command: MediaCommand,
-    connections: &mut HashMap<ParticipantId, u64>,
-) {
-    let now = Instant::now();
-    match command {
-        MediaCommand::AddPeer {
-            id,
-            group,
-            connection,
-        } => {
-            connections.insert(id, connection);
-            if let Err(e) = sfu.add_peer(now, peer(id), GroupId(group)) {
-                tracing::warn!(participant = %id, "cannot add media peer: {e}");
-                hub.media_failed(id, Some(connection), "could not set up media");
-            }
-        }
-        MediaCommand::RemovePeer { id } => {
-            connections.remove(&id);
-            sfu.remove_peer(now, peer(id));
-        }
-        MediaCommand::SetPermissions { id, audio, video } => {
-            sfu.set_permissions(now, peer(id), audio, video)
-        }
-        MediaCommand::SetQuality { id, quality } => {
-            sfu.set_receive_video(now, peer(id), receive_video(quality));
-        }
-        MediaCommand::ViewSizes { id, sizes } => {
-            sfu.set_view_sizes(peer(id), sizes.into_iter().map(|(p, h)| (peer(p), h)));
-        }
-        MediaCommand::Offer {
-            id,
-            sdp,
-            sources,
-            audio_slots,
-        } => {
-            sfu.set_audio_slots(peer(id), audio_slots);
-            let sources = sources
-                .into_iter()
-                .map(|(mid, source)| (mid, sfu_source(source)))
-                .collect();
-            match sfu.accept_offer(now, peer(id), &sdp, sources) {
-                Ok(answer) => hub.deliver_for_connection(
-                    id,
-                    connections.get(&id).copied(),
-                    Outbound::Message(ServerMessage::Answer { sdp: answer }),
-                ),
-                Err(e) => hub.deliver_for_connection(
-                    id,
-                    connections.get(&id).copied(),
-                    Outbound::Message(sdp_error(&e, "offer")),
-                ),
-            }
-        }
-        MediaCommand::Answer { id, sdp } => {
-            if let Err(e) = sfu.accept_answer(now, peer(id), &sdp) {
-                hub.deliver_for_connection(
-                    id,
-                    connections.get(&id).copied(),
-                    Outbound::Message(sdp_error(&e, "answer")),
-                );
-            }
-        }
-    }
-}
-
-fn sdp_error(error: &SfuError, what: &str) -> ServerMessage {
-    match error {
-        SfuError::AlreadyNegotiated => ServerMessage::error(
-            ErrorCode::OutOfOrder,
-            "only one offer is accepted; answer the server's offers instead",
-        ),
-        SfuError::NoOfferOutstanding => ServerMessage::error(
-            ErrorCode::OutOfOrder,
-            "answer received but no offer from the server is outstanding",
-        ),
-        SfuError::UnknownPeer => ServerMessage::error(
-            ErrorCode::OutOfOrder,
-            format!("{what} received before joining a room"),
-        ),
-        other => ServerMessage::error(ErrorCode::BadSdp, format!("bad {what}: {other}")),
-    }
-}
-
-/// Delivers what the SFU says to signaling: offers, the dominant speaker, a lost peer.
-fn deliver(output: SfuOutput, hub: &Hub, connections: &HashMap<ParticipantId, u64>) {
-    match output {
-        // The worker's business: datagrams and what goes between workers.
-        SfuOutput::Transmit(_)
-        | SfuOutput::Published { .. }
-        | SfuOutput::Relay { .. }
-        | SfuOutput::KeyframeWanted { .. }
-        | SfuOutput::LayersWanted { .. } => {}
-        SfuOutput::Offer {
-            peer,
-            sdp,
-            tracks,
-            slots,
-        } => {
-            let tracks = tracks
-                .into_iter()
-                .map(|t| TrackInfo {
-                    mid: t.mid,
-                    participant: ParticipantId(t.publisher.0),
-                    source: protocol_source(t.source),
-                    kind: match t.kind {
-                        MediaKind::Audio => TrackKind::Audio,
-                        MediaKind::Video => TrackKind::Video,
-                    },
-                })
-                .collect();
-            let id = ParticipantId(peer.0);
-            hub.deliver_for_connection(
-                id,
-                connections.get(&id).copied(),
-                Outbound::Message(ServerMessage::Offer { sdp, tracks, slots }),
-            );
-        }
-        SfuOutput::SlotOwner {
-            peer,
-            mid,
-            publisher,
-        } => {
-            let id = ParticipantId(peer.0);
-            hub.deliver_for_connection(
-                id,
-                connections.get(&id).copied(),
-                Outbound::Message(ServerMessage::Slot {
-                    mid: mid.to_string(),
-                    participant: ParticipantId(publisher.0),
-                }),
-            );
-        }
-        SfuOutput::DominantSpeaker { peer, .. } => {
-            let id = ParticipantId(peer.0);
-            hub.room_input(Input::DominantSpeaker {
-                id: Some(id),
-                room_of: id,
-            });
-        }
-        SfuOutput::PeerGone { peer, reason } => {
-            let id = ParticipantId(peer.0);
-            hub.media_failed(id, connections.get(&id).copied(), &reason)
-        }
-        // Passed on to the publisher by the simulcast adaptation (one arm here).
-        SfuOutput::Layers { peer, mid, active } => {
-            let id = ParticipantId(peer.0);
-            let active = active.iter().map(|rid| rid.to_string()).collect();
-            hub.deliver_for_connection(
-                id,
-                connections.get(&id).copied(),
-                Outbound::Message(ServerMessage::Layers {
-                    mid: mid.to_string(),
-                    active,
-                }),
-            );
-        }
-    }
 }

@@ -4,18 +4,20 @@
 //! Each loop turn reads what is queued on the socket with `recvmmsg`, feeds the ones whose peers live
 //! here to the SFU and passes the others, in one message per worker, to their owners; then it
 //! sends everything the SFU produced with `sendmmsg`. Commands and passed-on datagrams arrive
-//! on the worker's channel.
+//! on the worker's channel; what the SFU says for signaling leaves as `MediaEvent`s.
 
+use super::convert::{self, peer};
 use super::routes::{Lookup, PublishedTrack};
-use super::{deliver, handle_command, MediaHandle, WorkerInput, WorkerPort};
-use crate::hub::Hub;
+use super::{ConnectionId, MediaCommand, MediaEvent, MediaHandle, WorkerInput, WorkerPort};
 use crate::media_tcp::{Inbound as TcpInbound, TcpMedia};
 use crate::udp_batch::{send_all, Datagram, Receiver, BATCH, RECEIVE_BATCH};
-use moot_protocol::ParticipantId;
-use moot_sfu::{GroupId, Protocol, RelayedPacket, Rid, Sfu, SfuConfig, SfuOutput, TrackKey};
+use moot_protocol::{ParticipantId, ServerMessage};
+use moot_sfu::{
+    ClusterMessage, ForwardedPacket, GroupId, Protocol, Rid, Sfu, SfuConfig, SfuOutput, Signal,
+    TrackKey,
+};
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
@@ -31,7 +33,6 @@ const BUSY_REPORT_EVERY: Duration = Duration::from_secs(1);
 pub struct Context {
     pub candidates: Vec<SocketAddr>,
     pub handle: MediaHandle,
-    pub hub: Arc<Hub>,
     pub shutdown: watch::Receiver<bool>,
     /// ICE-TCP: the connections (shared by all workers) and the candidates advertising them.
     pub tcp: Option<TcpMedia>,
@@ -57,7 +58,7 @@ impl PassedOn {
         self.ends.push((source, self.bytes.len()));
     }
 
-    fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.ends.len()
     }
 
@@ -108,13 +109,14 @@ struct Worker {
     destination: SocketAddr,
     sfu: Sfu,
     inputs: mpsc::UnboundedReceiver<WorkerInput>,
+    /// Where what the SFU says for signaling goes (the hub reads it).
+    events: mpsc::UnboundedSender<MediaEvent>,
     handle: MediaHandle,
-    hub: Arc<Hub>,
     shutdown: watch::Receiver<bool>,
     tcp: Option<TcpMedia>,
     tcp_candidates: Vec<SocketAddr>,
     /// Which connection each media peer belongs to (see `MediaCommand::AddPeer`).
-    connections: HashMap<ParticipantId, u64>,
+    connections: HashMap<ParticipantId, ConnectionId>,
     outgoing: Vec<Datagram>,
     /// Datagrams received for other workers' peers, by worker, sent once per loop turn.
     passing_on: Vec<PassedOn>,
@@ -123,7 +125,7 @@ struct Worker {
     /// Where each datagram just read goes (kept to reuse its memory).
     lookups: Vec<Lookup>,
     /// Packets of spread rooms to relay, gathered during one flush.
-    relaying: Vec<(GroupId, RelayedPacket)>,
+    relaying: Vec<(GroupId, ForwardedPacket)>,
 }
 
 impl Worker {
@@ -137,11 +139,11 @@ impl Worker {
         } else {
             local
         };
-        let workers = context.handle.shared.inputs.len();
+        let workers = context.handle.worker_count();
         let sfu = Sfu::new(SfuConfig {
             candidates: context.candidates,
             tcp_candidates: context.tcp_candidates.clone(),
-            keyframe_request_interval: Duration::from_millis(500),
+            keyframe_request_interval: moot_sfu::KEYFRAME_REQUEST_INTERVAL,
             initial_bandwidth_bps: context.initial_bandwidth_bps,
             seed: rand::random(),
             selective_audio_after: context.selective_audio_after,
@@ -154,8 +156,8 @@ impl Worker {
             destination,
             sfu,
             inputs: port.inputs,
+            events: port.events,
             handle: context.handle,
-            hub: context.hub,
             shutdown: context.shutdown,
             tcp: context.tcp,
             tcp_candidates: context.tcp_candidates,
@@ -173,16 +175,14 @@ impl Worker {
         let mut busy = BusyMeter::new(Instant::now());
         loop {
             self.flush().await;
-            if let Ok(mut shared) = self.handle.shared.stats[self.index].lock() {
-                *shared = self.sfu.stats();
-            }
+            self.handle.report_stats(self.index, self.sfu.stats());
             if let Some(permille) = busy.report(Instant::now()) {
                 tracing::debug!(worker = self.index, permille, "busy");
-                self.handle.routes_mut().set_busy(self.index, permille);
+                self.handle.report_busy(self.index, permille);
             }
             let deadline = self
                 .sfu
-                .next_timeout()
+                .poll_timeout()
                 .unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
             tokio::select! {
                 ready = self.socket.readable() => {
@@ -227,9 +227,7 @@ impl Worker {
         let sfu = &mut self.sfu;
         match input {
             WorkerInput::Tcp(packet) => self.receive_tcp(packet),
-            WorkerInput::Command(command) => {
-                handle_command(sfu, &self.hub, command, &mut self.connections);
-            }
+            WorkerInput::Command(command) => self.on_command(command),
             WorkerInput::Datagrams(passed) => {
                 sfu.handle_receive_batch(now, self.destination, passed.datagrams());
             }
@@ -290,12 +288,7 @@ impl Worker {
     fn pass_on(&mut self) {
         for (worker, datagrams) in self.passing_on.iter_mut().enumerate() {
             if !datagrams.is_empty() {
-                let batch = std::mem::take(datagrams);
-                let shared = &self.handle.shared;
-                shared
-                    .passed_on
-                    .fetch_add(batch.len() as u64, std::sync::atomic::Ordering::Relaxed);
-                let _ = shared.inputs[worker].send(WorkerInput::Datagrams(batch));
+                self.handle.pass_on(worker, std::mem::take(datagrams));
             }
         }
     }
@@ -310,7 +303,7 @@ impl Worker {
             self.tcp_candidates.first().copied().unwrap_or(packet.local)
         };
         let now = Instant::now();
-        self.sfu.handle_receive_over(
+        self.sfu.handle_receive(
             now,
             Protocol::Tcp,
             packet.source,
@@ -319,50 +312,158 @@ impl Worker {
         );
     }
 
-    /// Sends every pending datagram and delivers every signaling output.
+    /// A command from signaling for one of this worker's peers; what it answers goes back
+    /// as a `MediaEvent` to the connection the peer belongs to.
+    fn on_command(&mut self, command: MediaCommand) {
+        let now = Instant::now();
+        let sfu = &mut self.sfu;
+        let reply = match command {
+            MediaCommand::AddPeer {
+                id,
+                group,
+                connection,
+            } => {
+                self.connections.insert(id, connection);
+                match sfu.add_peer(now, peer(id), GroupId(group)) {
+                    Ok(()) => None,
+                    Err(e) => {
+                        tracing::warn!(participant = %id, "cannot add media peer: {e}");
+                        let message = convert::media_ended("could not set up media");
+                        self.emit(MediaEvent::Ended {
+                            id,
+                            connection: Some(connection),
+                            message,
+                        });
+                        None
+                    }
+                }
+            }
+            MediaCommand::RemovePeer { id } => {
+                self.connections.remove(&id);
+                sfu.remove_peer(now, peer(id));
+                None
+            }
+            MediaCommand::SetPermissions { id, audio, video } => {
+                sfu.set_permissions(now, peer(id), audio, video);
+                None
+            }
+            MediaCommand::SetQuality { id, quality } => {
+                sfu.set_receive_video(now, peer(id), convert::receive_video(quality));
+                None
+            }
+            MediaCommand::ViewSizes { id, sizes } => {
+                sfu.set_view_sizes(peer(id), sizes.into_iter().map(|(p, h)| (peer(p), h)));
+                None
+            }
+            MediaCommand::Offer {
+                id,
+                sdp,
+                sources,
+                audio_slots,
+            } => {
+                sfu.set_audio_slots(peer(id), audio_slots);
+                let sources = sources
+                    .into_iter()
+                    .map(|(mid, source)| (mid, convert::sfu_source(source)))
+                    .collect();
+                let message = match sfu.accept_offer(now, peer(id), &sdp, sources) {
+                    Ok(answer) => ServerMessage::Answer { sdp: answer },
+                    Err(e) => {
+                        tracing::debug!(participant = %id, "offer refused: {e}");
+                        convert::sdp_error(&e, "offer")
+                    }
+                };
+                Some((id, message))
+            }
+            MediaCommand::Answer { id, sdp } => match sfu.accept_answer(now, peer(id), &sdp) {
+                Ok(()) => None,
+                Err(e) => {
+                    tracing::debug!(participant = %id, "answer refused: {e}");
+                    Some((id, convert::sdp_error(&e, "answer")))
+                }
+            },
+        };
+        if let Some((to, message)) = reply {
+            let connection = self.connections.get(&to).copied();
+            self.emit(MediaEvent::Message {
+                to,
+                connection,
+                message,
+            });
+        }
+    }
+
+    fn emit(&self, event: MediaEvent) {
+        // Fails only once the hub stopped reading, i.e. during shutdown.
+        let _ = self.events.send(event);
+    }
+
+    /// Sends every pending datagram, tells signaling what the SFU said, and hands what goes
+    /// between workers to them.
     async fn flush(&mut self) {
         while let Some(output) = self.sfu.poll_output() {
             match output {
-                // Over the connection it came from; a full queue drops it, as UDP would.
-                SfuOutput::Transmit(t) if t.proto == Protocol::Tcp => {
-                    if let Some(tcp) = &self.tcp {
-                        tcp.send(t.destination, &t.contents);
-                    }
-                }
-                SfuOutput::Transmit(t) => self.outgoing.push(Datagram {
-                    destination: t.destination,
-                    contents: t.contents.into(),
-                }),
-                SfuOutput::Relay { group, packet } => self.relaying.push((group, packet)),
-                SfuOutput::Published {
-                    group,
-                    track,
-                    kind,
-                    source,
-                } => {
-                    let track = PublishedTrack {
-                        track,
-                        kind,
-                        source,
-                    };
-                    self.handle.published(self.index, group, track);
-                }
-                SfuOutput::KeyframeWanted { track, kind } => {
-                    let owner = self.handle.routes().worker_of(track.peer);
-                    if let Some(owner) = owner {
-                        self.handle
-                            .to_worker(owner, WorkerInput::KeyframeWanted { track, kind });
-                    }
-                }
-                SfuOutput::LayersWanted { needs } => self.send_layer_needs(needs),
-                // Every worker holding part of a spread room ranks its speakers; one tells.
-                SfuOutput::DominantSpeaker { group, .. }
-                    if !self.handle.routes().is_home(group, self.index) => {}
-                other => deliver(other, &self.hub, &self.connections),
+                SfuOutput::Transmit(t) => self.transmit(t),
+                SfuOutput::Signal(signal) => self.signal(signal),
+                SfuOutput::Cluster(message) => self.cluster(message),
             }
         }
         self.relay();
         send_all(&self.socket, &mut self.outgoing).await;
+    }
+
+    fn transmit(&mut self, t: moot_sfu::Transmit) {
+        match t.proto {
+            // Over the connection it came from; a full queue drops it, as UDP would.
+            Protocol::Tcp => {
+                if let Some(tcp) = &self.tcp {
+                    tcp.send(t.destination, &t.contents);
+                }
+            }
+            _ => self.outgoing.push(Datagram {
+                destination: t.destination,
+                contents: t.contents.into(),
+            }),
+        }
+    }
+
+    fn signal(&mut self, signal: Signal) {
+        // Every worker holding part of a spread room ranks its speakers; one tells.
+        if let Signal::DominantSpeaker { group, .. } = signal {
+            if !self.handle.routes().is_home(group, self.index) {
+                return;
+            }
+        }
+        let connections = &self.connections;
+        let event = convert::signal_event(signal, |id| connections.get(&id).copied());
+        self.emit(event);
+    }
+
+    fn cluster(&mut self, message: ClusterMessage) {
+        match message {
+            ClusterMessage::Relay { group, packet } => self.relaying.push((group, packet)),
+            ClusterMessage::Published {
+                group,
+                track,
+                kind,
+                source,
+            } => {
+                let track = PublishedTrack {
+                    track,
+                    kind,
+                    source,
+                };
+                self.handle.published(self.index, group, track);
+            }
+            ClusterMessage::KeyframeWanted { track, kind } => {
+                let owner = self.handle.routes().worker_of(track.peer);
+                if let Some(owner) = owner {
+                    self.handle
+                        .to_worker(owner, WorkerInput::KeyframeWanted { track, kind });
+                }
+            }
+            ClusterMessage::LayersWanted { needs } => self.send_layer_needs(needs),
+        }
     }
 
     /// Hands the packets of spread rooms gathered in this flush to the other workers holding
@@ -371,8 +472,8 @@ impl Worker {
         if self.relaying.is_empty() {
             return;
         }
-        let workers = self.handle.shared.inputs.len();
-        let mut by_worker: Vec<Vec<RelayedPacket>> = (0..workers).map(|_| Vec::new()).collect();
+        let workers = self.handle.worker_count();
+        let mut by_worker: Vec<Vec<ForwardedPacket>> = (0..workers).map(|_| Vec::new()).collect();
         {
             let routes = self.handle.routes();
             for (group, packet) in self.relaying.drain(..) {

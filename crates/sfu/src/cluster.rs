@@ -1,4 +1,4 @@
-//! One group over several SFUs: a large room spread over media workers (threads), each with
+//! One group over several SFUs (a *cluster* of them): a large room spread over media workers (threads), each with
 //! its own `Sfu` holding some of the room's peers.
 //!
 //! The SFU where a track's publisher lives owns the track: it decrypts the publisher's
@@ -13,66 +13,146 @@
 //!
 //! Nothing here knows about threads: the caller moves the outputs between SFUs.
 
-use crate::simulcast::Layers;
-use crate::{GroupId, MediaKind, PeerId, Sfu, Source, Track, TrackKey};
-use std::sync::Arc;
+use crate::forward::ForwardedPacket;
+use crate::negotiation::Keep;
+use crate::track::Track;
+use crate::{GroupId, MediaKind, PeerId, Sfu, Source, TrackKey};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
-use str0m::format::PayloadParams;
 use str0m::media::{KeyframeRequestKind, Mid, Rid};
-use str0m::rtp::{SeqNo, VideoOrientation};
 
 /// How long layers another SFU said it needs count: it repeats them every adaptation round,
 /// so an SFU that stopped (its last subscriber left) stops holding layers open soon after.
 const REMOTE_NEED_LIFETIME: Duration = Duration::from_secs(2);
 
-/// One RTP packet of a track, as forwarded: what every subscriber's copy is made from.
-#[derive(Debug, Clone)]
-pub struct RelayedPacket {
-    pub track: TrackKey,
-    /// The simulcast layer it belongs to.
-    pub rid: Option<Rid>,
-    /// The publisher's codec for its payload type.
-    pub params: PayloadParams,
-    pub(crate) seq_no: SeqNo,
-    pub(crate) rtp_time: u32,
-    pub(crate) marker: bool,
-    /// When the publisher's packet arrived.
-    pub(crate) arrival: Instant,
-    pub(crate) audio_level: Option<i8>,
-    pub(crate) voice_activity: Option<bool>,
-    pub(crate) video_orientation: Option<VideoOrientation>,
-    pub(crate) payload: Arc<[u8]>,
+/// What this SFU knows of the others holding parts of its groups.
+#[derive(Debug, Default)]
+pub(crate) struct Cluster {
+    /// Groups with peers on other SFUs too: their packets are also output as `Relay`.
+    spread: FxHashSet<GroupId>,
+    /// Publishers on other SFUs whose tracks are relayed here.
+    remote_peers: FxHashMap<PeerId, RemotePeer>,
+    /// Layers other SFUs need of tracks published here, by SFU (`set_remote_layer_needs`).
+    needs: HashMap<TrackKey, Vec<RemoteNeed>>,
 }
 
 /// A publisher on another SFU.
 #[derive(Debug)]
-pub(crate) struct RemotePeer {
-    pub group: GroupId,
-    pub mids: Vec<Mid>,
-    /// Position in the group's speaker order, as for local peers.
-    pub speaker_rank: usize,
+struct RemotePeer {
+    group: GroupId,
+    mids: Vec<Mid>,
 }
 
 /// Layers one other SFU needs of a track published here.
 #[derive(Debug)]
-pub(crate) struct RemoteNeed {
+struct RemoteNeed {
     from: u64,
     rids: Vec<Rid>,
     at: Instant,
 }
 
-impl Track {
-    pub(crate) fn new(kind: MediaKind, source: Source, group: GroupId, remote: bool) -> Self {
-        Self {
-            kind,
-            source,
-            subscribers: Vec::new(),
-            last_keyframe_request: None,
-            layers: Layers::default(),
-            group,
-            remote,
-            audio_held: false,
+impl Cluster {
+    pub fn set_spread(&mut self, group: GroupId, spread: bool) {
+        if spread {
+            self.spread.insert(group);
+        } else {
+            self.spread.remove(&group);
         }
+    }
+
+    /// Whether packets published here in `group` are relayed to other SFUs too.
+    pub fn is_spread(&self, group: GroupId) -> bool {
+        self.spread.contains(&group)
+    }
+
+    /// Records a track published on another SFU.
+    pub fn add_remote_track(&mut self, group: GroupId, track: TrackKey) {
+        self.remote_peers
+            .entry(track.peer)
+            .or_insert_with(|| RemotePeer {
+                group,
+                mids: Vec::new(),
+            })
+            .mids
+            .push(track.mid);
+    }
+
+    /// Forgets a publisher on another SFU; returns its group and tracks.
+    pub fn remove_remote_peer(&mut self, peer: PeerId) -> Option<(GroupId, Vec<Mid>)> {
+        self.remote_peers.remove(&peer).map(|r| (r.group, r.mids))
+    }
+
+    #[cfg(test)]
+    pub fn has_remote_peers(&self) -> bool {
+        !self.remote_peers.is_empty()
+    }
+
+    /// Remote publishers of `group`.
+    pub fn remote_members(&self, group: GroupId) -> impl Iterator<Item = PeerId> + '_ {
+        self.remote_peers
+            .iter()
+            .filter(move |(_, r)| r.group == group)
+            .map(|(p, _)| *p)
+    }
+
+    /// Tracks of `group` published on other SFUs, by publisher.
+    pub fn remote_tracks(&self, group: GroupId) -> Vec<TrackKey> {
+        let mut remote: Vec<(PeerId, &RemotePeer)> = self
+            .remote_peers
+            .iter()
+            .filter(|(_, r)| r.group == group)
+            .map(|(p, r)| (*p, r))
+            .collect();
+        remote.sort_by_key(|(p, _)| *p);
+        remote
+            .into_iter()
+            .flat_map(|(p, r)| {
+                r.mids
+                    .iter()
+                    .map(move |mid| TrackKey { peer: p, mid: *mid })
+            })
+            .collect()
+    }
+
+    /// The tracks a remote publisher sends (empty for anyone else).
+    pub fn remote_mids(&self, peer: PeerId) -> Vec<Mid> {
+        self.remote_peers
+            .get(&peer)
+            .map(|r| r.mids.clone())
+            .unwrap_or_default()
+    }
+
+    /// What SFU `from` said it needs of `track` (published here), replacing what it said.
+    pub fn set_needs(&mut self, now: Instant, from: u64, track: TrackKey, rids: Vec<Rid>) {
+        let entries = self.needs.entry(track).or_default();
+        entries.retain(|n| n.from != from);
+        entries.push(RemoteNeed {
+            from,
+            rids,
+            at: now,
+        });
+    }
+
+    /// Layers of `track` (published here) that other SFUs needed recently.
+    pub fn layers_needed(&mut self, now: Instant, track: TrackKey) -> Vec<Rid> {
+        let Some(entries) = self.needs.get_mut(&track) else {
+            return Vec::new();
+        };
+        entries.retain(|n| now.saturating_duration_since(n.at) < REMOTE_NEED_LIFETIME);
+        let rids = entries
+            .iter()
+            .flat_map(|n| n.rids.iter().copied())
+            .collect();
+        if entries.is_empty() {
+            self.needs.remove(&track);
+        }
+        rids
+    }
+
+    /// A track published here ended: nobody needs its layers any more.
+    pub fn track_ended(&mut self, track: TrackKey) {
+        self.needs.remove(&track);
     }
 }
 
@@ -80,11 +160,7 @@ impl Sfu {
     /// Whether `group` also has peers on other SFUs: from now on every packet published here
     /// in it is also output as `Relay`.
     pub fn set_spread(&mut self, group: GroupId, spread: bool) {
-        if spread {
-            self.spread_groups.insert(group);
-        } else {
-            self.spread_groups.remove(&group);
-        }
+        self.cluster.set_spread(group, spread);
     }
 
     /// A peer of `group` on another SFU publishes `track` (its `Published` output there): this
@@ -102,54 +178,44 @@ impl Sfu {
         }
         self.tracks
             .insert(track, Track::new(kind, source, group, true));
-        let remote = self
-            .remote_peers
-            .entry(track.peer)
-            .or_insert_with(|| RemotePeer {
-                group,
-                mids: Vec::new(),
-                speaker_rank: usize::MAX,
-            });
-        remote.mids.push(track.mid);
+        self.cluster.add_remote_track(group, track);
         self.subscribe_group(group, track, kind, source);
         self.rerank(now, group);
-        self.run(now);
+        self.settle(now);
     }
 
     /// A peer on another SFU left: its tracks stop here as they would for a local peer.
     pub fn remove_remote_peer(&mut self, now: Instant, peer: PeerId) {
-        let Some(remote) = self.remote_peers.remove(&peer) else {
+        let Some((group, mids)) = self.cluster.remove_remote_peer(peer) else {
             return;
         };
-        for mid in remote.mids {
+        for mid in mids {
             self.tracks.remove(&TrackKey { peer, mid });
         }
-        if let Some(detector) = self.speakers.get_mut(&remote.group) {
-            detector.remove(peer);
-        }
-        self.unsubscribe_group(remote.group, peer);
-        self.rerank(now, remote.group);
-        self.run(now);
+        self.ranking.remove_peer(group, peer);
+        self.unsubscribe_group(group, peer);
+        self.rerank(now, group);
+        self.settle(now);
     }
 
     /// This SFU holds none of `group` any more: forget what it relayed of it.
     pub fn forget_remote_group(&mut self, now: Instant, group: GroupId) {
-        self.spread_groups.remove(&group);
-        let gone: Vec<PeerId> = self.remote_members(group).collect();
+        self.cluster.set_spread(group, false);
+        let gone: Vec<PeerId> = self.cluster.remote_members(group).collect();
         for peer in gone {
             self.remove_remote_peer(now, peer);
         }
     }
 
     /// Forwards packets relayed from the SFUs owning their tracks to the subscribers here.
-    pub fn relay_in(&mut self, now: Instant, packets: impl IntoIterator<Item = RelayedPacket>) {
+    pub fn relay_in(&mut self, now: Instant, packets: impl IntoIterator<Item = ForwardedPacket>) {
         for packet in packets {
             let Some(group) = self.tracks.get(&packet.track).map(|t| t.group) else {
                 continue;
             };
             self.fan_out(now, group, &packet);
         }
-        self.run(now);
+        self.settle(now);
     }
 
     /// Another SFU's subscriber needs a keyframe of `track`, published here.
@@ -161,7 +227,7 @@ impl Sfu {
     ) {
         if self.tracks.get(&track).is_some_and(|t| !t.remote) {
             self.request_keyframe(now, track, kind);
-            self.run(now);
+            self.settle(now);
         }
     }
 
@@ -177,30 +243,8 @@ impl Sfu {
             if self.tracks.get(&track).is_none_or(|t| t.remote) {
                 continue;
             }
-            let entries = self.remote_needs.entry(track).or_default();
-            entries.retain(|n| n.from != from);
-            entries.push(RemoteNeed {
-                from,
-                rids,
-                at: now,
-            });
+            self.cluster.set_needs(now, from, track, rids);
         }
-    }
-
-    /// Layers of `track` (published here) that other SFUs needed recently.
-    pub(crate) fn remote_layers_needed(&mut self, now: Instant, track: TrackKey) -> Vec<Rid> {
-        let Some(entries) = self.remote_needs.get_mut(&track) else {
-            return Vec::new();
-        };
-        entries.retain(|n| now.saturating_duration_since(n.at) < REMOTE_NEED_LIFETIME);
-        let rids = entries
-            .iter()
-            .flat_map(|n| n.rids.iter().copied())
-            .collect();
-        if entries.is_empty() {
-            self.remote_needs.remove(&track);
-        }
-        rids
     }
 
     /// Every track of `group` not published by `except`: local members' first (in join
@@ -218,64 +262,15 @@ impl Sfu {
                     mid: *mid,
                 })
             });
-        let mut remote: Vec<(PeerId, &RemotePeer)> = self
-            .remote_peers
-            .iter()
-            .filter(|(_, r)| r.group == group)
-            .map(|(p, r)| (*p, r))
-            .collect();
-        remote.sort_by_key(|(p, _)| *p);
-        let remote = remote.into_iter().flat_map(|(p, r)| {
-            r.mids
-                .iter()
-                .map(move |mid| TrackKey { peer: p, mid: *mid })
-        });
-        local.chain(remote).collect()
-    }
-
-    /// A publisher's place in its group's speaker order, local or remote.
-    pub(crate) fn rank_of(&self, peer: PeerId) -> usize {
-        match self.peers.get(&peer) {
-            Some(p) => p.speaker_rank,
-            None => self
-                .remote_peers
-                .get(&peer)
-                .map_or(usize::MAX, |r| r.speaker_rank),
-        }
-    }
-
-    /// Sets a publisher's speaker rank; returns whether it moved up.
-    pub(crate) fn set_rank(&mut self, peer: PeerId, rank: usize) -> bool {
-        let slot = match self.peers.get_mut(&peer) {
-            Some(p) => &mut p.speaker_rank,
-            None => match self.remote_peers.get_mut(&peer) {
-                Some(r) => &mut r.speaker_rank,
-                None => return false,
-            },
-        };
-        let promoted = rank < *slot;
-        *slot = rank;
-        promoted
+        local.chain(self.cluster.remote_tracks(group)).collect()
     }
 
     /// The tracks `peer` publishes (local or remote).
     pub(crate) fn published_by(&self, peer: PeerId) -> Vec<Mid> {
         match self.peers.get(&peer) {
             Some(p) => p.published.clone(),
-            None => self
-                .remote_peers
-                .get(&peer)
-                .map(|r| r.mids.clone())
-                .unwrap_or_default(),
+            None => self.cluster.remote_mids(peer),
         }
-    }
-
-    /// Remote publishers of `group`.
-    pub(crate) fn remote_members(&self, group: GroupId) -> impl Iterator<Item = PeerId> + '_ {
-        self.remote_peers
-            .iter()
-            .filter(move |(_, r)| r.group == group)
-            .map(|(p, _)| *p)
     }
 
     /// The group's peers here stop receiving `publisher`'s tracks (it left): open ones are
@@ -289,14 +284,14 @@ impl Sfu {
             };
             let mut changed = false;
             other_peer.subscriptions.retain_mut(|sub| {
-                if sub.source.peer != publisher {
+                if sub.track.peer != publisher {
                     return true;
                 }
                 changed = true;
-                sub.state.wind_down(&mut sub.source_gone)
+                sub.line.wind_down() == Keep::Yes
             });
             if changed {
-                self.mark_dirty(other);
+                self.outbox.mark_dirty(other, other_peer);
             }
         }
     }
