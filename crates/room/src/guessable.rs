@@ -3,7 +3,9 @@
 //! Anyone who knows a room's name can walk in, so a short or common name is a risk the creator
 //! should be warned about. This is a deliberately simple estimate, specified exactly in
 //! docs/protocol.md ("Guessable room names") because the browser has a twin
-//! (`web/assets/js/guessable.js`) that must give the same numbers: keep the two in step.
+//! (`web/assets/js/guessable.js`) that must give the same numbers: keep the two in step. Both
+//! are tested against one vector file, `tests/vectors/guessable-room-names.txt` (the common
+//! words, the threshold and the estimate for sample names), so neither can drift alone.
 
 /// Letter runs that count as one guess each (6 bits) instead of per letter. Same list, same
 /// order, as `web/assets/js/guessable.js`.

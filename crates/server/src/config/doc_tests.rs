@@ -5,7 +5,8 @@
 //!   errors), is `Config::default()`, key for key;
 //! - every key `Config` has appears in the block, set to its default, or commented out as
 //!   `# key = example` when it has no default value (an unset `Option`); and every commented
-//!   example is itself a valid key and value.
+//!   example is itself a valid key and value;
+//! - the commented example the packages install (`packaging/moot.toml`) is a valid config file.
 
 use super::Config;
 use std::collections::BTreeMap;
@@ -162,4 +163,26 @@ fn has_key(table: &toml::Table, dotted: &str) -> bool {
         at = inner;
     }
     false
+}
+
+/// The commented example the packages install (docs/config.md points to it).
+const PACKAGED_EXAMPLE: &str = include_str!("../../../../packaging/moot.toml");
+
+#[test]
+fn the_packaged_example_is_a_valid_config_file() {
+    let config = Config::from_toml(PACKAGED_EXAMPLE)
+        .unwrap_or_else(|e| panic!("packaging/moot.toml is not a valid config file: {e}"));
+    config
+        .validate()
+        .unwrap_or_else(|e| panic!("packaging/moot.toml does not validate: {e}"));
+    // Its commented-out alternatives name real keys too (they are not meant to be combined,
+    // so only read, not validated).
+    let with_examples: String = PACKAGED_EXAMPLE
+        .lines()
+        .map(|line| uncommented(line.trim_start()).unwrap_or(line))
+        .collect::<Vec<_>>()
+        .join("\n");
+    if let Err(e) = Config::from_toml(&with_examples) {
+        panic!("packaging/moot.toml with its `# key = …` examples uncommented: {e}");
+    }
 }
