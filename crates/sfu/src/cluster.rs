@@ -62,6 +62,7 @@ impl Cluster {
     }
 
     /// Whether packets published here in `group` are relayed to other SFUs too.
+    #[inline]
     pub fn is_spread(&self, group: GroupId) -> bool {
         self.spread.contains(&group)
     }

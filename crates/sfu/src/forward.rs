@@ -44,6 +44,7 @@ pub struct ForwardedPacket {
 impl ForwardedPacket {
     /// The extensions a subscriber's copy carries: only what its decoder or player uses;
     /// str0m adds mid and the transport extensions itself.
+    #[inline]
     fn out_ext(&self) -> ExtensionValues {
         ExtensionValues {
             audio_level: self.audio_level,
@@ -56,6 +57,7 @@ impl ForwardedPacket {
     /// The subscriber's copy for its outgoing `mid`: payload type, numbering and timestamp
     /// rewritten; None when it cannot be sent there (no matching codec, or from before the
     /// stream's current start).
+    #[inline]
     fn copy_for(
         &self,
         sub: &mut Peer,

@@ -140,14 +140,17 @@ pub(crate) struct Outbox {
 }
 
 impl Outbox {
+    #[inline]
     pub fn signal(&mut self, signal: Signal) {
         self.outputs.push_back(SfuOutput::Signal(signal));
     }
 
+    #[inline]
     pub fn cluster(&mut self, message: ClusterMessage) {
         self.outputs.push_back(SfuOutput::Cluster(message));
     }
 
+    #[inline]
     pub fn transmit(&mut self, transmit: Transmit) {
         self.stats.datagrams_out += 1;
         self.outputs.push_back(SfuOutput::Transmit(transmit));
@@ -158,6 +161,7 @@ impl Outbox {
     }
 
     /// Queues `peer` for draining, once until it is drained.
+    #[inline]
     pub fn mark_dirty(&mut self, id: PeerId, peer: &mut Peer) {
         if !peer.queued {
             peer.queued = true;
@@ -165,12 +169,14 @@ impl Outbox {
         }
     }
 
+    #[inline]
     pub fn next_dirty(&mut self) -> Option<PeerId> {
         self.dirty.pop_front()
     }
 
     /// Writes one forwarded packet to subscriber `sub` on its outgoing `mid`, counts it, and
     /// queues the subscriber for draining (once per batch: str0m releases the packet then).
+    #[inline]
     pub fn write(&mut self, id: PeerId, sub: &mut Peer, mid: Mid, write: RtpWrite, bytes: usize) {
         match sub.write_rtp(mid, write) {
             Ok(true) => {

@@ -120,6 +120,7 @@ impl Peer {
 
     /// Runs `f` on this peer's `Rtc`, turning str0m errors and panics into a recorded fault.
     /// After a fault the peer is never touched again (every later call returns the fault).
+    #[inline]
     pub fn with_rtc<T>(
         &mut self,
         f: impl FnOnce(&mut Rtc) -> Result<T, RtcError>,
@@ -154,6 +155,7 @@ impl Peer {
     }
 
     /// Whether media of `kind` from this peer may be forwarded.
+    #[inline]
     pub fn may_send(&self, kind: MediaKind) -> bool {
         match kind {
             MediaKind::Audio => self.may_send_audio,
@@ -163,6 +165,7 @@ impl Peer {
 
     /// The mid, simulcast layer and codec of an incoming packet on `ssrc` with type `pt`
     /// (asked of str0m once per stream, then cached).
+    #[inline]
     pub fn rx_lookup(&mut self, ssrc: Ssrc, pt: Pt) -> Option<(Mid, Option<Rid>, PayloadParams)> {
         if let Some(rx) = self.rewrite.rx(ssrc, pt) {
             return rx.params.map(|p| (rx.mid, rx.rid, p));
@@ -193,17 +196,20 @@ impl Peer {
     }
 
     /// The simulcast layer outgoing `mid` carries now.
+    #[inline]
     pub fn layer_of(&self, mid: Mid) -> Option<Rid> {
         self.rewrite.layer_of(mid)
     }
 
     /// Outgoing `mid` stops carrying its layer: what comes next must start at a keyframe.
+    #[inline]
     pub fn pause_layer(&mut self, mid: Mid) {
         self.rewrite.pause_layer(mid);
     }
 
     /// Our payload type, sequence number and timestamp for a packet forwarded on outgoing
     /// `mid`; `continuity` says how it follows the last packet sent there.
+    #[inline]
     pub fn rewrite(
         &mut self,
         mid: Mid,
@@ -217,6 +223,7 @@ impl Peer {
         Some((pt, seq, timestamp))
     }
 
+    #[inline]
     fn payload_type(&mut self, mid: Mid, params: PayloadParams) -> Option<Pt> {
         if let Some(to) = self.rewrite.pt(mid, params.pt()) {
             return Some(to);
@@ -231,6 +238,7 @@ impl Peer {
 
     /// Writes a forwarded packet to the send stream of `mid`; false when there is none (the
     /// mid is not negotiated yet, or stopped).
+    #[inline]
     pub fn write_rtp(&mut self, mid: Mid, write: RtpWrite) -> Result<bool, PeerFault> {
         let cached = self.rewrite.ssrc(mid);
         let written = self.with_rtc(|rtc| {

@@ -30,6 +30,7 @@ pub(crate) struct Ranking {
 impl Ranking {
     /// One audio level of `peer`'s microphone in `group`; returns whether this packet is
     /// forwarded (always, unless the group forwards only who speaks and `peer` is not heard).
+    #[inline]
     pub fn on_level(&mut self, now: Instant, group: GroupId, peer: PeerId, level: i8) -> bool {
         let detector = self.speakers.entry(group).or_default();
         detector.on_level(now, peer, level);
@@ -52,11 +53,13 @@ impl Ranking {
     }
 
     /// `peer`'s place in its group's order (`usize::MAX`: not ranked yet).
+    #[inline]
     pub fn rank_of(&self, peer: PeerId) -> usize {
         self.ranks.get(&peer).copied().unwrap_or(usize::MAX)
     }
 
     /// Whether `group` forwards only who speaks.
+    #[inline]
     pub fn is_selective(&self, group: GroupId) -> bool {
         self.selective.contains(&group)
     }

@@ -69,6 +69,7 @@ pub struct RtpRewrite {
 
 impl RtpRewrite {
     /// What is known of incoming `ssrc` when its packets have payload type `pt`.
+    #[inline]
     pub fn rx(&self, ssrc: Ssrc, pt: Pt) -> Option<&RxStream> {
         self.rx.get(&ssrc).filter(|rx| rx.pt == pt)
     }
@@ -78,6 +79,7 @@ impl RtpRewrite {
     }
 
     /// Our payload type on outgoing `mid` for the publisher's `from`, once learnt.
+    #[inline]
     pub fn pt(&self, mid: Mid, from: Pt) -> Option<Pt> {
         let stream = self.tx.get(&mid)?;
         stream
@@ -92,20 +94,24 @@ impl RtpRewrite {
     }
 
     /// str0m's send stream for outgoing `mid`, once found.
+    #[inline]
     pub fn ssrc(&self, mid: Mid) -> Option<Ssrc> {
         self.tx.get(&mid).and_then(|s| s.ssrc)
     }
 
+    #[inline]
     pub fn learn_ssrc(&mut self, mid: Mid, ssrc: Ssrc) {
         self.tx.entry(mid).or_default().ssrc = Some(ssrc);
     }
 
     /// The simulcast layer outgoing `mid` carries now.
+    #[inline]
     pub fn layer_of(&self, mid: Mid) -> Option<Rid> {
         self.tx.get(&mid).and_then(|s| s.layer)
     }
 
     /// Outgoing `mid` stops carrying its layer: what comes next must start at a keyframe.
+    #[inline]
     pub fn pause_layer(&mut self, mid: Mid) {
         if let Some(stream) = self.tx.get_mut(&mid) {
             stream.layer = None;
@@ -115,6 +121,7 @@ impl RtpRewrite {
     /// The sequence number and timestamp on outgoing `mid` of a packet numbered `seq` with
     /// `timestamp` at its source; `continuity` says how it follows the last packet sent
     /// there. None: from before the current layer (or source) began, so it cannot be numbered.
+    #[inline]
     pub fn rewrite(
         &mut self,
         mid: Mid,

@@ -104,6 +104,7 @@ impl SlotPool {
     /// `speaker::VOICE_DBOV` loud) and how the packet follows the slot's last one
     /// (`Continuity::NewSource`: the slot changed hands); None when every slot is busy with
     /// someone else's voice.
+    #[inline]
     pub fn slot_for(
         &mut self,
         now: Instant,
