@@ -106,7 +106,8 @@ pub fn render(state: &AppState) -> String {
         &mut out,
         "moot_media_datagrams_received_total",
         "counter",
-        "UDP datagrams received on the media port.",
+        "Media packets received for a known peer (UDP datagrams and ICE-TCP frames; what \
+         belongs to nobody is dropped uncounted).",
         media.datagrams_in,
     );
     metric(
@@ -150,7 +151,7 @@ pub fn render(state: &AppState) -> String {
         &mut out,
         "moot_media_datagrams_received_per_second",
         "gauge",
-        &format!("UDP datagrams received per second over the last {window} s."),
+        &format!("Media packets received per second over the last {window} s."),
         format!("{dg_in:.1}"),
     );
     metric(

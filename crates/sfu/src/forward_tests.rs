@@ -55,9 +55,20 @@ fn a_packet_is_forwarded_within_the_call_that_received_it() {
         }
         // The datagrams only: no `handle_timeout` of the SFU's between them and the check.
         let sfu = &mut net.sfus[0];
+        let demux = &mut net.demux[0];
         for t in &sent {
             in_sfu(|| {
-                sfu.handle_receive(now, Protocol::Udp, speaker.addr, t.destination, &t.contents)
+                let id = demux
+                    .route(Protocol::Udp, speaker.addr, &t.contents)
+                    .expect("the speaker's address is bound");
+                sfu.handle_receive(
+                    now,
+                    id,
+                    Protocol::Udp,
+                    speaker.addr,
+                    t.destination,
+                    &t.contents,
+                )
             });
         }
         while let Some(output) = sfu.poll_output() {

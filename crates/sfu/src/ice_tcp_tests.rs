@@ -30,6 +30,8 @@ struct Client {
 struct Net {
     now: Instant,
     sfu: Sfu,
+    /// The SFU's routing table, as its caller keeps one.
+    demux: Demux,
     clients: Vec<Client>,
     /// Every server transmit's protocol.
     server_protos: Vec<Protocol>,
@@ -52,8 +54,12 @@ impl Net {
                         }
                         // The SFU sees the connection's remote end as the source.
                         let source = self.clients[i].addr;
+                        let Some(id) = self.demux.route(Protocol::Tcp, source, &t.contents) else {
+                            continue;
+                        };
                         self.sfu.handle_receive(
                             self.now,
+                            id,
                             Protocol::Tcp,
                             source,
                             t.destination,
@@ -134,13 +140,15 @@ fn clients_with_only_tcp_candidates_connect_and_exchange_media_over_tcp() {
     let mut net = Net {
         now,
         sfu,
+        demux: Demux::default(),
         clients,
         server_protos: Vec::new(),
         client_udp: 0,
     };
     for (i, offer) in offers.into_iter().enumerate() {
         let id = net.clients[i].id;
-        net.sfu.add_peer(now, id, GroupId(1)).expect("new peer");
+        let ufrag = net.sfu.add_peer(now, id, GroupId(1)).expect("new peer");
+        net.demux.insert_peer(id, ufrag);
         let answer = net
             .sfu
             .accept_offer(now, id, &offer, HashMap::new())

@@ -54,7 +54,7 @@ mod slot_tests;
 mod test_net;
 
 pub use adapt::DEFAULT_INITIAL_BANDWIDTH_BPS;
-pub use demux::{is_stun, stun_local_ufrag};
+pub use demux::{is_stun, stun_local_ufrag, Demux, Route, ADDRESSES_PER_PEER};
 pub use forward::ForwardedPacket;
 pub use outbox::{ClusterMessage, EndCause, SfuOutput, SfuStats, Signal};
 pub use peer::PeerFault;
@@ -64,7 +64,6 @@ pub use str0m::media::{KeyframeRequestKind, MediaKind, Rid};
 pub use str0m::net::{Protocol, Transmit};
 
 use cluster::Cluster;
-use demux::Demux;
 use negotiation::Subscription;
 use outbox::Outbox;
 use peer::Peer;
@@ -84,20 +83,9 @@ use str0m::net::{Receive, TcpType};
 use str0m::{Candidate, IceCreds, Input, RtcConfig};
 use track::Track;
 
-/// Random characters after the peer number in a server-side ICE ufrag (`m<peer>x<random>`).
+/// Random characters after the peer number in a server-side ICE ufrag (`m<peer>x<random>`):
+/// the peer number keeps ufrags unique, the random part unguessable.
 const UFRAG_RANDOM_LEN: usize = 6;
-
-/// The peer a server-side ICE ufrag was made for (`m<peer>x<random>`), so a datagram can be
-/// routed to the thread owning its peer before any peer state is looked at. Only a routing
-/// hint: the owning `Sfu` still checks the whole ufrag and the STUN message's integrity.
-pub fn peer_of_ufrag(ufrag: &str) -> Option<PeerId> {
-    let rest = ufrag.strip_prefix('m')?;
-    let (number, random) = rest.split_once('x')?;
-    if random.len() != UFRAG_RANDOM_LEN {
-        return None;
-    }
-    number.parse().ok().map(PeerId)
-}
 
 /// How long a peer's ICE may stay disconnected before its session is given up.
 pub const ICE_RECOVERY: Duration = Duration::from_secs(8);
@@ -244,7 +232,6 @@ pub struct Sfu {
     slot_subscribers: FxHashMap<GroupId, Vec<PeerId>>,
     ranking: Ranking,
     cluster: Cluster,
-    demux: Demux,
     outbox: Outbox,
     /// Every peer's next str0m timeout, ordered, so finding due peers needs no scan.
     timers: BTreeSet<(Instant, PeerId)>,
@@ -268,7 +255,6 @@ impl Sfu {
             slot_subscribers: FxHashMap::default(),
             ranking: Ranking::default(),
             cluster: Cluster::default(),
-            demux: Demux::default(),
             outbox: Outbox::default(),
             timers: BTreeSet::new(),
             next_adaptation: None,
@@ -290,7 +276,14 @@ impl Sfu {
     }
 
     /// Creates the media session of a peer in a group. The peer then sends its offer.
-    pub fn add_peer(&mut self, now: Instant, id: PeerId, group: GroupId) -> Result<(), SfuError> {
+    /// Returns the session's server-side ICE ufrag: STUN messages naming it are this peer's,
+    /// which is how the caller's routing table (`Demux`) learns where its packets go.
+    pub fn add_peer(
+        &mut self,
+        now: Instant,
+        id: PeerId,
+        group: GroupId,
+    ) -> Result<String, SfuError> {
         if self.peers.contains_key(&id) {
             return Err(SfuError::PeerExists);
         }
@@ -367,9 +360,8 @@ impl Sfu {
         self.timers.insert((now, id));
         self.next_adaptation.get_or_insert(now + adapt::ADAPT_EVERY);
         self.groups.entry(group).or_default().push(id);
-        self.demux.insert_peer(id, ufrag);
         self.rerank(now, group);
-        Ok(())
+        Ok(ufrag)
     }
 
     /// Accepts the client's initial offer and returns the answer. Remote tracks already in
@@ -482,35 +474,38 @@ impl Sfu {
         self.settle(now);
     }
 
-    /// Feeds one packet received over `proto`: a UDP datagram, or the contents of one RFC 4571
-    /// frame from an ICE-TCP connection (`source` is the connection's remote address, which
-    /// routes on its own). `destination` is the local address it arrived on, as advertised in
-    /// the candidates (for TCP, the candidate it was accepted on).
+    /// Feeds one packet of peer `id` received over `proto`: a UDP datagram, or the contents
+    /// of one RFC 4571 frame from an ICE-TCP connection (`source` is the connection's remote
+    /// address). `destination` is the local address it arrived on, as advertised in the
+    /// candidates (for TCP, the candidate it was accepted on). The caller routed it to `id`
+    /// (`Demux`); str0m still checks that it belongs to this session (ICE credentials, DTLS,
+    /// SRTP) and drops it otherwise.
     pub fn handle_receive(
         &mut self,
         now: Instant,
+        id: PeerId,
         proto: Protocol,
         source: SocketAddr,
         destination: SocketAddr,
         packet: &[u8],
     ) {
-        self.receive(now, proto, source, destination, packet);
+        self.receive(now, id, proto, source, destination, packet);
         self.settle(now);
     }
 
-    /// Feeds several received datagrams at once (what one `recvmmsg` read). Each receiving
-    /// peer is drained right away, so its packets are forwarded in arrival order, but the
-    /// subscribers they were written to are drained once, after the last datagram: str0m's
-    /// fixed work per poll (timers, ICE, RTCP, pacing) is then paid once per subscriber and
-    /// batch instead of once per forwarded packet.
+    /// Feeds several received UDP datagrams at once (what one `recvmmsg` read), each with the
+    /// peer it was routed to. Each receiving peer is drained right away, so its packets are
+    /// forwarded in arrival order, but the subscribers they were written to are drained once,
+    /// after the last datagram: str0m's fixed work per poll (timers, ICE, RTCP, pacing) is
+    /// then paid once per subscriber and batch instead of once per forwarded packet.
     pub fn handle_receive_batch<'a>(
         &mut self,
         now: Instant,
         destination: SocketAddr,
-        datagrams: impl IntoIterator<Item = (SocketAddr, &'a [u8])>,
+        datagrams: impl IntoIterator<Item = (PeerId, SocketAddr, &'a [u8])>,
     ) {
-        for (source, datagram) in datagrams {
-            self.receive(now, Protocol::Udp, source, destination, datagram);
+        for (id, source, datagram) in datagrams {
+            self.receive(now, id, Protocol::Udp, source, destination, datagram);
         }
         self.settle(now);
     }
@@ -520,15 +515,13 @@ impl Sfu {
     fn receive(
         &mut self,
         now: Instant,
+        id: PeerId,
         proto: Protocol,
         source: SocketAddr,
         destination: SocketAddr,
         packet: &[u8],
     ) {
         self.outbox.stats.datagrams_in += 1;
-        let Some(id) = self.demux.route(proto, source, packet) else {
-            return;
-        };
         let Ok(receive) = Receive::new(proto, source, destination, packet) else {
             return;
         };

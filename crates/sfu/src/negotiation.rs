@@ -185,7 +185,6 @@ impl Sfu {
         let Some(peer) = self.peers.remove(&id) else {
             return;
         };
-        self.demux.remove_peer(id);
         if let Some(subscribers) = self.slot_subscribers.get_mut(&peer.group) {
             subscribers.retain(|p| *p != id);
             if subscribers.is_empty() {

@@ -104,6 +104,7 @@ impl std::fmt::Display for EndCause {
 /// Counters for metrics and benchmarks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SfuStats {
+    /// Packets fed to the SFU (routed to one of its peers by the caller).
     pub datagrams_in: u64,
     pub datagrams_out: u64,
     /// RTP packets written to subscribers.

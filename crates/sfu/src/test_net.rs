@@ -40,6 +40,8 @@ pub(crate) struct Client {
 pub(crate) struct Net {
     pub(crate) now: Instant,
     pub(crate) sfus: [Sfu; 2],
+    /// Each SFU's routing table, as its caller keeps one (the server's media workers do).
+    pub(crate) demux: [Demux; 2],
     pub(crate) clients: Vec<Client>,
     pub(crate) relayed: usize,
     /// Clients joining from now on say they can receive microphones on audio slots.
@@ -56,12 +58,20 @@ impl Net {
                     str0m::Output::Timeout(_) => break,
                     str0m::Output::Transmit(t) => {
                         let sfu = &mut self.sfus[c.sfu];
+                        let demux = &mut self.demux[c.sfu];
+                        let now = self.now;
                         in_sfu(|| {
+                            // Routing counts as the SFU's work, as when the SFU routed itself.
+                            let Some(id) = demux.route(Protocol::Udp, c.addr, &t.contents) else {
+                                return;
+                            };
+                            let (source, destination) = (c.addr, t.destination);
                             sfu.handle_receive(
-                                self.now,
+                                now,
+                                id,
                                 Protocol::Udp,
-                                c.addr,
-                                t.destination,
+                                source,
+                                destination,
                                 &t.contents,
                             )
                         })
@@ -247,6 +257,7 @@ impl Net {
                 sfu(addr("192.0.2.1:10000"), 1),
                 sfu(addr("192.0.2.2:10000"), 2),
             ],
+            demux: [Demux::default(), Demux::default()],
             clients: Vec::new(),
             relayed: 0,
             audio_slots: false,
@@ -268,9 +279,10 @@ impl Net {
             .map(|_| api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None))
             .collect();
         let (offer, pending) = api.apply().expect("changes to offer");
-        self.sfus[on]
+        let ufrag = self.sfus[on]
             .add_peer(now, PeerId(id), group)
             .expect("new peer");
+        self.demux[on].insert_peer(PeerId(id), ufrag);
         self.sfus[on].set_audio_slots(PeerId(id), self.audio_slots);
         let answer = self.sfus[on]
             .accept_offer(now, PeerId(id), &offer.to_sdp_string(), HashMap::new())

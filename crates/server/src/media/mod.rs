@@ -97,8 +97,8 @@ pub enum MediaCommand {
 enum WorkerInput {
     Command(MediaCommand),
     Datagrams(worker::PassedOn),
-    /// A packet from an ICE-TCP connection.
-    Tcp(crate::media_tcp::Inbound),
+    /// A packet from an ICE-TCP connection, for this peer.
+    Tcp(PeerId, crate::media_tcp::Inbound),
     /// A large room, from here on: whether it is on several workers (then its packets are
     /// relayed to the others).
     Spread {
@@ -302,18 +302,26 @@ impl MediaHandle {
     }
 
     /// Hands a packet from an ICE-TCP connection to the worker owning its peer, found as for a
-    /// datagram (a STUN message binds the connection's address); nobody's is dropped.
+    /// datagram but as a route of its own (a STUN message binds the connection); nobody's is
+    /// dropped.
     fn route_tcp(&self, packet: crate::media_tcp::Inbound) {
-        let lookup = self.routes().lookup(packet.source, &packet.packet);
-        let worker = match lookup {
-            routes::Lookup::Worker(worker) => worker,
-            routes::Lookup::Bind(peer) => match self.routes_mut().bind(packet.source, peer) {
-                Some(worker) => worker,
+        let (tcp, source) = (moot_sfu::Protocol::Tcp, packet.source);
+        let lookup = self.routes().lookup(tcp, source, &packet.packet);
+        let (worker, peer) = match lookup {
+            routes::Lookup::Worker(worker, peer) => (worker, peer),
+            routes::Lookup::Bind(peer) => match self.routes_mut().bind(tcp, source, peer) {
+                Some(worker) => (worker, peer),
                 None => return,
             },
             routes::Lookup::Unknown => return,
         };
-        self.to_worker(worker, WorkerInput::Tcp(packet));
+        self.to_worker(worker, WorkerInput::Tcp(peer, packet));
+    }
+
+    /// A worker's SFU added `peer`, whose session answers to `ufrag`: packets naming it are
+    /// routed to that worker from now on.
+    fn set_ufrag(&self, peer: PeerId, ufrag: String) {
+        self.routes_mut().set_ufrag(peer, ufrag);
     }
 
     fn routes(&self) -> std::sync::RwLockReadGuard<'_, Routes> {

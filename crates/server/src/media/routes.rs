@@ -11,27 +11,23 @@
 //! room and what is published in it, so the workers can relay the room's media to each other
 //! (`moot_sfu::relay`).
 //!
-//! Routing mirrors the SFU's own demux: a STUN message names its peer in the ufrag (and binds
-//! its source address to that peer); anything else goes by source address. The owning SFU
-//! still authenticates everything; a forged ufrag only moves a datagram to a worker that
-//! drops it.
+//! Which peer a packet belongs to is the SFU's routing table (`moot_sfu::Demux`, one for all
+//! workers, here): a STUN message names its peer by the full server-side ufrag (and binds its
+//! source, over UDP or an ICE-TCP connection, to that peer); anything else goes by source.
+//! Each packet is looked up once, here, and handed to its worker's SFU with the peer it
+//! belongs to. The owning SFU's str0m still authenticates everything.
 
-use moot_sfu::{peer_of_ufrag, stun_local_ufrag, GroupId, MediaKind, PeerId, Source, TrackKey};
+use moot_sfu::{Demux, GroupId, MediaKind, PeerId, Protocol, Route, Source, TrackKey};
 use std::collections::HashMap;
 use std::net::SocketAddr;
-
-/// Source addresses remembered per peer (a client changing networks, or trying several
-/// candidates, has a few); the oldest is forgotten beyond this, so a flood of STUN messages
-/// naming one peer cannot grow the table.
-const ADDRESSES_PER_PEER: usize = 8;
 
 #[derive(Debug, Default)]
 pub struct Routes {
     /// Peer → (worker, group).
     peers: HashMap<PeerId, (usize, GroupId)>,
     groups: HashMap<GroupId, GroupPlace>,
-    by_addr: HashMap<SocketAddr, PeerId>,
-    addrs_of: HashMap<PeerId, Vec<SocketAddr>>,
+    /// Which peer a packet belongs to.
+    demux: Demux,
     /// Peers per worker, for placing new groups and for metrics.
     load: Vec<usize>,
     /// Groups with more peers than this spread over the workers (0: never)…
@@ -171,11 +167,7 @@ impl Routes {
                 self.groups.remove(&group);
             }
         }
-        for addr in self.addrs_of.remove(&peer).unwrap_or_default() {
-            if self.by_addr.get(&addr) == Some(&peer) {
-                self.by_addr.remove(&addr);
-            }
-        }
+        self.demux.remove_peer(peer);
         Some(Removal {
             worker,
             group,
@@ -232,42 +224,33 @@ impl Routes {
         self.peers.get(&peer).map(|(worker, _)| *worker)
     }
 
-    /// The worker owning the peer a datagram from `source` belongs to. Only STUN messages
-    /// change the table (a handful per peer and second), so a read lock serves everything else.
-    pub fn lookup(&self, source: SocketAddr, datagram: &[u8]) -> Lookup {
-        if let Some(ufrag) = stun_local_ufrag(datagram) {
-            return match peer_of_ufrag(ufrag).filter(|p| self.peers.contains_key(p)) {
-                Some(peer) if self.by_addr.get(&source) == Some(&peer) => {
-                    Lookup::Worker(self.peers[&peer].0)
-                }
-                Some(peer) => Lookup::Bind(peer),
-                None => Lookup::Unknown,
-            };
-        }
-        match self.by_addr.get(&source).and_then(|p| self.peers.get(p)) {
-            Some(&(worker, _)) => Lookup::Worker(worker),
-            None => Lookup::Unknown,
+    /// Peer `peer`'s media session answers to `ufrag` (what its SFU's `add_peer` returned).
+    /// Ignored for a peer no longer placed (it left before its worker added it).
+    pub fn set_ufrag(&mut self, peer: PeerId, ufrag: String) {
+        if self.peers.contains_key(&peer) {
+            self.demux.insert_peer(peer, ufrag);
         }
     }
 
-    /// Routes `source` to `peer` from now on (after a STUN message named it); returns the
-    /// peer's worker.
-    pub fn bind(&mut self, source: SocketAddr, peer: PeerId) -> Option<usize> {
+    /// The peer a packet from `source` over `proto` belongs to, and its worker. Only STUN
+    /// messages change the table (a handful per peer and second), so a read lock serves
+    /// everything else.
+    pub fn lookup(&self, proto: Protocol, source: SocketAddr, packet: &[u8]) -> Lookup {
+        match self.demux.lookup(proto, source, packet) {
+            Route::Peer(peer) => match self.worker_of(peer) {
+                Some(worker) => Lookup::Worker(worker, peer),
+                None => Lookup::Unknown,
+            },
+            Route::Bind(peer) => Lookup::Bind(peer),
+            Route::Unknown => Lookup::Unknown,
+        }
+    }
+
+    /// Routes `source` over `proto` to `peer` from now on (after a STUN message named it);
+    /// returns the peer's worker.
+    pub fn bind(&mut self, proto: Protocol, source: SocketAddr, peer: PeerId) -> Option<usize> {
         let worker = self.worker_of(peer)?;
-        if let Some(previous) = self.by_addr.insert(source, peer) {
-            if previous == peer {
-                return Some(worker);
-            }
-            if let Some(list) = self.addrs_of.get_mut(&previous) {
-                list.retain(|a| *a != source);
-            }
-        }
-        let list = self.addrs_of.entry(peer).or_default();
-        list.push(source);
-        if list.len() > ADDRESSES_PER_PEER {
-            let oldest = list.remove(0);
-            self.by_addr.remove(&oldest);
-        }
+        self.demux.bind(proto, source, peer);
         Some(worker)
     }
 
@@ -280,7 +263,8 @@ impl Routes {
 /// Where a datagram goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lookup {
-    Worker(usize),
+    /// To this worker, for this peer.
+    Worker(usize, PeerId),
     /// A STUN message for this peer from an address not bound to it yet: `bind`, then route.
     Bind(PeerId),
     /// Nobody's: drop it.
@@ -426,52 +410,76 @@ mod tests {
         );
     }
 
+    const UDP: Protocol = Protocol::Udp;
+
     #[test]
     fn stun_names_the_peer_and_binds_its_address_then_media_follows_the_address() {
         let mut routes = Routes::new(2, 0, 0);
         routes.add_peer(PeerId(7), GroupId(1));
         routes.add_peer(PeerId(8), GroupId(2));
+        routes.set_ufrag(PeerId(7), "m7xqwerty".into());
+        routes.set_ufrag(PeerId(8), "m8xabcdef".into());
         let rtp = [0x80u8, 96, 0, 1];
-        assert_eq!(routes.lookup(addr(5000), &rtp), Lookup::Unknown);
+        assert_eq!(routes.lookup(UDP, addr(5000), &rtp), Lookup::Unknown);
         let stun = stun_for("m8xabcdef");
-        assert_eq!(routes.lookup(addr(5000), &stun), Lookup::Bind(PeerId(8)));
-        assert_eq!(routes.bind(addr(5000), PeerId(8)), Some(1));
-        assert_eq!(routes.lookup(addr(5000), &stun), Lookup::Worker(1));
-        assert_eq!(routes.lookup(addr(5000), &rtp), Lookup::Worker(1));
+        let eight = PeerId(8);
+        assert_eq!(routes.lookup(UDP, addr(5000), &stun), Lookup::Bind(eight));
+        assert_eq!(routes.bind(UDP, addr(5000), eight), Some(1));
+        assert_eq!(
+            routes.lookup(UDP, addr(5000), &stun),
+            Lookup::Worker(1, eight)
+        );
+        assert_eq!(
+            routes.lookup(UDP, addr(5000), &rtp),
+            Lookup::Worker(1, eight)
+        );
+        // The same address over an ICE-TCP connection is a route of its own.
+        assert_eq!(
+            routes.lookup(Protocol::Tcp, addr(5000), &rtp),
+            Lookup::Unknown
+        );
         // The port is reused by another peer that proves its ufrag: it moves.
         let stun7 = stun_for("m7xqwerty");
-        assert_eq!(routes.lookup(addr(5000), &stun7), Lookup::Bind(PeerId(7)));
-        assert_eq!(routes.bind(addr(5000), PeerId(7)), Some(0));
-        assert_eq!(routes.lookup(addr(5000), &rtp), Lookup::Worker(0));
-        // Removing a peer forgets its addresses.
+        assert_eq!(
+            routes.lookup(UDP, addr(5000), &stun7),
+            Lookup::Bind(PeerId(7))
+        );
+        assert_eq!(routes.bind(UDP, addr(5000), PeerId(7)), Some(0));
+        assert_eq!(
+            routes.lookup(UDP, addr(5000), &rtp),
+            Lookup::Worker(0, PeerId(7))
+        );
+        // Removing a peer forgets its addresses and its ufrag.
         routes.remove_peer(PeerId(7));
-        assert_eq!(routes.lookup(addr(5000), &rtp), Lookup::Unknown);
+        assert_eq!(routes.lookup(UDP, addr(5000), &rtp), Lookup::Unknown);
+        assert_eq!(routes.lookup(UDP, addr(5000), &stun7), Lookup::Unknown);
+        // A ufrag reported for a peer that already left is not taken.
+        routes.set_ufrag(PeerId(7), "m7xlate00".into());
+        assert_eq!(
+            routes.lookup(UDP, addr(1), &stun_for("m7xlate00")),
+            Lookup::Unknown
+        );
     }
 
     #[test]
-    fn unknown_or_malformed_ufrags_route_nowhere() {
+    fn unknown_or_forged_ufrags_route_nowhere() {
         let mut routes = Routes::new(1, 0, 0);
         routes.add_peer(PeerId(1), GroupId(1));
-        for ufrag in ["m2xabcdef", "mxabcdef", "m1xab", "q1xabcdef", "m1"] {
+        routes.set_ufrag(PeerId(1), "m1xabcdef".into());
+        // The right peer number with the wrong random part is someone guessing: nobody's.
+        for ufrag in [
+            "m2xabcdef",
+            "m1xabcdeg",
+            "mxabcdef",
+            "m1xab",
+            "q1xabcdef",
+            "m1",
+        ] {
             assert_eq!(
-                routes.lookup(addr(1), &stun_for(ufrag)),
+                routes.lookup(UDP, addr(1), &stun_for(ufrag)),
                 Lookup::Unknown,
                 "{ufrag}"
             );
         }
-    }
-
-    #[test]
-    fn a_flood_of_addresses_for_one_peer_is_bounded() {
-        let mut routes = Routes::new(1, 0, 0);
-        routes.add_peer(PeerId(1), GroupId(1));
-        for port in 0..1000 {
-            routes.bind(addr(port), PeerId(1));
-        }
-        assert_eq!(routes.by_addr.len(), ADDRESSES_PER_PEER);
-        assert_eq!(routes.addrs_of[&PeerId(1)].len(), ADDRESSES_PER_PEER);
-        let rtp = [0x80u8, 96, 0, 1];
-        assert_eq!(routes.lookup(addr(999), &rtp), Lookup::Worker(0));
-        assert_eq!(routes.lookup(addr(0), &rtp), Lookup::Unknown);
     }
 }

@@ -13,8 +13,8 @@ use crate::media_tcp::{Inbound as TcpInbound, TcpMedia};
 use crate::udp_batch::{send_all, Datagram, Receiver, BATCH, RECEIVE_BATCH};
 use moot_protocol::{ParticipantId, ServerMessage};
 use moot_sfu::{
-    ClusterMessage, ForwardedPacket, GroupId, Protocol, Rid, Sfu, SfuConfig, SfuOutput, Signal,
-    TrackKey,
+    ClusterMessage, ForwardedPacket, GroupId, PeerId, Protocol, Rid, Sfu, SfuConfig, SfuOutput,
+    Signal, TrackKey,
 };
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -44,18 +44,20 @@ pub struct Context {
 }
 
 /// Datagrams one worker received for peers of another, in one buffer: one allocation per
-/// batch, not per datagram.
+/// batch, not per datagram. Each keeps the peer it was routed to, so the owner does not look
+/// it up again.
 #[derive(Debug, Default)]
 pub struct PassedOn {
     bytes: Vec<u8>,
-    /// Each datagram's source and where it ends in `bytes` (it starts where the last ended).
-    ends: Vec<(SocketAddr, usize)>,
+    /// Each datagram's peer, source, and where it ends in `bytes` (it starts where the last
+    /// ended).
+    ends: Vec<(PeerId, SocketAddr, usize)>,
 }
 
 impl PassedOn {
-    fn push(&mut self, source: SocketAddr, datagram: &[u8]) {
+    fn push(&mut self, peer: PeerId, source: SocketAddr, datagram: &[u8]) {
         self.bytes.extend_from_slice(datagram);
-        self.ends.push((source, self.bytes.len()));
+        self.ends.push((peer, source, self.bytes.len()));
     }
 
     pub fn len(&self) -> usize {
@@ -66,12 +68,12 @@ impl PassedOn {
         self.ends.is_empty()
     }
 
-    fn datagrams(&self) -> impl Iterator<Item = (SocketAddr, &[u8])> {
-        let starts = std::iter::once(0).chain(self.ends.iter().map(|(_, end)| *end));
+    fn datagrams(&self) -> impl Iterator<Item = (PeerId, SocketAddr, &[u8])> {
+        let starts = std::iter::once(0).chain(self.ends.iter().map(|(_, _, end)| *end));
         self.ends
             .iter()
             .zip(starts)
-            .map(|(&(source, end), start)| (source, &self.bytes[start..end]))
+            .map(|(&(peer, source, end), start)| (peer, source, &self.bytes[start..end]))
     }
 }
 
@@ -120,8 +122,9 @@ struct Worker {
     outgoing: Vec<Datagram>,
     /// Datagrams received for other workers' peers, by worker, sent once per loop turn.
     passing_on: Vec<PassedOn>,
-    /// Which of the datagrams just read are this worker's (indices into the `Receiver`).
-    local: Vec<usize>,
+    /// Which of the datagrams just read are this worker's (indices into the `Receiver`),
+    /// with their peers.
+    local: Vec<(usize, PeerId)>,
     /// Where each datagram just read goes (kept to reuse its memory).
     lookups: Vec<Lookup>,
     /// Packets of spread rooms to relay, gathered during one flush.
@@ -226,7 +229,7 @@ impl Worker {
         let now = Instant::now();
         let sfu = &mut self.sfu;
         match input {
-            WorkerInput::Tcp(packet) => self.receive_tcp(packet),
+            WorkerInput::Tcp(peer, packet) => self.receive_tcp(peer, packet),
             WorkerInput::Command(command) => self.on_command(command),
             WorkerInput::Datagrams(passed) => {
                 sfu.handle_receive_batch(now, self.destination, passed.datagrams());
@@ -259,28 +262,33 @@ impl Worker {
             let routes = self.handle.routes();
             self.lookups.extend((0..count).map(|k| {
                 let (source, datagram) = receiver.datagram(k);
-                routes.lookup(source, datagram)
+                routes.lookup(Protocol::Udp, source, datagram)
             }));
         }
         for (k, lookup) in self.lookups.iter().enumerate() {
             let (source, datagram) = receiver.datagram(k);
-            let owner = match *lookup {
-                Lookup::Worker(worker) => worker,
+            let (owner, peer) = match *lookup {
+                Lookup::Worker(worker, peer) => (worker, peer),
                 // A STUN message naming its peer from a new address: rare, so a write lock.
-                Lookup::Bind(peer) => match self.handle.routes_mut().bind(source, peer) {
-                    Some(worker) => worker,
-                    None => continue,
-                },
-                // Nobody's: our SFU counts and drops it.
-                Lookup::Unknown => self.index,
+                Lookup::Bind(peer) => {
+                    match self.handle.routes_mut().bind(Protocol::Udp, source, peer) {
+                        Some(worker) => (worker, peer),
+                        None => continue,
+                    }
+                }
+                // Nobody's (a departed client, a stray or forged packet): dropped.
+                Lookup::Unknown => continue,
             };
             if owner == self.index {
-                self.local.push(k);
+                self.local.push((k, peer));
             } else {
-                self.passing_on[owner].push(source, datagram);
+                self.passing_on[owner].push(peer, source, datagram);
             }
         }
-        let batch = self.local.iter().map(|&k| receiver.datagram(k));
+        let batch = self.local.iter().map(|&(k, peer)| {
+            let (source, datagram) = receiver.datagram(k);
+            (peer, source, datagram)
+        });
         self.sfu
             .handle_receive_batch(Instant::now(), self.destination, batch);
     }
@@ -294,7 +302,7 @@ impl Worker {
     }
 
     /// Feeds a packet from an ICE-TCP connection (routed here by `MediaHandle::route_tcp`).
-    fn receive_tcp(&mut self, packet: TcpInbound) {
+    fn receive_tcp(&mut self, peer: PeerId, packet: TcpInbound) {
         // str0m matches the destination against its TCP candidates: the address accepted on
         // when advertised as is, else (bound to all interfaces, or behind 1:1 NAT) the first.
         let destination = if self.tcp_candidates.contains(&packet.local) {
@@ -305,6 +313,7 @@ impl Worker {
         let now = Instant::now();
         self.sfu.handle_receive(
             now,
+            peer,
             Protocol::Tcp,
             packet.source,
             destination,
@@ -325,7 +334,10 @@ impl Worker {
             } => {
                 self.connections.insert(id, connection);
                 match sfu.add_peer(now, peer(id), GroupId(group)) {
-                    Ok(()) => None,
+                    Ok(ufrag) => {
+                        self.handle.set_ufrag(peer(id), ufrag);
+                        None
+                    }
                     Err(e) => {
                         tracing::warn!(participant = %id, "cannot add media peer: {e}");
                         let message = convert::media_ended("could not set up media");
@@ -578,14 +590,22 @@ mod tests {
     fn passed_on_datagrams_come_back_whole_with_their_sources() {
         let a: SocketAddr = "127.0.0.1:1000".parse().expect("addr");
         let b: SocketAddr = "127.0.0.1:2000".parse().expect("addr");
+        let (one, two) = (moot_sfu::PeerId(1), moot_sfu::PeerId(2));
         let mut passed = PassedOn::default();
         assert!(passed.is_empty());
-        passed.push(a, &[1, 2, 3]);
-        passed.push(b, &[]);
-        passed.push(b, &[4, 5]);
+        passed.push(one, a, &[1, 2, 3]);
+        passed.push(two, b, &[]);
+        passed.push(two, b, &[4, 5]);
         assert_eq!(passed.len(), 3);
-        let back: Vec<(SocketAddr, Vec<u8>)> =
-            passed.datagrams().map(|(s, d)| (s, d.to_vec())).collect();
-        assert_eq!(back, vec![(a, vec![1, 2, 3]), (b, vec![]), (b, vec![4, 5])]);
+        let back: Vec<_> = passed
+            .datagrams()
+            .map(|(p, s, d)| (p, s, d.to_vec()))
+            .collect();
+        let expected = vec![
+            (one, a, vec![1, 2, 3]),
+            (two, b, vec![]),
+            (two, b, vec![4, 5]),
+        ];
+        assert_eq!(back, expected);
     }
 }
