@@ -1,30 +1,15 @@
-//! Simulcast adaptation: per subscriber and video stream, which layer to forward (quality
-//! setting, tile size, bandwidth estimate), and per published track which layers the
-//! publisher still needs to encode: the per-subscriber state (`SubscriberAdapt`, kept in its `Peer`)
-//! and the `Sfu`'s adaptation round, which needs every table; the pure decisions are in
-//! `simulcast.rs`.
-//!
-//! Runs every `ADAPT_EVERY`, not per packet: forwarding only looks up the decided layer.
-//!
-//! The bandwidth signal is str0m's send-side estimator (Google congestion control over
-//! transport-wide congestion control feedback). It works in RTP mode: str0m numbers every
-//! packet we write with the transport-wide sequence number as it sends it, and the browser
-//! (or the test client) reports their arrival times. A subscriber whose client
-//! gives no such feedback produces no estimate and simply gets no bandwidth cap.
-//!
-//! Except in large groups: a peer joining one (`SfuConfig::loss_based_estimation_after`) is
-//! estimated from loss and round-trip reports instead (`loss_estimate.rs`), because str0m's
-//! pacer makes every packet cost a pass over all of the peer's streams.
+//! Simulcast adaptation, per subscriber: its bandwidth estimate and the layer decided for each
+//! video stream it receives (`SubscriberAdapt`, kept in its `Peer`), and what that costs.
+//! The round that decides, over every subscriber and track, is `sfu/adaptation.rs`; the pure
+//! decisions are in `simulcast.rs`.
+//! Where the estimate comes from is told there too.
 
 use crate::loss_estimate::{LinkReport, LossBasedEstimate};
-use crate::outbox::{ClusterMessage, Signal};
 use crate::simulcast::{Layers, Stream};
-use crate::{MediaKind, PeerId, Sfu, Source, TrackKey};
+use crate::types::PeerId;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
-use str0m::bwe::{Bitrate, BweKind};
-use str0m::media::{KeyframeRequestKind, Mid, Rid};
-use str0m::stats::PeerStats;
+use str0m::media::{Mid, Rid};
 
 /// How often layer choices are made.
 pub const ADAPT_EVERY: Duration = Duration::from_millis(250);
@@ -62,6 +47,52 @@ pub struct SubscriberAdapt {
 }
 
 impl SubscriberAdapt {
+    /// A new estimate from str0m's delay-based estimator (None: frozen, not to cap on).
+    pub fn on_estimate(&mut self, estimate: Option<u64>) {
+        self.estimate = estimate;
+    }
+
+    /// A once-a-second link report, for a peer estimated from loss; false for one estimated
+    /// by str0m (the report changes nothing then).
+    pub fn on_link_report(&mut self, now: Instant, report: LinkReport) -> bool {
+        let Some(estimator) = self.loss_based.as_mut() else {
+            return false;
+        };
+        self.estimate = estimator.on_report(now, report);
+        true
+    }
+
+    /// The layer of each stream now (`simulcast::Budget::decide`), within the estimate less
+    /// `fixed` (what audio and single-layer video take first).
+    pub fn decide(
+        &mut self,
+        now: Instant,
+        streams: &[Stream],
+        previous: &[Option<Option<usize>>],
+        fixed: u64,
+    ) -> Vec<Option<usize>> {
+        let estimate = self.estimate.map(|e| e.saturating_sub(fixed));
+        self.budget.decide(now, streams, previous, estimate)
+    }
+
+    /// The layers decided per outgoing mid, until the next round.
+    pub fn set_targets(&mut self, targets: HashMap<Mid, Option<Rid>>) {
+        self.targets = targets;
+    }
+
+    /// What the estimator should aim for now (`bwe_rates`): a loss-based estimate takes it
+    /// here; for str0m's, returns the (minimum, desired) rates to set when they changed.
+    pub fn aim(&mut self, rates: (u64, u64)) -> Option<(u64, u64)> {
+        if let Some(estimate) = self.loss_based.as_mut() {
+            estimate.aim_for(rates.0);
+            return None;
+        }
+        (rates != self.bwe_rates).then(|| {
+            self.bwe_rates = rates;
+            rates
+        })
+    }
+
     /// The layer decided for outgoing `mid`: `Some(None)` means send nothing.
     pub fn target(&self, mid: Mid) -> Option<Option<Rid>> {
         self.targets.get(&mid).copied()
@@ -76,250 +107,12 @@ impl SubscriberAdapt {
     }
 }
 
-impl Sfu {
-    /// Sets the heights (device pixels) at which `id` shows each publisher's camera; 0 for a
-    /// hidden tile. Replaces what it said before. Used from the next adaptation on.
-    pub fn set_view_sizes(&mut self, id: PeerId, sizes: impl IntoIterator<Item = (PeerId, u32)>) {
-        if let Some(peer) = self.peers.get_mut(&id) {
-            peer.adapt.view_heights = sizes.into_iter().collect();
-        }
-    }
-
-    /// A new bandwidth estimate from str0m for what we send `id`.
-    pub(crate) fn on_estimate(&mut self, id: PeerId, kind: BweKind) {
-        let Some(peer) = self.peers.get_mut(&id) else {
-            return;
-        };
-        if let BweKind::Twcc {
-            estimate,
-            can_probe,
-        } = kind
-        {
-            // Without probing the estimate is only the last one, frozen: do not cap on it.
-            peer.adapt.estimate = can_probe.then(|| estimate.as_u64());
-            tracing::trace!(peer = id.0, %estimate, can_probe, "bandwidth estimate");
-        }
-    }
-
-    /// str0m's once-a-second report on what we send `id`: feeds its loss-based estimate.
-    pub(crate) fn on_link_report(&mut self, now: Instant, id: PeerId, stats: &PeerStats) {
-        let Some(peer) = self.peers.get_mut(&id) else {
-            return;
-        };
-        let Some(estimator) = peer.adapt.loss_based.as_mut() else {
-            return;
-        };
-        let report = LinkReport {
-            bytes_sent: stats.peer_bytes_tx,
-            media_bytes_sent: stats.bytes_tx,
-            loss: stats.egress_loss_fraction,
-            rtt: stats.rtt,
-        };
-        peer.adapt.estimate = estimator.on_report(now, report);
-        tracing::trace!(peer = id.0, ?report, estimate = ?peer.adapt.estimate, "loss-based estimate");
-    }
-
-    /// Re-decides every subscriber's layers and tells publishers which layers are needed.
-    pub(crate) fn adapt(&mut self, now: Instant) {
-        self.next_adaptation = (!self.peers.is_empty()).then(|| now + ADAPT_EVERY);
-        for track in self.tracks.values_mut() {
-            track.layers.roll(now);
-        }
-        let mut needed: HashMap<TrackKey, Vec<bool>> = HashMap::new();
-        let ids: Vec<PeerId> = self.peers.keys().copied().collect();
-        for id in ids {
-            self.adapt_subscriber(now, id, &mut needed);
-        }
-        // Layers of tracks published elsewhere go to their owners; layers other SFUs need
-        // of tracks published here count as needed here.
-        let mut wanted_elsewhere = Vec::new();
-        let mut keys: Vec<TrackKey> = Vec::new();
-        for (key, track) in &self.tracks {
-            if track.kind == MediaKind::Video && track.layers.is_simulcast() {
-                keys.push(*key);
-            }
-        }
-        for key in &keys {
-            let track = &self.tracks[key];
-            if track.remote {
-                let rids = needed
-                    .remove(key)
-                    .unwrap_or_default()
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, need)| **need)
-                    .filter_map(|(i, _)| track.layers.rid_at(i))
-                    .collect();
-                wanted_elsewhere.push((*key, rids));
-                continue;
-            }
-            let remote = self.cluster.layers_needed(now, *key);
-            if remote.is_empty() {
-                continue;
-            }
-            let layers = &self.tracks[key].layers;
-            let need = needed
-                .entry(*key)
-                .or_insert_with(|| vec![false; layers.len()]);
-            for i in remote.iter().filter_map(|rid| layers.index_of(*rid)) {
-                if let Some(slot) = need.get_mut(i) {
-                    *slot = true;
-                }
-            }
-        }
-        if !wanted_elsewhere.is_empty() {
-            self.outbox.cluster(ClusterMessage::LayersWanted {
-                needs: wanted_elsewhere,
-            });
-        }
-        let mut resumed = Vec::new();
-        for (key, track) in &mut self.tracks {
-            if track.kind != MediaKind::Video || !track.layers.is_simulcast() || track.remote {
-                continue;
-            }
-            let rids: Vec<Rid> = track.layers.rids().collect();
-            let need = needed
-                .remove(key)
-                .unwrap_or_else(|| vec![false; rids.len()]);
-            let before: Vec<bool> = rids
-                .iter()
-                .map(|r| track.layers.active.is_active(*r))
-                .collect();
-            if let Some(active) = track.layers.active.update(now, &rids, &need) {
-                if rids
-                    .iter()
-                    .zip(before)
-                    .any(|(r, was)| !was && active.contains(r))
-                {
-                    resumed.push(*key);
-                }
-                self.outbox.signal(Signal::Layers {
-                    peer: key.peer,
-                    mid: key.mid,
-                    active,
-                });
-            }
-        }
-        // A resumed layer is wanted by someone waiting to switch to it: ask for its keyframe
-        // (browsers start a resumed encoding with one anyway; this covers one that does not).
-        for key in resumed {
-            self.request_keyframe(now, key, KeyframeRequestKind::Pli);
-        }
-    }
-
-    /// Decides one subscriber's layers; marks in `needed` which layers of which tracks it
-    /// needs (what it should get, and what it gets until the switch).
-    fn adapt_subscriber(
-        &mut self,
-        now: Instant,
-        id: PeerId,
-        needed: &mut HashMap<TrackKey, Vec<bool>>,
-    ) {
-        let Some(peer) = self.peers.get(&id) else {
-            return;
-        };
-        let receive = peer.receive_video;
-        let mut fixed = 0u64;
-        let mut streams = Vec::new();
-        let mut keys: Vec<(Mid, TrackKey)> = Vec::new();
-        let mut previous = Vec::new();
-        for sub in &peer.subscriptions {
-            let Some(mid) = sub.line.open_mid() else {
-                continue;
-            };
-            let Some(track) = self.tracks.get(&sub.track) else {
-                continue;
-            };
-            if track.kind == MediaKind::Audio {
-                fixed += audio_reserve(track.audio_held, &track.layers);
-                continue;
-            }
-            let rank = self.ranking.rank_of(sub.track.peer);
-            if !receive.allows(track.source, rank) {
-                continue;
-            }
-            if !track.layers.is_simulcast() {
-                // One layer only (a screen share, a camera without simulcast): forwarded as
-                // is, its cost comes off the estimate first.
-                fixed += track.layers.plain_rate().unwrap_or(0);
-                continue;
-            }
-            let tile = (track.source == Source::Camera)
-                .then(|| peer.adapt.view_heights.get(&sub.track.peer).copied())
-                .flatten();
-            let rates = match track.layers.wanted(receive, tile) {
-                Some(top) => track.layers.rates()[..=top].to_vec(),
-                None => Vec::new(),
-            };
-            // Screen shares matter most, then cameras by how recently their owner spoke.
-            let importance = match track.source {
-                Source::Screen => 0,
-                _ => rank.saturating_add(1),
-            };
-            streams.push(Stream { importance, rates });
-            previous.push(
-                peer.adapt
-                    .target(mid)
-                    .map(|t| t.and_then(|rid| track.layers.index_of(rid))),
-            );
-            keys.push((mid, sub.track));
-        }
-        let estimate = peer.adapt.estimate.map(|e| e.saturating_sub(fixed));
-        let Some(peer) = self.peers.get_mut(&id) else {
-            return;
-        };
-        let levels = peer.adapt.budget.decide(now, &streams, &previous, estimate);
-        let mut targets = HashMap::new();
-        for ((mid, key), level) in keys.iter().zip(&levels) {
-            let Some(track) = self.tracks.get(key) else {
-                continue;
-            };
-            targets.insert(*mid, level.and_then(|l| track.layers.rid_at(l)));
-            let need = needed
-                .entry(*key)
-                .or_insert_with(|| vec![false; track.layers.len()]);
-            let current = peer
-                .layer_of(*mid)
-                .and_then(|rid| track.layers.index_of(rid));
-            for i in level.iter().chain(current.iter()) {
-                if let Some(slot) = need.get_mut(*i) {
-                    *slot = true;
-                }
-            }
-        }
-        peer.adapt.targets = targets;
-        tracing::trace!(
-            peer = id.0,
-            ?estimate,
-            ?levels,
-            ?streams,
-            "simulcast layers"
-        );
-        let rates = bwe_rates(fixed, &streams, &levels);
-        if let Some(estimate) = peer.adapt.loss_based.as_mut() {
-            estimate.aim_for(rates.0);
-        } else if rates != peer.adapt.bwe_rates {
-            peer.adapt.bwe_rates = rates;
-            let (minimum, desired) = rates;
-            let set = peer.with_rtc(|rtc| {
-                rtc.bwe()
-                    .set_bitrate(Bitrate::bps(minimum), Bitrate::bps(desired));
-                Ok(())
-            });
-            if set.is_err() {
-                self.outbox.faulted.push(id);
-            }
-            self.outbox.mark_dirty(id, peer);
-        }
-    }
-}
-
 /// What one audio track a subscriber receives takes off its estimate: what the microphone
 /// sends, as measured. With Opus DTX a silent one sends a packet every 400 ms (about 1.5
 /// kbit/s), so a flat reserve per microphone would starve the cameras of anyone in a room of
 /// silent people behind a modest link. One held back in a large room (selective audio)
 /// costs nothing.
-fn audio_reserve(held: bool, layers: &Layers) -> u64 {
+pub(crate) fn audio_reserve(held: bool, layers: &Layers) -> u64 {
     if held {
         return 0;
     }
@@ -330,7 +123,7 @@ fn audio_reserve(held: bool, layers: &Layers) -> u64 {
 /// the estimate can grow past what going up needs; `minimum`, while some stream is held
 /// below what it wants, is what the next step up would cost, so padding fills the link to
 /// it and the estimate can prove it (an estimate only grows with traffic to measure).
-fn bwe_rates(fixed: u64, streams: &[Stream], levels: &[Option<usize>]) -> (u64, u64) {
+pub(crate) fn bwe_rates(fixed: u64, streams: &[Stream], levels: &[Option<usize>]) -> (u64, u64) {
     let wanted: u64 = streams.iter().filter_map(|s| s.rates.last()).sum::<u64>();
     let desired = fixed + (wanted as f64 * PROBE_FACTOR) as u64;
     let now: u64 = streams

@@ -13,14 +13,11 @@
 //!
 //! Nothing here knows about threads: the caller moves the outputs between SFUs.
 
-use crate::forward::ForwardedPacket;
-use crate::negotiation::Keep;
-use crate::track::Track;
-use crate::{GroupId, MediaKind, PeerId, Sfu, Source, TrackKey};
+use crate::types::{GroupId, PeerId, TrackKey};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
-use str0m::media::{KeyframeRequestKind, Mid, Rid};
+use str0m::media::{Mid, Rid};
 
 /// How long layers another SFU said it needs count: it repeats them every adaptation round,
 /// so an SFU that stopped (its last subscriber left) stops holding layers open soon after.
@@ -84,9 +81,10 @@ impl Cluster {
         self.remote_peers.remove(&peer).map(|r| (r.group, r.mids))
     }
 
+    /// Every remote publisher, of any group.
     #[cfg(test)]
-    pub fn has_remote_peers(&self) -> bool {
-        !self.remote_peers.is_empty()
+    pub fn remote_members_all(&self) -> impl Iterator<Item = PeerId> + '_ {
+        self.remote_peers.keys().copied()
     }
 
     /// Remote publishers of `group`.
@@ -154,146 +152,5 @@ impl Cluster {
     /// A track published here ended: nobody needs its layers any more.
     pub fn track_ended(&mut self, track: TrackKey) {
         self.needs.remove(&track);
-    }
-}
-
-impl Sfu {
-    /// Whether `group` also has peers on other SFUs: from now on every packet published here
-    /// in it is also output as `Relay`.
-    pub fn set_spread(&mut self, group: GroupId, spread: bool) {
-        self.cluster.set_spread(group, spread);
-    }
-
-    /// A peer of `group` on another SFU publishes `track` (its `Published` output there): this
-    /// SFU's peers of the group subscribe, and its packets come in through `relay_in`.
-    pub fn add_remote_track(
-        &mut self,
-        now: Instant,
-        group: GroupId,
-        track: TrackKey,
-        kind: MediaKind,
-        source: Source,
-    ) {
-        if self.tracks.contains_key(&track) || self.peers.contains_key(&track.peer) {
-            return;
-        }
-        self.tracks
-            .insert(track, Track::new(kind, source, group, true));
-        self.cluster.add_remote_track(group, track);
-        self.subscribe_group(group, track, kind, source);
-        self.rerank(now, group);
-        self.settle(now);
-    }
-
-    /// A peer on another SFU left: its tracks stop here as they would for a local peer.
-    pub fn remove_remote_peer(&mut self, now: Instant, peer: PeerId) {
-        let Some((group, mids)) = self.cluster.remove_remote_peer(peer) else {
-            return;
-        };
-        for mid in mids {
-            self.tracks.remove(&TrackKey { peer, mid });
-        }
-        self.ranking.remove_peer(group, peer);
-        self.unsubscribe_group(group, peer);
-        self.rerank(now, group);
-        self.settle(now);
-    }
-
-    /// This SFU holds none of `group` any more: forget what it relayed of it.
-    pub fn forget_remote_group(&mut self, now: Instant, group: GroupId) {
-        self.cluster.set_spread(group, false);
-        let gone: Vec<PeerId> = self.cluster.remote_members(group).collect();
-        for peer in gone {
-            self.remove_remote_peer(now, peer);
-        }
-    }
-
-    /// Forwards packets relayed from the SFUs owning their tracks to the subscribers here.
-    pub fn relay_in(&mut self, now: Instant, packets: impl IntoIterator<Item = ForwardedPacket>) {
-        for packet in packets {
-            let Some(group) = self.tracks.get(&packet.track).map(|t| t.group) else {
-                continue;
-            };
-            self.fan_out(now, group, &packet);
-        }
-        self.settle(now);
-    }
-
-    /// Another SFU's subscriber needs a keyframe of `track`, published here.
-    pub fn relay_keyframe_request(
-        &mut self,
-        now: Instant,
-        track: TrackKey,
-        kind: KeyframeRequestKind,
-    ) {
-        if self.tracks.get(&track).is_some_and(|t| !t.remote) {
-            self.request_keyframe(now, track, kind);
-            self.settle(now);
-        }
-    }
-
-    /// The SFU `from` (any number the caller tells the SFUs apart by) needs these layers of
-    /// tracks published here (its `LayersWanted` output). Replaces what it said before.
-    pub fn set_remote_layer_needs(
-        &mut self,
-        now: Instant,
-        from: u64,
-        needs: impl IntoIterator<Item = (TrackKey, Vec<Rid>)>,
-    ) {
-        for (track, rids) in needs {
-            if self.tracks.get(&track).is_none_or(|t| t.remote) {
-                continue;
-            }
-            self.cluster.set_needs(now, from, track, rids);
-        }
-    }
-
-    /// Every track of `group` not published by `except`: local members' first (in join
-    /// order), then those relayed from other SFUs (by publisher).
-    pub(crate) fn group_tracks(&self, group: GroupId, except: PeerId) -> Vec<TrackKey> {
-        let local = self
-            .groups
-            .get(&group)
-            .into_iter()
-            .flatten()
-            .filter(|p| **p != except)
-            .flat_map(|p| {
-                self.peers[p].published.iter().map(|mid| TrackKey {
-                    peer: *p,
-                    mid: *mid,
-                })
-            });
-        local.chain(self.cluster.remote_tracks(group)).collect()
-    }
-
-    /// The tracks `peer` publishes (local or remote).
-    pub(crate) fn published_by(&self, peer: PeerId) -> Vec<Mid> {
-        match self.peers.get(&peer) {
-            Some(p) => p.published.clone(),
-            None => self.cluster.remote_mids(peer),
-        }
-    }
-
-    /// The group's peers here stop receiving `publisher`'s tracks (it left): open ones are
-    /// stopped in the next offer.
-    pub(crate) fn unsubscribe_group(&mut self, group: GroupId, publisher: PeerId) {
-        self.free_slots_of(group, publisher);
-        let members: Vec<PeerId> = self.groups.get(&group).cloned().unwrap_or_default();
-        for other in members {
-            let Some(other_peer) = self.peers.get_mut(&other) else {
-                continue;
-            };
-            let mut changed = false;
-            other_peer.subscriptions.retain_mut(|sub| {
-                if sub.track.peer != publisher {
-                    return true;
-                }
-                changed = true;
-                sub.line.wind_down() == Keep::Yes
-            });
-            if changed {
-                self.outbox.mark_dirty(other, other_peer);
-            }
-        }
     }
 }

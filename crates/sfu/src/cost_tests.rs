@@ -15,7 +15,7 @@
 //! `MOOT_COST_SELECTIVE_AFTER` (the SFU's `selective_audio_after`, default 0: off),
 //! `MOOT_COST_SLOTS` (1: the clients receive on audio slots; default 0).
 
-use super::*;
+use crate::test_net::prelude::*;
 use crate::test_net::Net;
 
 const FRAME: Duration = Duration::from_millis(20);
@@ -35,7 +35,7 @@ fn cost_of_forwarding_an_audio_room() {
     let talk = Duration::from_secs(setting("MOOT_COST_TALK_SECS", 2));
     let silent_publish = setting("MOOT_COST_SILENT_PUBLISH", 1);
     let mut net = Net::new(Instant::now());
-    net.sfus[0].config.selective_audio_after = setting("MOOT_COST_SELECTIVE_AFTER", 0) as usize;
+    net.sfus[0].set_selective_audio_after(setting("MOOT_COST_SELECTIVE_AFTER", 0) as usize);
     net.audio_slots = setting("MOOT_COST_SLOTS", 0) == 1;
     for id in 1..=talkers as u64 {
         net.levels.insert(PeerId(id), -20);

@@ -17,7 +17,7 @@
 //! Addresses are keyed with their transport: an ICE-TCP connection's remote address is its own
 //! route, apart from a UDP socket that happens to have the same address and port.
 
-use crate::PeerId;
+use crate::types::PeerId;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use str0m::net::Protocol;

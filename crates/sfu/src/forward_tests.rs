@@ -1,7 +1,7 @@
 //! When a forwarded packet leaves: in the same call that received it, not a timer later.
 
-use super::*;
 use crate::ice_tcp_tests::write_audio;
+use crate::test_net::prelude::*;
 use crate::test_net::{in_sfu, Net};
 
 /// RTCP packet types (RFC 3550 and later) are 192–223 in the second byte; an RTP packet's

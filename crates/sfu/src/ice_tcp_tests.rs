@@ -3,7 +3,7 @@
 //! transmits by hand, so this checks what str0m and the SFU do with `Protocol::Tcp`
 //! (answer SDP, ICE-lite checks, DTLS, media both ways) without sockets or framing.
 
-use super::*;
+use crate::test_net::prelude::*;
 use str0m::change::SdpAnswer;
 use str0m::media::{Direction, MediaTime};
 use str0m::{Event, Rtc};

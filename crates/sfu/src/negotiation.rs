@@ -3,8 +3,8 @@
 //! that carries those changes. `Peer::make_offer` and `Peer::accept_answer` walk them; this
 //! file holds their states and the `Sfu` side (offers out, peer removal).
 
-use crate::outbox::Signal;
-use crate::{MediaKind, PeerId, Sfu, Source, TrackKey};
+use crate::types::{Source, TrackKey};
+use str0m::media::MediaKind;
 
 /// Where one m-line the SFU sends on stands in the peer's negotiation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,75 +151,5 @@ impl Subscription {
             kind,
             line: MLine::new(),
         }
-    }
-}
-
-impl Sfu {
-    /// Makes an offer for pending m-line changes, if the peer may renegotiate now.
-    pub(crate) fn negotiate_if_wanted(&mut self, id: PeerId) {
-        let Some(peer) = self.peers.get_mut(&id) else {
-            return;
-        };
-        match peer.make_offer() {
-            Ok(Some(offer)) => {
-                tracing::debug!(
-                    peer = id.0,
-                    tracks = offer.tracks.len(),
-                    slots = offer.slots.len(),
-                    "offer"
-                );
-                self.outbox.signal(Signal::Offer {
-                    peer: id,
-                    sdp: offer.sdp,
-                    tracks: offer.tracks,
-                    slots: offer.slots,
-                });
-            }
-            Ok(None) => {}
-            Err(_) => self.outbox.faulted.push(id),
-        }
-    }
-
-    /// Takes a peer out of every table and tells its subscribers' sessions to stop its tracks.
-    pub(crate) fn detach(&mut self, id: PeerId) {
-        let Some(peer) = self.peers.remove(&id) else {
-            return;
-        };
-        if let Some(subscribers) = self.slot_subscribers.get_mut(&peer.group) {
-            subscribers.retain(|p| *p != id);
-            if subscribers.is_empty() {
-                self.slot_subscribers.remove(&peer.group);
-            }
-        }
-        // Not just `next_timeout`: the entry made when the peer was added may still be there.
-        self.timers.retain(|(_, p)| *p != id);
-        if let Some(members) = self.groups.get_mut(&peer.group) {
-            members.retain(|p| *p != id);
-            if members.is_empty() {
-                self.groups.remove(&peer.group);
-            }
-        }
-        // Stop receiving from this peer.
-        for sub in &peer.subscriptions {
-            if let Some(mid) = sub.line.open_mid() {
-                if let Some(track) = self.tracks.get_mut(&sub.track) {
-                    track.subscribers.retain(|s| *s != (id, mid));
-                }
-            }
-        }
-        // Stop sending this peer's tracks to anyone.
-        for mid in &peer.published {
-            let key = TrackKey {
-                peer: id,
-                mid: *mid,
-            };
-            self.tracks.remove(&key);
-            self.cluster.track_ended(key);
-        }
-        self.ranking.remove_peer(peer.group, id);
-        if !self.groups.contains_key(&peer.group) {
-            self.ranking.forget_group(peer.group);
-        }
-        self.unsubscribe_group(peer.group, id);
     }
 }

@@ -2,11 +2,11 @@
 //! still need draining, peers whose session failed, and the counters. Every entry point
 //! ends by settling it (`Sfu::settle`): dirty peers drained, faulted ones removed.
 
-use crate::forward::ForwardedPacket;
-use crate::peer::{Peer, PeerFault};
-use crate::{GroupId, MediaKind, OfferedTrack, PeerId, Source, TrackKey};
+use crate::packet::ForwardedPacket;
+use crate::peer::Peer;
+use crate::types::{GroupId, OfferedTrack, PeerFault, PeerId, Source, TrackKey};
 use std::collections::VecDeque;
-use str0m::media::{KeyframeRequestKind, Mid, Rid};
+use str0m::media::{KeyframeRequestKind, MediaKind, Mid, Rid};
 use str0m::net::Transmit;
 use str0m::rtp::RtpWrite;
 

@@ -10,14 +10,14 @@ use crate::adapt::SubscriberAdapt;
 use crate::negotiation::{Change, Keep, Subscription};
 use crate::rewrite::{Continuity, RtpRewrite, RxStream};
 use crate::slots::SlotPool;
-use crate::{GroupId, MediaKind, OfferedTrack, ReceiveVideo, Source, TrackKey};
+use crate::types::{GroupId, OfferedTrack, PeerFault, ReceiveVideo, Source, TrackKey};
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Instant;
 use str0m::change::{SdpAnswer, SdpPendingOffer};
 use str0m::format::PayloadParams;
-use str0m::media::{Direction, KeyframeRequestKind, Mid, Pt, Rid};
+use str0m::media::{Direction, KeyframeRequestKind, MediaKind, Mid, Pt, Rid};
 use str0m::rtp::{RtpWrite, SeqNo, Ssrc};
 use str0m::{Rtc, RtcError};
 
@@ -28,17 +28,6 @@ pub struct Announced {
     pub kind: MediaKind,
     /// Its first packet arrived and it was published (or refused: a third track of a kind).
     pub tried: bool,
-}
-
-/// Why a peer's media session failed. The session cannot go on either way.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum PeerFault {
-    /// str0m returned an error.
-    #[error("str0m: {0}")]
-    Rtc(Arc<RtcError>),
-    /// str0m panicked; the `Rtc` is in an unknown state and is dropped.
-    #[error("str0m panicked")]
-    Panicked,
 }
 
 /// An offer the SFU made to a peer's client.

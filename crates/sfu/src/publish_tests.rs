@@ -3,8 +3,8 @@
 //! its sound), and in a large meeting most of them never carry anything. Also what publishers
 //! are asked to send: Opus with DTX.
 
-use super::*;
 use crate::ice_tcp_tests::write_audio;
+use crate::test_net::prelude::*;
 use crate::test_net::{Client, Net};
 
 /// The source of every track `listener` was offered from `publisher`, once each.

@@ -6,13 +6,11 @@
 //! Per packet only `on_level` runs (one detector update); ranks change on speaker and
 //! membership changes, never per packet.
 
-use crate::outbox::Signal;
 use crate::speaker::{SpeakerDetector, EVALUATE_EVERY};
-use crate::{GroupId, MediaKind, PeerId, Sfu, Source, TrackKey};
+use crate::types::{GroupId, PeerId};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::HashMap;
 use std::time::Instant;
-use str0m::media::{KeyframeRequestKind, Mid};
 
 #[derive(Debug, Default)]
 pub(crate) struct Ranking {
@@ -116,62 +114,5 @@ impl Ranking {
     /// The current dominant speaker of `group`.
     pub fn dominant_speaker(&self, group: GroupId) -> Option<PeerId> {
         self.speakers.get(&group).and_then(SpeakerDetector::current)
-    }
-}
-
-impl Sfu {
-    pub(crate) fn evaluate_speakers(&mut self, now: Instant) {
-        for (group, peer) in self.ranking.evaluate(now) {
-            self.outbox.signal(Signal::DominantSpeaker { group, peer });
-            self.rerank(now, group);
-        }
-    }
-
-    /// Re-orders a group's peers (`Ranking::rerank`) after a speaker or membership change;
-    /// a camera that becomes visible to someone gets a keyframe request.
-    pub(crate) fn rerank(&mut self, now: Instant, group: GroupId) {
-        let Some(local) = self.groups.get(&group) else {
-            self.ranking.forget_group(group);
-            return;
-        };
-        // Local and remote members in one order: by peer number, which is join order, so
-        // every SFU of the group ranks alike.
-        let mut members: Vec<PeerId> = local
-            .iter()
-            .copied()
-            .chain(self.cluster.remote_members(group))
-            .collect();
-        members.sort_unstable();
-        let limit = self.config.selective_audio_after;
-        for id in self.ranking.rerank(group, &members, limit) {
-            for mid in self.published_by(id) {
-                self.request_keyframe(now, TrackKey { peer: id, mid }, KeyframeRequestKind::Pli);
-            }
-        }
-        self.sync_slots(group);
-    }
-
-    /// What the publisher's announced `mid` carries: as declared in its offer, else by
-    /// m-line order among the announced mids of its kind (first: camera or microphone; second:
-    /// screen or its sound), whichever of them sends first.
-    pub(crate) fn source_of(&self, id: PeerId, mid: Mid) -> Option<Source> {
-        let peer = self.peers.get(&id)?;
-        if let Some(source) = peer.declared_sources.get(&mid.to_string()) {
-            return Some(*source);
-        }
-        let kind = peer.announced.iter().find(|a| a.mid == mid)?.kind;
-        let earlier = peer
-            .announced
-            .iter()
-            .take_while(|a| a.mid != mid)
-            .filter(|a| a.kind == kind)
-            .count();
-        match (kind, earlier) {
-            (MediaKind::Audio, 0) => Some(Source::Microphone),
-            (MediaKind::Audio, 1) => Some(Source::ScreenAudio),
-            (MediaKind::Video, 0) => Some(Source::Camera),
-            (MediaKind::Video, 1) => Some(Source::Screen),
-            _ => None,
-        }
     }
 }

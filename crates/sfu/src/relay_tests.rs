@@ -1,8 +1,8 @@
 //! One group over two SFUs, sans-IO: a publisher on SFU A, a listener on SFU B and one on A,
 //! on the network of `test_net`.
 
-use super::*;
 use crate::ice_tcp_tests::write_audio;
+use crate::test_net::prelude::*;
 use crate::test_net::Net;
 
 #[test]
@@ -66,16 +66,11 @@ fn a_group_on_two_sfus_hears_everyone_through_the_relay() {
         "nothing more from 2"
     );
     let a = &net.sfus[0];
-    assert!(
-        !a.cluster.has_remote_peers(),
-        "A forgot the remote publisher"
-    );
-    assert!(!a.tracks.keys().any(|k| k.peer == PeerId(2)));
-    assert!(
-        a.peers.values().all(|p| p
-            .subscriptions
-            .iter()
-            .all(|s| s.track.peer != PeerId(2) || s.line.open_mid().is_none())),
+    assert_eq!(a.remote_publishers(), 0, "A forgot the remote publisher");
+    assert_eq!(a.tracks_of(PeerId(2)), 0);
+    assert_eq!(
+        a.open_subscriptions_to(PeerId(2)),
+        0,
         "A's peers stop receiving 2's track"
     );
 }

@@ -14,7 +14,7 @@
 //!
 //! Everything here is pure (no str0m, no clock) so it is unit-tested directly.
 
-use crate::ReceiveVideo;
+use crate::types::ReceiveVideo;
 use std::time::{Duration, Instant};
 use str0m::media::Rid;
 

@@ -1,6 +1,6 @@
 //! Audio slots (slots.rs) on the sans-IO test network: real str0m clients, one SFU.
 
-use super::*;
+use crate::test_net::prelude::*;
 use crate::test_net::Net;
 
 const FRAME: Duration = Duration::from_millis(20);
@@ -9,7 +9,7 @@ const LOUD: i8 = -20;
 /// A room on SFU A whose audio is selective above `limit` people.
 fn net(limit: usize, slots: bool) -> Net {
     let mut net = Net::new(Instant::now());
-    net.sfus[0].config.selective_audio_after = limit;
+    net.sfus[0].set_selective_audio_after(limit);
     net.audio_slots = slots;
     net
 }
@@ -253,7 +253,7 @@ fn a_room_that_grows_shrinks_and_grows_before_answering_ends_with_five_slots() {
         offered.len() > SLOT_COUNT,
         "the first slots were offered: {offered:?}"
     );
-    let peer = net.sfus[0].peers.get_mut(&PeerId(1)).expect("peer 1");
+    let peer = net.sfus[0].peer_mut(PeerId(1)).expect("peer 1");
     for mid in offered.iter().filter(|m| !slots.contains(m)) {
         let direction = peer
             .with_rtc(|rtc| Ok(rtc.media(*mid).map(|m| m.direction())))

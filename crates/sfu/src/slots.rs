@@ -14,9 +14,9 @@
 //! time that passed (`Continuity::NewSource`), so the browser's jitter buffer sees one stream
 //! with a pause. Packets are never held back waiting for the message.
 
-use crate::negotiation::{Keep, LineState, MLine, Subscription};
+use crate::negotiation::{Keep, LineState, MLine};
 use crate::rewrite::Continuity;
-use crate::{GroupId, MediaKind, PeerId, Sfu, Source, TrackKey};
+use crate::types::{PeerId, TrackKey};
 use std::time::{Duration, Instant};
 use str0m::media::Mid;
 
@@ -153,101 +153,5 @@ impl SlotPool {
             slot.last_voice = Some(now);
         }
         Some((mid, continuity))
-    }
-}
-
-impl Sfu {
-    /// Whether peer `id` can receive microphones on audio slots (its client said so in its
-    /// offer). Set before `accept_offer`; in a small group it changes nothing.
-    pub fn set_audio_slots(&mut self, id: PeerId, can: bool) {
-        if let Some(peer) = self.peers.get_mut(&id) {
-            peer.audio_slots = can;
-        }
-    }
-
-    /// Puts every ready, capable peer of `group` in or out of slot mode, as the group's
-    /// selective audio says. Called whenever membership changes (`rerank`); does nothing for
-    /// peers already where they should be.
-    pub(crate) fn sync_slots(&mut self, group: GroupId) {
-        let wanted = self.ranking.is_selective(group);
-        let members: Vec<PeerId> = self.groups.get(&group).cloned().unwrap_or_default();
-        for id in members {
-            let Some(peer) = self.peers.get(&id) else {
-                continue;
-            };
-            if !peer.audio_slots || !peer.ready || peer.slots.in_slot_mode() == wanted {
-                continue;
-            }
-            if wanted {
-                self.enter_slot_mode(group, id);
-            } else {
-                self.leave_slot_mode(group, id);
-            }
-        }
-    }
-
-    /// Stops `id`'s microphone subscriptions and asks for its slots in the next offer.
-    fn enter_slot_mode(&mut self, group: GroupId, id: PeerId) {
-        let peer = self.peers.get_mut(&id).expect("caller checked");
-        let mut stopped = Vec::new();
-        peer.subscriptions.retain_mut(|sub| {
-            if sub.source != Source::Microphone {
-                return true;
-            }
-            if let Some(mid) = sub.line.open_mid() {
-                stopped.push((sub.track, mid));
-            }
-            sub.line.wind_down() == Keep::Yes
-        });
-        peer.slots.open();
-        for (source, mid) in stopped {
-            if let Some(track) = self.tracks.get_mut(&source) {
-                track.subscribers.retain(|s| *s != (id, mid));
-            }
-        }
-        let subscribers = self.slot_subscribers.entry(group).or_default();
-        if !subscribers.contains(&id) {
-            subscribers.push(id);
-        }
-        self.outbox
-            .mark_dirty(id, self.peers.get_mut(&id).expect("caller checked"));
-    }
-
-    /// Stops `id`'s slots and subscribes it to every microphone of the group again.
-    fn leave_slot_mode(&mut self, group: GroupId, id: PeerId) {
-        if let Some(subscribers) = self.slot_subscribers.get_mut(&group) {
-            subscribers.retain(|p| *p != id);
-            if subscribers.is_empty() {
-                self.slot_subscribers.remove(&group);
-            }
-        }
-        let microphones: Vec<TrackKey> = self
-            .group_tracks(group, id)
-            .into_iter()
-            .filter(|key| {
-                self.tracks
-                    .get(key)
-                    .is_some_and(|t| t.source == Source::Microphone)
-            })
-            .collect();
-        let peer = self.peers.get_mut(&id).expect("caller checked");
-        peer.slots.close();
-        for track in microphones {
-            let sub = Subscription::new(track, Source::Microphone, MediaKind::Audio);
-            peer.subscriptions.push(sub);
-        }
-        self.outbox.mark_dirty(id, peer);
-    }
-
-    /// A publisher left: the slots it held are free (their next owner is announced as usual).
-    pub(crate) fn free_slots_of(&mut self, group: GroupId, publisher: PeerId) {
-        let Some(subscribers) = self.slot_subscribers.get(&group) else {
-            return;
-        };
-        for id in subscribers {
-            if let Some(peer) = self.peers.get_mut(id) {
-                peer.slots.free_owner(publisher);
-            }
-        }
     }
 }

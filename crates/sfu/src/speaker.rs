@@ -7,7 +7,7 @@
 //! current one fell silent that long). That hysteresis keeps a cough or a "mm-hm" from flipping
 //! the big tile. With nobody speaking, the last speaker stays dominant.
 
-use crate::PeerId;
+use crate::types::PeerId;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 

@@ -3,7 +3,19 @@
 //! and moves the relay outputs (`Published`, `Relay`, `KeyframeWanted`, `LayersWanted`)
 //! between the SFUs the way the server's media workers do.
 
-use super::*;
+use prelude::*;
+
+/// What the SFU's test files use: the public API and the usual std and str0m names.
+pub(crate) mod prelude {
+    pub(crate) use crate::*;
+    pub(crate) use std::collections::HashMap;
+    pub(crate) use std::net::SocketAddr;
+    pub(crate) use std::time::{Duration, Instant};
+    pub(crate) use str0m::change::SdpOffer;
+    pub(crate) use str0m::media::Mid;
+    pub(crate) use str0m::net::{Receive, TcpType};
+    pub(crate) use str0m::{Candidate, Input};
+}
 use str0m::change::SdpAnswer;
 use str0m::media::Direction;
 use str0m::{Event, Rtc};

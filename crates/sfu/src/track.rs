@@ -2,9 +2,9 @@
 //! SFU has learnt of it (its simulcast layers, when a keyframe was last asked for).
 
 use crate::simulcast::Layers;
-use crate::{GroupId, MediaKind, PeerId, Source};
+use crate::types::{GroupId, PeerId, Source};
 use std::time::Instant;
-use str0m::media::Mid;
+use str0m::media::{MediaKind, Mid};
 
 pub(crate) struct Track {
     pub kind: MediaKind,

@@ -1,82 +1,177 @@
-//! The forwarding path: one received RTP packet to every subscriber of its track (on their
-//! own mids, or on their audio slots), and keyframe requests back to publishers.
+//! The packet path, in the order a packet takes it (this file reads top to bottom):
 //!
-//! The chain, for a packet published here: `Sfu::drain` polls the publisher's `Rtc` →
-//! `forward` (which track? may it be sent?) → `fan_out` (per subscriber: which layer, then
-//! `ForwardedPacket::copy_for` rewrites the header and `Outbox::write` hands it to the
-//! subscriber's `Rtc`) → `fan_out_to_slots` for microphones in a large group → back in the
-//! caller, `Sfu::settle` drains every subscriber written to, and their datagrams leave.
-//! A packet relayed from another SFU enters at `fan_out` (`Sfu::relay_in`).
+//! 1. `handle_receive_batch` (or `handle_receive` for one packet, ICE-TCP too) gets packets
+//!    the caller already routed to their peer (`Demux`);
+//! 2. `receive` hands each to its peer's `Rtc` and `drain`s that peer: str0m decrypts, and
+//!    `on_event` acts on what it yields;
+//! 3. an RTP packet goes to `forward` (which track? may its sender send it?), which makes one
+//!    `ForwardedPacket` (one shared payload) and
+//! 4. `fan_out`s it: per subscriber of the track, which simulcast layer, then
+//!    `ForwardedPacket::copy_for` rewrites the header (`RtpRewrite`) and `Outbox::write` hands
+//!    the copy to the subscriber's `Rtc`; microphones in a large group also go to the audio
+//!    slots (`fan_out_to_slots`);
+//! 5. back in step 1, `settle` drains every subscriber written to: str0m encrypts, and the
+//!    datagrams wait in the outbox as `SfuOutput::Transmit` for the caller's `sendmmsg`.
+//!
+//! A packet relayed from another SFU of the group enters at step 4 (`Sfu::relay_in`).
+//! Keyframe requests go the other way (`request_keyframe`).
 
-use crate::outbox::ClusterMessage;
-use crate::peer::Peer;
+use super::Sfu;
+use crate::outbox::{ClusterMessage, EndCause, Signal};
+use crate::packet::ForwardedPacket;
+use crate::peer::Announced;
 use crate::rewrite::Continuity;
 use crate::simulcast::{vp8_keyframe_height, vp8_starts_keyframe};
 use crate::track::Track;
-use crate::{GroupId, MediaKind, PeerId, Sfu, Source, TrackKey};
-use std::sync::Arc;
+use crate::types::{GroupId, PeerId, Source, TrackKey, ICE_RECOVERY};
+use std::net::SocketAddr;
 use std::time::Instant;
-use str0m::format::{Codec, PayloadParams};
-use str0m::media::{KeyframeRequestKind, Mid, Rid};
-use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, SeqNo, VideoOrientation};
+use str0m::format::Codec;
+use str0m::media::{KeyframeRequestKind, MediaKind, Rid};
+use str0m::net::{Protocol, Receive};
+use str0m::rtp::{ExtensionValues, RtpPacket};
+use str0m::{Event, IceConnectionState, Input, Output};
 
-/// One RTP packet of a track, as forwarded: what every subscriber's copy is made from, here
-/// or on another SFU of the group (`ClusterMessage::Relay`).
-#[derive(Debug, Clone)]
-pub struct ForwardedPacket {
-    pub track: TrackKey,
-    /// The simulcast layer it belongs to.
-    pub rid: Option<Rid>,
-    /// The publisher's codec for its payload type.
-    pub params: PayloadParams,
-    pub(crate) seq_no: SeqNo,
-    pub(crate) rtp_time: u32,
-    pub(crate) marker: bool,
-    /// When the publisher's packet arrived.
-    pub(crate) arrival: Instant,
-    pub(crate) audio_level: Option<i8>,
-    pub(crate) voice_activity: Option<bool>,
-    pub(crate) video_orientation: Option<VideoOrientation>,
-    /// Shared by every copy, never copied.
-    pub(crate) payload: Arc<[u8]>,
-}
+impl Sfu {
+    /// Feeds several received UDP datagrams at once (what one `recvmmsg` read), each with the
+    /// peer it was routed to. Each receiving peer is drained right away, so its packets are
+    /// forwarded in arrival order, but the subscribers they were written to are drained once,
+    /// after the last datagram: str0m's fixed work per poll (timers, ICE, RTCP, pacing) is
+    /// then paid once per subscriber and batch instead of once per forwarded packet.
+    pub fn handle_receive_batch<'a>(
+        &mut self,
+        now: Instant,
+        destination: SocketAddr,
+        datagrams: impl IntoIterator<Item = (PeerId, SocketAddr, &'a [u8])>,
+    ) {
+        for (id, source, datagram) in datagrams {
+            self.receive(now, id, Protocol::Udp, source, destination, datagram);
+        }
+        self.settle(now);
+    }
 
-impl ForwardedPacket {
-    /// The extensions a subscriber's copy carries: only what its decoder or player uses;
-    /// str0m adds mid and the transport extensions itself.
-    #[inline]
-    fn out_ext(&self) -> ExtensionValues {
-        ExtensionValues {
-            audio_level: self.audio_level,
-            voice_activity: self.voice_activity,
-            video_orientation: self.video_orientation,
-            ..ExtensionValues::default()
+    /// Feeds one packet of peer `id` received over `proto`: a UDP datagram, or the contents
+    /// of one RFC 4571 frame from an ICE-TCP connection (`source` is the connection's remote
+    /// address). `destination` is the local address it arrived on, as advertised in the
+    /// candidates (for TCP, the candidate it was accepted on). The caller routed it to `id`
+    /// (`Demux`); str0m still checks that it belongs to this session (ICE credentials, DTLS,
+    /// SRTP) and drops it otherwise.
+    pub fn handle_receive(
+        &mut self,
+        now: Instant,
+        id: PeerId,
+        proto: Protocol,
+        source: SocketAddr,
+        destination: SocketAddr,
+        packet: &[u8],
+    ) {
+        self.receive(now, id, proto, source, destination, packet);
+        self.settle(now);
+    }
+
+    /// Hands one received packet to its peer's `Rtc` and drains that peer (forwarding what it
+    /// yields); the subscribers written to wait in the outbox for `settle`.
+    fn receive(
+        &mut self,
+        now: Instant,
+        id: PeerId,
+        proto: Protocol,
+        source: SocketAddr,
+        destination: SocketAddr,
+        packet: &[u8],
+    ) {
+        self.outbox.stats.datagrams_in += 1;
+        let Ok(receive) = Receive::new(proto, source, destination, packet) else {
+            return;
+        };
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
+        if peer
+            .with_rtc(|rtc| rtc.handle_input(Input::Receive(now, receive)))
+            .is_err()
+        {
+            self.outbox.faulted.push(id);
+        }
+        self.drain(now, id);
+    }
+
+    /// Polls one peer until str0m yields a timeout, acting on its events.
+    pub(crate) fn drain(&mut self, now: Instant, id: PeerId) {
+        if let Some(peer) = self.peers.get_mut(&id) {
+            // Written packets wait in str0m's send queue until a timeout pass (its pacer's
+            // queue state), and after a write str0m asks for one at once. Running it here,
+            // before polling, saves the poll that would only say so and a turn of the worker's
+            // loop, and the packets leave in this turn's sendmmsg.
+            if std::mem::take(&mut peer.written) && peer.timeout_pass(now).is_err() {
+                self.outbox.faulted.push(id);
+                return;
+            }
+        }
+        loop {
+            self.negotiate_if_wanted(id);
+            let Some(peer) = self.peers.get_mut(&id) else {
+                return;
+            };
+            match peer.with_rtc(|rtc| rtc.poll_output()) {
+                Ok(Output::Timeout(t)) => {
+                    if let Some(old) = peer.next_timeout.replace(t) {
+                        self.timers.remove(&(old, id));
+                    }
+                    self.timers.insert((t, id));
+                    return;
+                }
+                Ok(Output::Transmit(t)) => self.outbox.transmit(t),
+                Ok(Output::Event(event)) => self.on_event(now, id, event),
+                Err(_) => {
+                    self.outbox.faulted.push(id);
+                    return;
+                }
+            }
         }
     }
 
-    /// The subscriber's copy for its outgoing `mid`: payload type, numbering and timestamp
-    /// rewritten; None when it cannot be sent there (no matching codec, or from before the
-    /// stream's current start).
-    #[inline]
-    fn copy_for(
-        &self,
-        sub: &mut Peer,
-        mid: Mid,
-        ext: &ExtensionValues,
-        continuity: Continuity,
-        nackable: bool,
-    ) -> Option<RtpWrite> {
-        let (pt, seq_no, timestamp) =
-            sub.rewrite(mid, self.params, self.seq_no, self.rtp_time, continuity)?;
-        let write = RtpWrite::new(pt, seq_no, timestamp, self.arrival, self.payload.clone())
-            .marker(self.marker)
-            .ext_vals(ext.clone())
-            .nackable(nackable);
-        Some(write)
+    fn on_event(&mut self, now: Instant, id: PeerId, event: Event) {
+        match event {
+            Event::MediaAdded(added) if added.direction.is_receiving() => {
+                if let Some(peer) = self.peers.get_mut(&id) {
+                    peer.announced.push(Announced {
+                        mid: added.mid,
+                        kind: added.kind,
+                        tried: false,
+                    });
+                }
+            }
+            Event::RtpPacket(packet) => self.forward(now, id, packet),
+            Event::EgressBitrateEstimate(kind) => self.on_estimate(id, kind),
+            Event::PeerStats(stats) => self.on_link_report(now, id, &stats),
+            Event::KeyframeRequest(req) => {
+                let source = self.peers[&id]
+                    .subscription_on_mid(req.mid)
+                    .map(|s| s.track);
+                if let Some(source) = source {
+                    self.request_keyframe(now, source, req.kind);
+                }
+            }
+            Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                // Often transient (a busy or briefly offline client): browsers resume their
+                // checks and the connection recovers. Give up only after ICE_RECOVERY.
+                if let Some(peer) = self.peers.get_mut(&id) {
+                    peer.ice_lost_at.get_or_insert(now);
+                }
+                self.ice_recovery_checks.push((id, now + ICE_RECOVERY));
+            }
+            Event::IceConnectionStateChange(_) => {
+                if let Some(peer) = self.peers.get_mut(&id) {
+                    peer.ice_lost_at = None;
+                }
+            }
+            Event::Closed => self.outbox.faulted.push(id),
+            Event::Connected => tracing::debug!(peer = id.0, "media connected"),
+            _ => {}
+        }
     }
-}
 
-impl Sfu {
     /// Forwards one RTP packet (RTX already unwrapped by str0m) from publisher `id` to every
     /// subscriber of its track: no depacketizing, one shared payload, per subscriber only a
     /// header rewrite and SRTP. Per packet this costs O(subscribers of the track) and no
@@ -302,5 +397,42 @@ impl Sfu {
         }
         self.outbox.stats.keyframe_requests_sent += 1;
         self.outbox.mark_dirty(source.peer, peer);
+    }
+
+    pub(crate) fn mark_dirty(&mut self, id: PeerId) {
+        if let Some(peer) = self.peers.get_mut(&id) {
+            self.outbox.mark_dirty(id, peer);
+        }
+    }
+
+    /// Finishes a call: drains every dirty peer (forwarding can dirty more), then removes
+    /// faulted peers, until nothing is left to do.
+    pub(crate) fn settle(&mut self, now: Instant) {
+        loop {
+            while let Some(id) = self.outbox.next_dirty() {
+                if let Some(peer) = self.peers.get_mut(&id) {
+                    peer.queued = false;
+                    self.drain(now, id);
+                }
+            }
+            if self.outbox.faulted.is_empty() {
+                break;
+            }
+            for id in std::mem::take(&mut self.outbox.faulted) {
+                let Some(peer) = self.peers.get(&id) else {
+                    continue;
+                };
+                let cause = match peer.fault() {
+                    Some(fault) => {
+                        tracing::info!(peer = id.0, %fault, "media peer failed");
+                        EndCause::Fault(fault.clone())
+                    }
+                    None => EndCause::ConnectionLost,
+                };
+                tracing::info!(peer = id.0, %cause, "media peer gone");
+                self.detach(id);
+                self.outbox.signal(Signal::PeerGone { peer: id, cause });
+            }
+        }
     }
 }
