@@ -7,7 +7,7 @@
 import { test, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeServerMessage, ProtocolError, SignalingClient } from '../assets/js/protocol.js';
-import { keptSlots } from '../assets/js/session.js';
+import { keptSlots } from '../assets/js/media-session.js';
 import { E2eeKeys, noteOpener, slotKeyOrder, toBase64 } from '../assets/js/e2ee.js';
 import { MISMATCH_WARN_MS, SlotAudio, SlotOwner } from '../assets/js/slots.js';
 

@@ -10,7 +10,7 @@
 
 /**
  * @param {{
- *   session: import('./session.js').MediaSession | null,
+ *   session: import('./media-session.js').MediaSession | null,
  *   client: import('./protocol.js').SignalingClient,
  *   screenShare: import('./screenshare.js').ScreenShare,
  *   e2ee: import('./e2ee.js').E2eeKeys | null,

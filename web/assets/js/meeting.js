@@ -3,7 +3,7 @@
 import { h, showView, announce, toggleButton, setPressed, focusQuietly } from './dom.js';
 import { micIcon, cameraIcon, linkIcon, leaveIcon, peopleIcon, handIcon, shieldIcon } from './icons.js';
 import { SignalingClient, signalingUrl, DEFAULT_SETTINGS, ENTRY_ERRORS } from './protocol.js';
-import { MediaSession } from './session.js';
+import { MediaSession } from './media-session.js';
 import { SpeakingDetector } from './speaking.js';
 import { TileGrid, screenKey } from './tiles.js';
 import { ParticipantsPanel } from './participants.js';
@@ -910,7 +910,7 @@ export class Meeting {
     this.client.sendMediaState(this.media.audioOn, this.media.videoOn, this.screenShare.active);
   }
 
-  /** @returns {import('./session.js').FrameCrypto | null} */
+  /** @returns {import('./media-session.js').FrameCrypto | null} */
   #frameCrypto() {
     const keys = this.e2ee;
     if (!keys) return null;
