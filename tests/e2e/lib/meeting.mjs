@@ -1,5 +1,5 @@
 // What a person does in Moot's web client, and what the tests check on a page. Controls are
-// found only by role + accessible name (shared/ui-names.md); media is checked by looking at the
+// found only by role + accessible name (docs/ui-names.md); media is checked by looking at the
 // pixels and listening to the samples that arrive.
 
 import { randomInt } from 'node:crypto';
