@@ -6,6 +6,8 @@
 //   meeting-e2ee.js  keys, rekeying on the roster's joins and leaves, indicator, chat encryption
 //   moderation.js    my role, lobby, settings, moderator mutes
 //   connection.js    the media session and reconnection
+//   my-media.js      what this page sends: microphone, camera, screen share, device choices
+//   conversation.js  chat and reactions, in and out, and their refusals
 //   toolbar.js, alerts.js, and the panels and dialogs of their own modules
 //
 // Server messages are handled strictly one after another: each type has its handler
@@ -17,12 +19,9 @@ import { ParticipantsPanel } from './participants.js';
 import { SecurityDialog } from './security.js';
 import { InviteDialog } from './invite.js';
 import { ScreenShare } from './screenshare.js';
-import { SettingsDialog, preferredSpeaker } from './settings.js';
-import { rememberDevice } from './media.js';
+import { SettingsDialog } from './settings.js';
 import { exposeForTests } from './debug.js';
-import { ChatPanel } from './chat.js';
 import { HandQueue } from './hands.js';
-import { ReactionsMenu, showReaction, announceReaction } from './reactions.js';
 import { Shortcuts } from './shortcuts.js';
 import { ViewSizeReporter } from './viewsizes.js';
 import { Roster } from './roster.js';
@@ -32,10 +31,11 @@ import { Moderation } from './moderation.js';
 import { Connection } from './connection.js';
 import { Toolbar } from './toolbar.js';
 import { Alerts } from './alerts.js';
+import { MyMedia } from './my-media.js';
+import { Conversation } from './conversation.js';
 
 /** @typedef {import('./protocol.js').Participant} Participant */
 /** @typedef {import('./protocol.js').HelloExtras} HelloExtras */
-/** @typedef {import('./protocol.js').TrackKind} TrackKind */
 /** @typedef {import('./media.js').LocalMedia} LocalMedia */
 /** @typedef {import('./media.js').MediaChoice} MediaChoice */
 
@@ -67,8 +67,6 @@ export class Meeting {
     /** This page's camera and microphone. */
     this.devices = opts.devices;
     this.callbacks = callbacks;
-    /** Media choices to restore on rejoin (the tracks themselves are stopped on leave). */
-    this.rejoinChoice = this.devices.choice();
     this.signaling = new SignalingClient({ url: signalingUrl(location), room: this.room, name: this.name, hello: opts.hello });
     /** The room's host key held by this browser (shown in Invite), if any. */
     this.hostKey = opts.hostKey ?? null;
@@ -78,26 +76,34 @@ export class Meeting {
     this.ended = false;
     /** Server messages are handled strictly one after another. @type {Promise<void>} */
     this.queue = Promise.resolve();
-    /** Incoming chat, in order, apart from the main queue: a message may wait there for its key. */
-    this.chatQueue = Promise.resolve();
     this.onPageHide = () => this.signaling.leave();
-    /** What this page last sent that the server may refuse (chat, reaction), and when. */
-    this.lastSent = { kind: '', at: 0 };
     /** What this person receives (`set_quality`). @type {import('./protocol.js').Quality} */
     this.quality = 'high';
     this.uploadLimited = false;
-    this.sinkId = preferredSpeaker();
 
     this.roster = new Roster();
     this.alerts = new Alerts();
     this.screenShare = new ScreenShare({
-      started: (video, audio) => this.#screenStarted(video, audio),
-      stopped: () => this.#screenStopped(),
+      started: (video, audio) => this.myMedia.screenStarted(video, audio),
+      stopped: () => this.myMedia.screenStopped(),
       failed: (message) => this.alerts.error(message),
     });
     // The roster's listeners run in the order they are made here: the stage and the panels
     // first, the encryption last (its verification codes go on the panel's entries).
-    this.stage = new Stage({ roster: this.roster, devices: this.devices, screenShare: this.screenShare, sinkId: () => this.sinkId, pc: () => this.connection.pc });
+    this.stage = new Stage({ roster: this.roster, devices: this.devices, screenShare: this.screenShare, sinkId: () => this.myMedia.sinkId, pc: () => this.connection.pc });
+    this.myMedia = new MyMedia({
+      devices: this.devices,
+      screenShare: () => this.screenShare,
+      toolbar: () => this.toolbar,
+      pc: () => this.connection.pc,
+      signaling: this.signaling,
+      roster: this.roster,
+      stage: this.stage,
+      askingToUnmute: (kind) => this.moderation.askingToUnmute(kind),
+      say: (text) => this.settingsDialog.say(text),
+      failed: (message) => this.settingsDialog.showError(message),
+      showError: (message) => this.alerts.error(message),
+    });
     /** Tells the server the size of each remote camera tile (simulcast layer choice). */
     this.viewSizes = new ViewSizeReporter(this.stage.grid, (sizes) => this.signaling.sendViewSizes(sizes));
     this.panel = new ParticipantsPanel({
@@ -120,37 +126,25 @@ export class Meeting {
       setE2ee: (on) => this.signaling.setE2ee(on),
     });
     this.inviteDialog = new InviteDialog(this.room);
-    this.chat = new ChatPanel({ send: (text, to) => void this.#sendChat(text, to) });
+    this.conversation = new Conversation({ signaling: this.signaling, roster: this.roster, encryption: () => this.encryption, grid: this.stage.grid });
     this.hands = new HandQueue();
     this.panel.list.before(this.hands.el);
-    this.reactions = new ReactionsMenu({
-      send: (emoji) => {
-        this.lastSent = { kind: 'react', at: Date.now() };
-        this.signaling.react(emoji);
-      },
-    });
     this.roster.listen({
       me: (me, before) => {
-        if (before && before.id !== me.id) {
-          this.panel.remove(before.id);
-          this.chat.setMe(me.id);
-        }
+        if (before && before.id !== me.id) this.panel.remove(before.id);
         this.panel.upsert(me, true);
         this.signaling.name = me.name;
       },
       joined: (p) => {
-        this.chat.upsertPerson(p.id, p.name);
         this.hands.update(p, false);
         this.panel.upsert(p, false);
       },
       updated: (p) => {
         this.hands.update(p, false);
-        this.chat.upsertPerson(p.id, p.name);
         this.panel.upsert(p, false);
       },
       left: (p) => {
         this.panel.remove(p.id);
-        this.chat.removePerson(p.id);
         this.hands.remove(p.id);
       },
     });
@@ -160,8 +154,8 @@ export class Meeting {
       security: this.security,
       invite: this.inviteDialog,
       remove: (id) => this.signaling.remove(id),
-      turnOff: (kind) => this.#turnOff(kind),
-      isOn: (kind) => (kind === 'audio' ? this.devices.audioOn : this.devices.videoOn),
+      turnOff: (kind) => this.myMedia.turnOff(kind),
+      isOn: (kind) => this.myMedia.isOn(kind),
       openPanel: () => {
         if (!this.panel.shown) this.togglePanel();
       },
@@ -175,14 +169,14 @@ export class Meeting {
       sendChat: (text, to) => this.signaling.sendChat(text, to),
       settings: () => this.moderation.settings,
       panel: this.panel,
-      chat: this.chat,
+      chat: this.conversation.chat,
     });
     this.security.e2eeSupported = this.encryption.capable;
     this.settingsDialog = new SettingsDialog({
-      chooseCamera: (id) => this.#chooseCamera(id),
-      chooseMicrophone: (id) => this.#chooseMicrophone(id),
-      chooseSpeaker: (id) => this.#chooseSpeaker(id),
-      current: () => ({ camera: this.devices.cameraId, microphone: this.devices.microphoneId, speaker: this.sinkId }),
+      chooseCamera: (id) => this.myMedia.chooseCamera(id),
+      chooseMicrophone: (id) => this.myMedia.chooseMicrophone(id),
+      chooseSpeaker: (id) => this.myMedia.chooseSpeaker(id),
+      current: () => ({ camera: this.devices.cameraId, microphone: this.devices.microphoneId, speaker: this.myMedia.sinkId }),
       setName: (name) => this.signaling.setName(name),
       setQuality: (q) => {
         this.quality = q;
@@ -218,8 +212,8 @@ export class Meeting {
     this.alerts.pin(this.connection.reconnector.banner);
     this.toolbar = new Toolbar(
       {
-        toggleMic: () => this.toggleMic(),
-        toggleCamera: () => void this.toggleCamera(),
+        toggleMic: () => this.myMedia.toggleMic(),
+        toggleCamera: () => void this.myMedia.toggleCamera(),
         toggleHand: () => this.toggleHand(),
         togglePanel: () => this.togglePanel(),
         openSecurity: () => this.security.open(),
@@ -227,7 +221,7 @@ export class Meeting {
         openSettings: () => this.settingsDialog.open(),
         leave: () => this.leave(),
       },
-      { chat: this.chat.toggle, reactions: this.reactions.button, screen: this.screenShare.button, layout: this.stage.layout.button },
+      { chat: this.conversation.chat.toggle, reactions: this.conversation.reactions.button, screen: this.screenShare.button, layout: this.stage.layout.button },
     );
     this.toolbar.showDevices(this.devices);
     this.shortcuts = new Shortcuts(this.toolbar.el);
@@ -294,9 +288,9 @@ export class Meeting {
     s.on('slot', inOrder((m) => this.#slot(m)));
     s.on('layers', inOrder((m) => this.connection.pc?.setActiveLayers(m.mid, m.active)));
     s.on('dominant_speaker', inOrder((m) => stage.layout.setDominant(m.id)));
-    s.on('chat', inOrder((m) => this.#chat(m.message)));
-    s.on('chat_history', inOrder((m) => this.#chatHistory(m.messages)));
-    s.on('reaction', inOrder((m) => this.#reaction(m.id, m.emoji)));
+    s.on('chat', inOrder((m) => this.conversation.receive(m.message)));
+    s.on('chat_history', inOrder((m) => this.conversation.history(m.messages)));
+    s.on('reaction', inOrder((m) => this.conversation.reaction(m.id, m.emoji)));
     s.on('error', inOrder((m) => this.#error(m)));
   }
 
@@ -318,7 +312,7 @@ export class Meeting {
         { class: 'meeting' },
         h('header', { class: 'meeting-header' }, h('span', { class: 'brand', text: 'Moot' }), this.heading, this.status, this.encryption.indicator, this.shortcuts.helpButton),
         this.alerts.el,
-        h('div', { class: 'meeting-body' }, h('section', { class: 'stage', 'aria-label': 'Participants’ video' }, this.stage.grid.el), this.panel.el, this.chat.el, this.reactions.menu),
+        h('div', { class: 'meeting-body' }, h('section', { class: 'stage', 'aria-label': 'Participants’ video' }, this.stage.grid.el), this.panel.el, this.conversation.chat.el, this.conversation.reactions.menu),
         this.toolbar.el,
         this.stage.slotAudio.el,
       ),
@@ -341,7 +335,7 @@ export class Meeting {
     this.connection.welcome(msg);
     if (this.roster.me) return this.#welcomeAgain(msg);
     this.welcomed = true;
-    this.rejoinChoice = this.devices.choice();
+    this.myMedia.rejoinChoice = this.devices.choice();
     if (msg.host_key) {
       this.hostKey = msg.host_key;
       this.callbacks.onHostKey(msg.host_key);
@@ -351,7 +345,6 @@ export class Meeting {
       this.callbacks.onHostKey(null);
     }
     this.#render();
-    this.chat.setMe(you.id);
     await this.roster.setMe({ ...you, audio: this.devices.audioOn, video: this.devices.videoOn });
     this.moderation.welcome(msg.settings);
     this.toolbar.setHand(you.hand_raised);
@@ -378,7 +371,7 @@ export class Meeting {
     await this.roster.setMe(next);
     this.moderation.welcome(msg.settings);
     await this.roster.sync(msg.participants, 'resync');
-    await this.#refreshMe();
+    await this.myMedia.refreshMe();
     this.#updateStatus();
     this.encryption.show(this.connection.pc);
     await this.encryption.welcome(next.id);
@@ -404,7 +397,7 @@ export class Meeting {
       await this.roster.setMe({ ...me, name: p.name, moderator: p.moderator, hand_raised: p.hand_raised, audio_blocked: p.audio_blocked, video_blocked: p.video_blocked });
       this.toolbar.setHand(p.hand_raised);
       this.moderation.meUpdated(/** @type {Participant} */ (this.roster.me), me);
-      await this.#refreshMe();
+      await this.myMedia.refreshMe();
       return;
     }
     const before = this.roster.others.get(p.id);
@@ -425,19 +418,13 @@ export class Meeting {
     this.#updateStatus();
   }
 
-  /** My own tile and panel entry follow the local media state. */
-  async #refreshMe() {
-    const me = this.roster.me;
-    if (me) await this.roster.setMe({ ...me, audio: this.devices.audioOn, video: this.devices.videoOn, screen: this.screenShare.active });
-  }
-
   #updateStatus() {
     const n = this.roster.count;
     this.status.textContent = n === 1 ? 'Only you so far' : `${n} people`;
     this.panel.setCount(n);
   }
 
-  // ---- Media -----------------------------------------------------------------------------------
+  // ---- Media from the server -----------------------------------------------------------------
 
   /** @param {import('./protocol.js').OfferMessage} msg */
   async #offer(msg) {
@@ -454,164 +441,11 @@ export class Meeting {
     else console.warn(`moot: a slot message for ${msg.mid}, which is no audio slot`);
   }
 
-  toggleMic() {
-    if (!this.devices.hasAudio) return;
-    this.stage.speaking.resume();
-    const on = !this.devices.audioOn;
-    // Asking is all the client does: the server decides (and drops the audio meanwhile).
-    if (on) this.moderation.askingToUnmute('audio');
-    this.devices.setAudio(on);
-    this.toolbar.setMic(this.devices.audioOn);
-    this.#mediaChanged();
-  }
-
-  async toggleCamera() {
-    this.stage.speaking.resume();
-    const on = !this.devices.videoOn;
-    if (on) this.moderation.askingToUnmute('video');
-    await this.#setCamera(on);
-  }
-
-  /** @param {boolean} on */
-  async #setCamera(on) {
-    const button = this.toolbar.camera;
-    button.disabled = true;
-    try {
-      if (!on) {
-        await this.connection.pc?.replaceVideoTrack(null);
-        await this.devices.setVideo(false);
-      } else {
-        const track = await this.devices.setVideo(true);
-        await this.connection.pc?.replaceVideoTrack(track);
-      }
-    } catch (err) {
-      this.alerts.error(`The camera could not be turned on: ${errorText(err)}`);
-    } finally {
-      button.disabled = !this.devices.canVideo;
-    }
-    this.toolbar.setCamera(this.devices.videoOn);
-    this.#mediaChanged();
-  }
-
-  /**
-   * Turns my microphone or camera off (a moderator's mute, or a refused unmute).
-   * @param {TrackKind} kind
-   */
-  async #turnOff(kind) {
-    if (kind === 'video') return this.#setCamera(false);
-    this.devices.setAudio(false);
-    this.toolbar.setMic(false);
-    this.#mediaChanged();
-  }
-
   toggleHand() {
     if (!this.roster.me) return;
     const raised = !this.toolbar.handRaised;
     this.toolbar.setHand(raised);
     this.signaling.raiseHand(raised);
-  }
-
-  #mediaChanged() {
-    this.rejoinChoice = this.devices.choice();
-    void this.#refreshMe();
-    if (this.roster.me) this.signaling.sendMediaState(this.devices.audioOn, this.devices.videoOn, this.screenShare.active);
-  }
-
-  /**
-   * @param {MediaStreamTrack} video
-   * @param {MediaStreamTrack | null} audio
-   */
-  async #screenStarted(video, audio) {
-    await this.connection.pc?.replaceScreenTracks(video, audio);
-    this.#mediaChanged();
-    announce(audio ? 'You are sharing your screen and its sound' : 'You are sharing your screen');
-  }
-
-  async #screenStopped() {
-    await this.connection.pc?.replaceScreenTracks(null, null);
-    this.#mediaChanged();
-    announce('You stopped sharing your screen');
-  }
-
-  /** @param {string} id */
-  async #chooseCamera(id) {
-    try {
-      const track = await this.devices.switchCamera(id);
-      if (track) {
-        await this.connection.pc?.replaceVideoTrack(track);
-        await this.#refreshMe();
-      }
-      this.settingsDialog.say('Camera changed');
-    } catch (err) {
-      this.settingsDialog.showError(`The camera could not be changed: ${errorText(err)}`);
-    }
-  }
-
-  /** @param {string} id */
-  async #chooseMicrophone(id) {
-    try {
-      const track = await this.devices.switchMicrophone(id);
-      await this.connection.pc?.replaceAudioTrack(track);
-      this.stage.watchMyMicrophone(track);
-      this.toolbar.mic.disabled = false;
-      this.toolbar.setMic(this.devices.audioOn);
-      this.settingsDialog.say('Microphone changed');
-    } catch (err) {
-      this.settingsDialog.showError(`The microphone could not be changed: ${errorText(err)}`);
-    }
-  }
-
-  /** @param {string} id */
-  async #chooseSpeaker(id) {
-    this.sinkId = id;
-    rememberDevice('speaker', id);
-    await this.stage.applySpeaker(id);
-    this.settingsDialog.say('Speaker changed');
-  }
-
-  // ---- Chat and reactions ----------------------------------------------------------------------
-
-  /**
-   * @param {string} text
-   * @param {string | null} to
-   */
-  async #sendChat(text, to) {
-    this.lastSent = { kind: 'chat', at: Date.now() };
-    if (await this.encryption.sendChat(text, to)) this.lastSent = { kind: 'chat', at: Date.now() };
-  }
-
-  /** @param {import('./protocol.js').ChatEntry} m */
-  #chat(m) {
-    this.chatQueue = this.chatQueue.then(async () => this.chat.receive(await this.encryption.openChat(m, true))).catch((err) => console.warn('moot: a chat message:', err));
-  }
-
-  /** @param {import('./protocol.js').ChatEntry[]} messages */
-  #chatHistory(messages) {
-    const fresh = messages.filter((m) => !this.chat.seen.has(m.seq));
-    this.chatQueue = this.chatQueue
-      .then(async () => {
-        const opened = await Promise.all(fresh.map((m) => this.encryption.openChat(m, false)));
-        // Encrypted before we joined, under keys we never get: one note, not a list of failures.
-        const readable = opened.filter((m) => m.e2ee !== 'undecryptable');
-        this.chat.history(readable, opened.length - readable.length);
-      })
-      .catch((err) => console.warn('moot: chat history:', err));
-  }
-
-  /**
-   * Shows a reaction briefly over the sender's tile (or over the stage when that tile is not
-   * shown) and says it.
-   * @param {string} id
-   * @param {string} emoji
-   */
-  #reaction(id, emoji) {
-    const mine = this.roster.isMe(id);
-    const name = this.roster.nameOf(id);
-    if (name === undefined) return;
-    const tile = this.stage.grid.get(id);
-    if (tile && tile.el.isConnected && tile.el.offsetParent !== null) showReaction(tile.el, emoji);
-    else showReaction(this.stage.grid.el, emoji, mine ? 'You' : name);
-    announceReaction(name, emoji, mine);
   }
 
   // ---- Errors ----------------------------------------------------------------------------------
@@ -633,10 +467,10 @@ export class Meeting {
       const entry = !this.welcomed && /** @type {readonly string[]} */ (ENTRY_ERRORS).includes(msg.code);
       this.#end(entry);
       if (entry) this.callbacks.onRefused(msg.code, msg.message);
-      else this.callbacks.onFatal(msg.code, msg.message, this.rejoinChoice);
+      else this.callbacks.onFatal(msg.code, msg.message, this.myMedia.rejoinChoice);
     } else if (msg.code === 'not_allowed' && this.moderation.unmutePending) {
       await this.moderation.unmuteRefused();
-    } else if (this.#refusedChatOrReaction(msg.code, msg.message)) {
+    } else if (this.conversation.refused(msg.code, msg.message)) {
       // shown in the chat panel or the reactions bar
     } else if (this.settingsDialog.isOpen && msg.code === 'bad_display_name') {
       this.settingsDialog.showError(msg.message);
@@ -645,25 +479,6 @@ export class Meeting {
     } else {
       this.alerts.error(msg.message);
     }
-  }
-
-  /**
-   * Shows a non-fatal refusal of a chat message or a reaction where it was sent from.
-   * @param {string} code
-   * @param {string} message
-   * @returns {boolean} whether it was one
-   */
-  #refusedChatOrReaction(code, message) {
-    const recent = Date.now() - this.lastSent.at < 5000;
-    if (code === 'bad_chat' || (recent && this.lastSent.kind === 'chat' && (code === 'rate_limited' || code === 'unknown_participant'))) {
-      this.chat.refused(message);
-      return true;
-    }
-    if (code === 'bad_reaction' || (recent && this.lastSent.kind === 'react' && code === 'rate_limited')) {
-      this.reactions.refused(message);
-      return true;
-    }
-    return false;
   }
 
   // ---- Panels, dialogs, lifecycle --------------------------------------------------------------
@@ -681,7 +496,7 @@ export class Meeting {
   #connectionLost(message) {
     if (this.ended) return;
     this.#end();
-    this.alerts.lost(message, () => this.callbacks.onRejoin(this.rejoinChoice));
+    this.alerts.lost(message, () => this.callbacks.onRejoin(this.myMedia.rejoinChoice));
     this.status.textContent = 'Disconnected';
     this.toolbar.disable();
   }
@@ -692,7 +507,7 @@ export class Meeting {
     // The tracks stop at once; the peer connection a bit later (after the server read `leave`).
     this.connection.closeSoon();
     this.#end();
-    this.callbacks.onLeft(this.rejoinChoice);
+    this.callbacks.onLeft(this.myMedia.rejoinChoice);
   }
 
   /**
@@ -712,7 +527,7 @@ export class Meeting {
     this.screenShare.release();
     this.settingsDialog.destroy();
     this.shortcuts.uninstall();
-    this.reactions.setOpen(false, false);
+    this.conversation.reactions.setOpen(false, false);
     if (!keepMedia) this.devices.stop();
   }
 }
