@@ -1,4 +1,4 @@
-// Unit tests of the DOM-free modules: `node --test web/tests/`.
+// Unit tests of guessable.js and names.js (room and display names): `node --test web/tests/`.
 // The guessable-name rule is checked against tests/vectors/guessable-room-names.txt, which the
 // Rust twin (crates/room/src/guessable.rs) reads in its tests too: the two cannot drift apart.
 
@@ -7,7 +7,6 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { COMMON_WORDS, GUESSABLE_BELOW_BITS, estimateBits, isGuessable, splitRuns } from '../assets/js/guessable.js';
 import { generateRoomName, roomNameProblem, displayNameProblem } from '../assets/js/names.js';
-import { decodeServerMessage, signalingUrl, ProtocolError } from '../assets/js/protocol.js';
 
 const VECTORS_PATH = 'tests/vectors/guessable-room-names.txt';
 const VECTORS = readFileSync(new URL(`../../${VECTORS_PATH}`, import.meta.url), 'utf8');
@@ -90,61 +89,3 @@ test('room and display name rules', () => {
   assert.equal(displayNameProblem('😀'.repeat(64)), null, '64 scalar values, not UTF-16 units');
 });
 
-test('server messages are decoded and checked', () => {
-  const w = decodeServerMessage(JSON.stringify({ type: 'welcome', version: 1, room: 'r', you: { id: 'p1', name: 'A', audio: true, video: false }, participants: [] }));
-  assert.equal(w?.type, 'welcome');
-  const o = decodeServerMessage(JSON.stringify({ type: 'offer', sdp: 'v=0', tracks: [{ mid: '2', participant: 'p2', kind: 'video' }] }));
-  // No source from an older server: a video track is taken as the camera. No slots: none.
-  assert.deepEqual(o, { type: 'offer', sdp: 'v=0', tracks: [{ mid: '2', participant: 'p2', kind: 'video', source: 'camera' }], slots: [] });
-  assert.equal(decodeServerMessage('{"type":"from_the_future"}'), null);
-  assert.throws(() => decodeServerMessage('nope'), ProtocolError);
-  assert.throws(() => decodeServerMessage('{"type":"offer","sdp":"x","tracks":[{"mid":"1","participant":"p","kind":"data"}]}'), ProtocolError);
-  assert.throws(() => decodeServerMessage('{"type":"participant_joined","participant":{"id":"p","name":"n"}}'), ProtocolError);
-  assert.equal(signalingUrl({ protocol: 'https:', host: 'm.example:8443' }), 'wss://m.example:8443/api/ws');
-  assert.equal(signalingUrl({ protocol: 'http:', host: 'localhost:8080' }), 'ws://localhost:8080/api/ws');
-});
-
-test('SignalingClient: hello first, typed events in order, expected vs lost close', () => {
-  /** A stand-in WebSocket the test drives by hand. */
-  class FakeSocket extends EventTarget {
-    /** @param {string} url */
-    constructor(url) {
-      super();
-      this.url = url;
-      this.readyState = 0;
-      /** @type {string[]} */
-      this.sent = [];
-      FakeSocket.last = this;
-    }
-    /** @param {string} text */
-    send(text) { this.sent.push(text); }
-    close() { this.readyState = 3; this.dispatchEvent(Object.assign(new Event('close'), { code: 1000, reason: '' })); }
-    open() { this.readyState = 1; this.dispatchEvent(new Event('open')); }
-    /** @param {object} msg */
-    deliver(msg) { this.dispatchEvent(Object.assign(new Event('message'), { data: JSON.stringify(msg) })); }
-    /** @type {FakeSocket | null} */
-    static last = null;
-  }
-  return import('../assets/js/protocol.js').then(({ SignalingClient }) => {
-    const c = new SignalingClient({ url: 'ws://x/api/ws', room: 'r', name: 'N', WebSocketImpl: /** @type {any} */ (FakeSocket) });
-    /** @type {string[]} */
-    const seen = [];
-    c.onMessage((m) => seen.push(m.type));
-    c.on('participant_left', (m) => seen.push(`left ${m.id}`));
-    /** @type {any[]} */
-    const closes = [];
-    c.addEventListener('close', (ev) => closes.push(/** @type {CustomEvent} */ (ev).detail));
-    c.connect();
-    const ws = /** @type {FakeSocket} */ (FakeSocket.last);
-    ws.open();
-    assert.deepEqual(JSON.parse(ws.sent[0]), { type: 'hello', version: 1, room: 'r', name: 'N' });
-    ws.deliver({ type: 'participant_left', id: 'p9' });
-    ws.deliver({ type: 'answer', sdp: 'v=0' });
-    assert.deepEqual(seen, ['participant_left', 'left p9', 'answer']);
-    c.sendMediaState(false, true);
-    assert.deepEqual(JSON.parse(ws.sent[1]), { type: 'media_state', audio: false, video: true, screen: false });
-    // The server drops us: unexpected.
-    ws.close();
-    assert.deepEqual(closes, [{ code: 1000, reason: '', expected: false, opened: true }]);
-  });
-});

@@ -1,9 +1,8 @@
-// Simulcast adaptation on the client: the height reported for a tile, and the server's
-// `layers` message.
+// Simulcast adaptation on the client: the height reported for a tile. (The server's `layers`
+// message is in protocol.test.mjs.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { neededHeight, sizesKey, MAX_VIEW_HEIGHT } from '../assets/js/viewsizes.js';
-import { decodeServerMessage, ProtocolError } from '../assets/js/protocol.js';
 
 test('a tile needs its height in device pixels, more when a narrower video is cropped', () => {
   // A 16:9 video in a 16:9 box: the box's height.
@@ -22,11 +21,3 @@ test('sizes compare by content, not key order', () => {
   assert.notEqual(sizesKey({ p1: 100 }), sizesKey({ p1: 101 }));
 });
 
-test('layers messages decode, and a malformed one is a protocol error', () => {
-  assert.deepEqual(decodeServerMessage('{"type":"layers","mid":"1","active":["q","h"]}'), {
-    type: 'layers',
-    mid: '1',
-    active: ['q', 'h'],
-  });
-  assert.throws(() => decodeServerMessage('{"type":"layers","mid":"1","active":"q"}'), ProtocolError);
-});

@@ -1,49 +1,14 @@
-// Audio slots (docs/protocol.md, "Large rooms" → "Audio slots") without a browser: the
-// messages, the slot → owner map across offers, the decryption of a slot's frames with the
+// Audio slots (docs/protocol.md, "Large rooms" → "Audio slots") without a browser (their
+// messages are in protocol.test.mjs): the slot → owner map across offers, the decryption of a slot's frames with the
 // owner's key first and the other senders' keys when the media outran the `slot` message, and,
 // with end-to-end encryption, a slot's owner for the UI being the sender whose key opened its
 // frames: told only when it changes (page and frame worker), winning over the server's claim,
 // with a console warning when the two differ too long while the slot sounds.
 import { test, mock } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeServerMessage, ProtocolError, SignalingClient } from '../assets/js/protocol.js';
-import { keptSlots } from '../assets/js/session.js';
+import { keptSlots } from '../assets/js/media-session.js';
 import { E2eeKeys, noteOpener, slotKeyOrder, toBase64 } from '../assets/js/e2ee.js';
 import { MISMATCH_WARN_MS, SlotAudio, SlotOwner } from '../assets/js/slots.js';
-
-test('offer.slots and slot messages are decoded and checked', () => {
-  const o = decodeServerMessage(JSON.stringify({ type: 'offer', sdp: 'v=0', tracks: [], slots: ['4', '5'] }));
-  assert.deepEqual(o, { type: 'offer', sdp: 'v=0', tracks: [], slots: ['4', '5'] });
-  const none = decodeServerMessage(JSON.stringify({ type: 'offer', sdp: 'v=0', tracks: [], slots: null }));
-  assert.deepEqual(none?.type === 'offer' ? none.slots : 'not an offer', []);
-  assert.throws(() => decodeServerMessage('{"type":"offer","sdp":"v=0","tracks":[],"slots":"4"}'), ProtocolError);
-  assert.throws(() => decodeServerMessage('{"type":"offer","sdp":"v=0","tracks":[],"slots":[4]}'), ProtocolError);
-  assert.deepEqual(decodeServerMessage('{"type":"slot","mid":"4","participant":"p2"}'), { type: 'slot', mid: '4', participant: 'p2' });
-  assert.throws(() => decodeServerMessage('{"type":"slot","mid":4,"participant":"p2"}'), ProtocolError);
-  assert.throws(() => decodeServerMessage('{"type":"slot","mid":"4"}'), ProtocolError);
-});
-
-test('the one client offer says audio_slots', () => {
-  /** @type {string[]} */
-  const sent = [];
-  class FakeSocket extends EventTarget {
-    readyState = 1;
-    /** @param {string} t */
-    send(t) {
-      sent.push(t);
-    }
-    close() {}
-  }
-  const c = new SignalingClient({ url: 'ws://x/api/ws', room: 'r', name: 'N', WebSocketImpl: /** @type {any} */ (FakeSocket) });
-  c.connect();
-  c.socket?.dispatchEvent(new Event('open'));
-  c.sendOffer('v=0', { 0: 'microphone' }, true);
-  c.sendOffer('v=0', undefined, true);
-  assert.deepEqual(sent.slice(1).map((t) => JSON.parse(t)), [
-    { type: 'offer', sdp: 'v=0', sources: { 0: 'microphone' }, audio_slots: true },
-    { type: 'offer', sdp: 'v=0', audio_slots: true },
-  ]);
-});
 
 test('an offer keeps the owners of the slots it lists and drops the others', () => {
   let slots = keptSlots(new Map(), ['4', '5', '6']);

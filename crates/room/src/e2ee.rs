@@ -19,6 +19,11 @@ pub const MAX_E2EE_PUBLIC_KEY: usize = 256;
 pub const E2EE_BURST: u32 = 250;
 /// …after which one more is allowed per this much time.
 pub const E2EE_REFILL: Duration = Duration::from_millis(10);
+/// Key exchange messages held for an away member (docs/protocol.md, "Reconnecting"), at most
+/// this many from each sender; a sender's oldest is dropped first. Each is at most
+/// [`MAX_E2EE_PAYLOAD`] bytes, so an away member holds at most this × that × (room size − 1),
+/// for at most the resume grace.
+pub const MAX_HELD_E2EE_PER_SENDER: usize = 4;
 
 /// Standard base64 (with or without padding), as the payloads and keys are sent.
 fn is_base64(text: &str) -> bool {
@@ -73,7 +78,8 @@ impl Rooms {
     }
 
     /// `e2ee {to, payload}` from `id`: passed on to `to` as `e2ee {from, payload}` if both are
-    /// in the same room.
+    /// in the same room; held for `to` while their connection is gone (delivered if they
+    /// resume, see `Room::hold_e2ee`).
     pub(crate) fn relay_e2ee(
         &mut self,
         now: Instant,
@@ -114,6 +120,9 @@ impl Rooms {
                 to,
                 message: ServerMessage::E2ee { from: id, payload },
             });
+        } else {
+            let held = room.hold_e2ee(to, id, payload);
+            debug_assert!(held, "a member who is not present is away");
         }
         Ok(())
     }

@@ -45,6 +45,7 @@ pub use chat::{
 };
 pub use e2ee::{
     valid_e2ee_public_key, E2EE_BURST, E2EE_REFILL, MAX_E2EE_PAYLOAD, MAX_E2EE_PUBLIC_KEY,
+    MAX_HELD_E2EE_PER_SENDER,
 };
 pub use resume::RESUME_GRACE;
 

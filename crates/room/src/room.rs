@@ -33,6 +33,9 @@ struct Member {
     away_until: Option<Instant>,
     /// What this member wants to receive.
     quality: Quality,
+    /// While away: key exchange messages sent to this member, `(from, payload)` in arrival
+    /// order, delivered right after the resumed `welcome` (see `Room::hold_e2ee`).
+    held_e2ee: VecDeque<(ParticipantId, String)>,
     chat_bucket: Bucket,
     reaction_bucket: Bucket,
     e2ee_bucket: Bucket,
@@ -45,6 +48,7 @@ impl std::fmt::Debug for Member {
             .field("participant", &self.participant)
             .field("away_until", &self.away_until)
             .field("quality", &self.quality)
+            .field("held_e2ee", &self.held_e2ee.len())
             .finish_non_exhaustive()
     }
 }
@@ -198,7 +202,8 @@ impl Room {
         Some(self.members[index].e2ee_bucket.take(now))
     }
 
-    /// Whether `id` is here and connected (messages to an away member are dropped).
+    /// Whether `id` is here and connected (broadcasts skip an away member; key exchange
+    /// messages to one are held, see `Room::hold_e2ee`).
     pub(crate) fn is_present(&self, id: ParticipantId) -> bool {
         self.position(id)
             .is_some_and(|i| self.members[i].away_until.is_none())
@@ -269,6 +274,7 @@ impl Room {
             resume_token,
             away_until: None,
             quality: Quality::High,
+            held_e2ee: VecDeque::new(),
             chat_bucket: Bucket::new(CHAT_BURST, CHAT_REFILL),
             reaction_bucket: Bucket::new(REACTION_BURST, REACTION_REFILL),
             e2ee_bucket: Bucket::new(crate::E2EE_BURST, crate::E2EE_REFILL),
@@ -376,6 +382,8 @@ impl Room {
             return false;
         };
         let gone = self.members.remove(index);
+        // Keys from someone who left are of no use to whoever resumes after.
+        self.forget_held_e2ee_from(id);
         // `Left` first: the server must stop forwarding this person's media before the others
         // are told they are gone, so no frame of theirs arrives after their tile is removed.
         out.push_back(Output::Left {

@@ -494,3 +494,148 @@ fn a_new_connection_takes_over_a_member_whose_old_one_is_not_yet_noticed_dead() 
     );
     assert_eq!(h.participants("alpha").len(), 3);
 }
+
+// Key exchange messages (`e2ee`) to an away member: held, and delivered right after the
+// resumed `welcome` (docs/protocol.md, "Reconnecting"; docs/e2ee.md, "Reconnection").
+
+/// An opaque key exchange payload (base64 alphabet), numbered so that the tests can tell them
+/// apart.
+fn key_payload(from: u64, i: u64) -> String {
+    format!("key{i}from{from}")
+}
+
+fn e2ee(h: &mut Harness, from: u64, to: u64, i: u64) -> Vec<Output> {
+    h.input(Input::E2ee {
+        id: pid(from),
+        to: pid(to),
+        payload: key_payload(from, i),
+    })
+}
+
+fn relayed(to: u64, from: u64, i: u64) -> Output {
+    send(
+        to,
+        ServerMessage::E2ee {
+            from: pid(from),
+            payload: key_payload(from, i),
+        },
+    )
+}
+
+/// The `e2ee` messages in `out`, in order.
+fn keys_in(out: &[Output]) -> Vec<Output> {
+    out.iter()
+        .filter(|o| {
+            matches!(
+                o,
+                Output::Send {
+                    message: ServerMessage::E2ee { .. },
+                    ..
+                }
+            )
+        })
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn key_messages_to_an_away_member_are_delivered_right_after_the_resumed_welcome() {
+    let mut h = two_away();
+    // A newcomer's key and a fresh key after a leave, while 2 is away: nothing goes out.
+    h.join(4, "alpha");
+    assert_eq!(e2ee(&mut h, 4, 2, 1), []);
+    assert_eq!(e2ee(&mut h, 1, 2, 1), []);
+    // To someone present, as always, at once.
+    assert_eq!(e2ee(&mut h, 4, 3, 1), [relayed(3, 4, 1)]);
+    h.advance(5.0);
+    let out = h.resume(12, "alpha", &resume_token(2));
+    assert_eq!(
+        out,
+        [
+            Output::Resumed {
+                connection: pid(12),
+                participant: pid(2)
+            },
+            Output::Joined {
+                id: pid(2),
+                instance: INSTANCE
+            },
+            send(
+                2,
+                resumed_welcome(
+                    person(2),
+                    vec![moderator(1), person(3), person(4)],
+                    INITIAL,
+                    12
+                )
+            ),
+            relayed(2, 4, 1),
+            relayed(2, 1, 1),
+        ]
+    );
+    // Delivered once: a second drop and resume brings nothing old back.
+    h.disconnect(2);
+    assert_eq!(keys_in(&h.resume(13, "alpha", &resume_token(12))), []);
+}
+
+#[test]
+fn at_most_four_messages_from_each_sender_are_held_and_nobody_crowds_out_another() {
+    assert_eq!(MAX_HELD_E2EE_PER_SENDER, 4);
+    let mut h = two_away();
+    e2ee(&mut h, 1, 2, 0);
+    // A hostile (or very busy) sender: only its last four are kept…
+    for i in 1..=50 {
+        assert_eq!(e2ee(&mut h, 3, 2, i), []);
+    }
+    // …and the other sender's message, older than all of them, is still there.
+    let out = h.resume(12, "alpha", &resume_token(2));
+    assert_eq!(
+        keys_in(&out),
+        [
+            relayed(2, 1, 0),
+            relayed(2, 3, 47),
+            relayed(2, 3, 48),
+            relayed(2, 3, 49),
+            relayed(2, 3, 50),
+        ]
+    );
+}
+
+#[test]
+fn held_keys_go_with_a_sender_who_leaves() {
+    let mut h = two_away();
+    h.join(4, "alpha");
+    e2ee(&mut h, 4, 2, 1);
+    e2ee(&mut h, 3, 2, 1);
+    h.leave(4);
+    // 4's id would be unknown to the resumed client, and its key useless.
+    let out = h.resume(12, "alpha", &resume_token(2));
+    assert_eq!(keys_in(&out), [relayed(2, 3, 1)]);
+}
+
+#[test]
+fn held_keys_go_with_the_away_member_when_the_grace_ends() {
+    let mut h = two_away();
+    e2ee(&mut h, 3, 2, 1);
+    h.advance(RESUME_GRACE.as_secs_f64());
+    let out = h.timeout();
+    assert_eq!(keys_in(&out), []);
+    assert_eq!(
+        out,
+        [
+            Output::Left {
+                id: pid(2),
+                instance: INSTANCE
+            },
+            send(1, left(2, LeaveReason::Disconnected)),
+            send(3, left(2, LeaveReason::Disconnected)),
+        ]
+    );
+    // Nobody can collect them: the token now makes a new person, who gets no keys.
+    let out = h.resume(12, "alpha", &resume_token(2));
+    assert_eq!(keys_in(&out), []);
+    assert!(!matches!(out[0], Output::Resumed { .. }), "{out:?}");
+    // And sending to the one who left is an error, as for anyone unknown.
+    let out = e2ee(&mut h, 3, 2, 2);
+    assert_eq!(error(&out).1, ErrorCode::UnknownParticipant);
+}

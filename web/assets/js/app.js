@@ -87,7 +87,7 @@ function enter(root, room, name, media, pre, knock = '') {
     {
       room,
       name,
-      media,
+      devices: media,
       hello: { identity: browserIdentity(storage), password: passwords.get(room) ?? '', host_key: hostKey ?? '', knock },
       hostKey,
     },

@@ -173,7 +173,7 @@ function compareBytes(a, b) {
  * What the frame worker (sframe-worker.js, for browsers with RTCRtpScriptTransform only) is
  * told, so that it holds the same keys as the page: our sender key, a sender key learned from
  * someone, someone's keys replaced (test hook) or forgotten, and whether E2EE is on. Not key
- * updates but sent the same way (session.js): which participant each receiving mid carries
+ * updates but sent the same way (media-session.js): which participant each receiving mid carries
  * (`owners`), and which of those mids are audio slots (`slots`: their frames are tried with the
  * other senders' keys too, {@link decryptSlotFrame}).
  * @typedef {{t: 'send', gen: number, step: number, key: string}
@@ -236,7 +236,7 @@ export class E2eeKeys extends EventTarget {
 
   /**
    * Whose key opened the latest frame on audio slot `mid`: the page's own decryption calls this
-   * for each slot frame, the frame worker's reports (session.js) on each change. A change is
+   * for each slot frame, the frame worker's reports (media-session.js) on each change. A change is
    * told with a `slotopener` event: that sender, authenticated by their key, is who speaks on
    * the slot (the server's `slot` message only says whose key to try first).
    * @param {string} mid

@@ -1,6 +1,6 @@
 // Sharing the screen: the toolbar toggle **Share screen** asks the browser for a screen, window
 // or tab (with its sound where the browser offers it), and the meeting sends it on the screen
-// transceivers (session.js) with replaceTrack — no renegotiation — and says `media_state`
+// transceivers (media-session.js) with replaceTrack — no renegotiation — and says `media_state`
 // `screen: true`. Stopping from the toggle or from the browser's own "Stop sharing" bar (the
 // track's `ended` event) sends nothing on them again and says `screen: false`.
 

@@ -1,6 +1,6 @@
 // The frame worker of browsers that transform media with RTCRtpScriptTransform (Firefox,
 // Safari): the same SFrame encryption and decryption as the page does with Chromium's
-// createEncodedStreams (session.js), with the same keys. The page tells it every key change
+// createEncodedStreams (media-session.js), with the same keys. The page tells it every key change
 // (e2ee.js `KeyUpdate`: our sender key, each sender key learned, keys forgotten), whether E2EE
 // is on, which participant each receiving mid carries and which mids are audio slots; it never
 // sees a pairwise key.

@@ -4,8 +4,8 @@
 use super::state::permissions;
 use super::Room;
 use crate::admission::secrets_equal;
-use crate::Output;
-use moot_protocol::{ParticipantId, Quality};
+use crate::{Output, MAX_HELD_E2EE_PER_SENDER};
+use moot_protocol::{ParticipantId, Quality, ServerMessage};
 use std::collections::VecDeque;
 use std::time::Instant;
 
@@ -19,7 +19,46 @@ impl Room {
             return Some(false);
         }
         member.away_until = Some(deadline);
+        member.held_e2ee.clear();
         Some(true)
+    }
+
+    /// Keeps `e2ee {from, payload}` for away member `to`, to deliver right after their resumed
+    /// `welcome` (a newcomer's key, or a fresh key after someone left, would otherwise be lost
+    /// and nothing sends it again). At most [`MAX_HELD_E2EE_PER_SENDER`] from each sender: a
+    /// sender's oldest goes first (a later key supersedes it), so no member can crowd out
+    /// another's. Held messages live in memory only and go with the member if they never
+    /// resume. Returns false (and keeps nothing) if `to` is not an away member.
+    pub(crate) fn hold_e2ee(
+        &mut self,
+        to: ParticipantId,
+        from: ParticipantId,
+        payload: String,
+    ) -> bool {
+        let Some(index) = self.position(to) else {
+            return false;
+        };
+        let member = &mut self.members[index];
+        if member.away_until.is_none() {
+            return false;
+        }
+        let held = &mut member.held_e2ee;
+        if held.iter().filter(|(f, _)| *f == from).count() >= MAX_HELD_E2EE_PER_SENDER {
+            let oldest = held.iter().position(|(f, _)| *f == from);
+            if let Some(oldest) = oldest {
+                held.remove(oldest);
+            }
+        }
+        held.push_back((from, payload));
+        true
+    }
+
+    /// Drops the key exchange messages `from` sent to away members (`from` left: its keys are
+    /// of no use any more, and its id would be unknown to the resumed client).
+    pub(super) fn forget_held_e2ee_from(&mut self, from: ParticipantId) {
+        for member in &mut self.members {
+            member.held_e2ee.retain(|(f, _)| *f != from);
+        }
     }
 
     /// The away member whose resume token is `token`, if any. Every away member's token is
@@ -43,7 +82,8 @@ impl Room {
     /// Continues away member `id`'s session on a new connection: media goes back on (with any
     /// moderator block re-applied at once), a `welcome` with `resumed: true` and the new resume
     /// token (the old one is used up), what a newcomer gets after it, the SFU's quality if not
-    /// the default, and the lobby for a moderator. Nobody else is told: to them `id` never left.
+    /// the default, the lobby for a moderator, and the key exchange messages held for `id`
+    /// while away, in the order they came. Nobody else is told: to them `id` never left.
     pub(crate) fn resume(
         &mut self,
         id: ParticipantId,
@@ -58,6 +98,7 @@ impl Room {
         member.resume_token = new_token.clone();
         let you = member.participant.clone();
         let quality = member.quality;
+        let held = std::mem::take(&mut member.held_e2ee);
         out.push_back(Output::Joined {
             id,
             instance: self.instance,
@@ -72,6 +113,14 @@ impl Room {
         }
         if you.moderator && !self.lobby.is_empty() {
             self.send_lobby_to(id, out);
+        }
+        // After `welcome`: the client must know the senders (their participant objects) before
+        // it can open their keys.
+        for (from, payload) in held {
+            out.push_back(Output::Send {
+                to: id,
+                message: ServerMessage::E2ee { from, payload },
+            });
         }
     }
 }

@@ -9,7 +9,7 @@ pub use moot_protocol::{
 };
 pub use moot_room::{
     Action, Input, JoinRequest, Output, RoomError, RoomInstanceId, Rooms, RoomsConfig,
-    CHAT_HISTORY_LEN, MAX_CHAT_CHARS, RESUME_GRACE,
+    CHAT_HISTORY_LEN, MAX_CHAT_CHARS, MAX_HELD_E2EE_PER_SENDER, RESUME_GRACE,
 };
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
