@@ -26,8 +26,8 @@
 //! ourselves is about a hundred lines and keeps our handshake tasks (tls.rs), our state layout
 //! and the renewal schedule ours to decide and to test.
 
+use crate::private_file::write_private;
 use crate::sync::{lock, read, write};
-use crate::tls::TlsError;
 use instant_acme::{
     Account, AuthorizationStatus, ChallengeType, Identifier, Key, NewOrder, OrderStatus,
     RetryPolicy,
@@ -138,7 +138,7 @@ impl std::fmt::Debug for Acme {
 impl Acme {
     /// Loads the certificate kept from an earlier run, if there is one (it is served at once;
     /// the CA is contacted only when it is missing, due or for other names).
-    pub fn new(settings: AcmeSettings, state_dir: &Path) -> Result<Self, TlsError> {
+    pub fn new(settings: AcmeSettings, state_dir: &Path) -> Self {
         let dir = state_dir
             .join("acme")
             .join(directory_folder(&settings.directory));
@@ -160,7 +160,7 @@ impl Acme {
                 Err(e) => tracing::warn!("ignoring {}: {e}", path.display()),
             }
         }
-        Ok(acme)
+        acme
     }
 
     pub fn domains(&self) -> &[String] {
@@ -475,7 +475,7 @@ fn pem_encode(label: &str, der: &[u8]) -> String {
 /// see the old file or the new one, never half of one.
 fn replace_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension("pem.new");
-    crate::tls::write_private(&tmp, contents)?;
+    write_private(&tmp, contents)?;
     std::fs::rename(&tmp, path)
 }
 
@@ -528,8 +528,7 @@ mod tests {
 
     #[test]
     fn challenge_certificates_answer_only_validation_handshakes() {
-        let acme = Acme::new(settings(&["meet.example.org"]), Path::new("/nonexistent"))
-            .expect("nothing stored");
+        let acme = Acme::new(settings(&["meet.example.org"]), Path::new("/nonexistent"));
         assert!(acme.chain().is_empty());
         let cert = challenge_certificate("meet.example.org", &[7u8; 32], &acme.provider)
             .expect("challenge certificate");
@@ -561,7 +560,7 @@ mod tests {
         let pem = format!("{}{}", key.serialize_pem(), cert.pem());
         std::fs::write(folder.join(CERTIFICATE), &pem).expect("write");
 
-        let acme = Acme::new(s, &dir).expect("loads");
+        let acme = Acme::new(s, &dir);
         assert_eq!(acme.chain().len(), 1, "served at once");
         let due = acme.due_in(now);
         assert!(
@@ -569,8 +568,7 @@ mod tests {
             "{due:?}"
         );
         // Other names configured: served meanwhile, but due now.
-        let other =
-            Acme::new(settings(&["meet.example.org", "b.example.org"]), &dir).expect("loads");
+        let other = Acme::new(settings(&["meet.example.org", "b.example.org"]), &dir);
         assert_eq!(other.chain().len(), 1);
         assert_eq!(other.due_in(now), Duration::ZERO);
         let _ = std::fs::remove_dir_all(&dir);

@@ -9,9 +9,8 @@ use std::path::{Path, PathBuf};
 
 #[cfg(test)]
 mod doc_tests;
-mod env;
+pub mod env;
 mod turn_server;
-pub use env::apply as apply_env;
 pub use turn_server::{TurnServerConfig, TurnTransport};
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -390,7 +389,14 @@ impl Config {
                 return invalid("turn.ttl_seconds", "must be at least 60");
             }
         }
-        turn_server::validate(self)?;
+        let around = turn_server::Surroundings {
+            external_relay: !self.turn.urls.is_empty(),
+            media_port: self.media.port,
+            ttl_seconds: self.turn.ttl_seconds,
+        };
+        if let Err((key, problem)) = self.turn_server.check(&around) {
+            return Err(ConfigError::Invalid { key, problem });
+        }
         if let Some(ip) = self.media.public_ips.iter().find(|ip| ip.is_unspecified()) {
             return Err(ConfigError::Invalid {
                 key: "media.public_ips",

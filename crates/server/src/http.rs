@@ -1,6 +1,7 @@
 //! HTTP: the embedded web client, the signaling WebSocket, health, and error pages.
 
 use crate::config::Config;
+use crate::html::escape_html;
 use crate::hub::Hub;
 use crate::limits::Limits;
 use crate::tls::ClientAddr;
@@ -122,7 +123,8 @@ async fn websocket(
 
 /// Prometheus text format. Counts only: no room names, no addresses.
 async fn metrics(State(state): State<AppState>) -> Response {
-    let body = crate::metrics::render(&state);
+    let turn = state.turn.as_deref();
+    let body = crate::metrics::render(&state.hub, &state.limits, &state.rates, turn);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 
@@ -192,21 +194,6 @@ pub(crate) fn error_page(status: StatusCode, title: &str, detail: &str) -> Respo
         body,
     )
         .into_response()
-}
-
-pub(crate) fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 
 mod acme;
 pub mod config;
+mod html;
 mod http;
 mod hub;
 mod limits;
@@ -13,6 +14,7 @@ mod media;
 mod media_tcp;
 mod metrics;
 mod privacy;
+mod private_file;
 pub mod proxy;
 mod session;
 mod sync;

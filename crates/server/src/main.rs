@@ -83,7 +83,7 @@ impl Cli {
         // Variables that are not UTF-8 cannot be MOOT__ keys; skip them rather than panic.
         let vars = std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
-        config = moot_server::config::apply_env(config, vars)?;
+        config = moot_server::config::env::apply(config, vars)?;
         if let Some(listen) = self.listen {
             config.http.listen = listen;
         }

@@ -1,8 +1,10 @@
 //! `/metrics` in the Prometheus text format. Counts and rates only: no room names, no display
 //! names, no addresses (a test checks the page never contains a room's name).
 
-use crate::http::AppState;
+use crate::hub::Hub;
+use crate::limits::Limits;
 use crate::limits::{code_name, LIMIT_CODES};
+use crate::turn_server::TurnStats;
 use moot_sfu::SfuStats;
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
@@ -60,12 +62,15 @@ fn metric(out: &mut String, name: &str, kind: &str, help: &str, value: impl std:
     );
 }
 
-pub fn render(state: &AppState) -> String {
+/// The Prometheus text of the server's counters: rooms and people (`hub`), connections and
+/// refusals (`limits`), media counters and their recent `rates`, and the built-in TURN
+/// relay's counters when it runs.
+pub fn render(hub: &Hub, limits: &Limits, rates: &Rates, turn: Option<&TurnStats>) -> String {
     let mut out = String::with_capacity(4096);
-    let (rooms, participants) = state.hub.room_counts();
-    let waiting = state.hub.waiting_count();
-    let media = state.hub.media().stats();
-    let m = &state.limits.metrics;
+    let (rooms, participants) = hub.room_counts();
+    let waiting = hub.waiting_count();
+    let media = hub.media().stats();
+    let m = &limits.metrics;
     metric(&mut out, "moot_rooms", "gauge", "Rooms in memory.", rooms);
     metric(
         &mut out,
@@ -100,7 +105,7 @@ pub fn render(state: &AppState) -> String {
         "moot_draining",
         "gauge",
         "1 while the server is shutting down.",
-        u8::from(state.limits.is_draining()),
+        u8::from(limits.is_draining()),
     );
     metric(
         &mut out,
@@ -145,7 +150,7 @@ pub fn render(state: &AppState) -> String {
         "Keyframe requests sent to publishers.",
         media.keyframe_requests_sent,
     );
-    let (dg_in, dg_out, frames) = state.rates.get();
+    let (dg_in, dg_out, frames) = rates.get();
     let window = SAMPLE_INTERVAL.as_secs();
     metric(
         &mut out,
@@ -168,7 +173,7 @@ pub fn render(state: &AppState) -> String {
         &format!("Media frames forwarded per second over the last {window} s."),
         format!("{frames:.1}"),
     );
-    turn_metrics(&mut out, state.turn.as_deref());
+    turn_metrics(&mut out, turn);
     let errors = m.errors_sent();
     out.push_str(
         "# HELP moot_errors_sent_total Error messages sent to clients, by code.\n\

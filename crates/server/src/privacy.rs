@@ -3,7 +3,7 @@
 //! the configuration is escaped.
 
 use crate::config::Config;
-use crate::http::escape_html;
+use crate::html::escape_html;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 

@@ -9,6 +9,7 @@
 
 use crate::acme::{Acme, AcmeSettings, ACME_TLS_ALPN};
 use crate::config::Config;
+use crate::private_file::write_private;
 use axum::extract::connect_info::Connected;
 use axum::serve::{IncomingStream, Listener};
 use rustls::pki_types::pem::PemObject;
@@ -107,7 +108,7 @@ pub fn certificate(config: &Config) -> Result<Option<Certificate>, TlsError> {
             directory: config.tls.acme_directory.clone(),
             ca_roots: config.tls.acme_ca_roots.clone(),
         };
-        let acme = Acme::new(settings, &config.state_dir)?;
+        let acme = Acme::new(settings, &config.state_dir);
         let chain = acme.chain();
         return Ok(Some(Certificate {
             fingerprint: chain.first().map(fingerprint).unwrap_or_default(),
@@ -193,18 +194,6 @@ fn self_signed(state_dir: &Path, listen_ip: IpAddr) -> Result<Certificate, TlsEr
     cert.generated_in = Some(state_dir.to_owned());
     cert.newly_generated = true;
     Ok(cert)
-}
-
-pub(crate) fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(contents)
 }
 
 fn fingerprint(cert: &CertificateDer<'_>) -> String {

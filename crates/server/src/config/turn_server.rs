@@ -2,7 +2,6 @@
 //! `[turn]`, which describes an external coturn: one section per relay, so it is clear which
 //! keys belong to which.
 
-use super::{Config, ConfigError};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
@@ -75,99 +74,119 @@ impl TurnServerConfig {
     }
 }
 
-/// Checks `[turn_server]` (only when enabled: a disabled section may hold anything valid TOML).
-pub(super) fn validate(config: &Config) -> Result<(), ConfigError> {
-    let t = &config.turn_server;
-    if !t.enabled {
-        return Ok(());
-    }
-    let invalid = |key: &'static str, problem: String| Err(ConfigError::Invalid { key, problem });
-    if !config.turn.urls.is_empty() {
-        return invalid(
+/// What `[turn_server]` is checked against elsewhere in the configuration.
+pub struct Surroundings {
+    /// `turn.urls` names an external relay.
+    pub external_relay: bool,
+    /// `media.port`.
+    pub media_port: u16,
+    /// `turn.ttl_seconds`.
+    pub ttl_seconds: u64,
+}
+
+impl TurnServerConfig {
+    /// Checks `[turn_server]` (only when enabled: a disabled section may hold anything valid
+    /// TOML); a problem is the key at fault and what is wrong with it.
+    pub fn check(&self, around: &Surroundings) -> Result<(), (&'static str, String)> {
+        let t = self;
+        if !t.enabled {
+            return Ok(());
+        }
+        let invalid = |key: &'static str, problem: String| Err((key, problem));
+        if around.external_relay {
+            return invalid(
             "turn_server.enabled",
             "cannot be used together with turn.urls: browsers are handed one relay, either the \
              built-in one or an external coturn; remove turn.urls or turn the built-in one off"
                 .into(),
         );
-    }
-    if t.transports.is_empty() {
-        return invalid(
-            "turn_server.transports",
-            "must list at least one of \"udp\", \"tcp\", \"tls\"".into(),
-        );
-    }
-    if t.port != 0 && t.port == t.tls_port && t.has(TurnTransport::Tcp) && t.has(TurnTransport::Tls)
-    {
-        return invalid(
-            "turn_server.tls_port",
-            format!(
-                "{} is also turn_server.port (both are TCP listeners)",
-                t.tls_port
-            ),
-        );
-    }
-    if t.port != 0 && t.port == config.media.port && t.has(TurnTransport::Udp) {
-        return invalid(
-            "turn_server.port",
-            format!("{} is also media.port (both are UDP sockets)", t.port),
-        );
-    }
-    if t.relay_port_min == 0 || t.relay_port_min > t.relay_port_max {
-        return invalid(
-            "turn_server.relay_port_min",
-            format!(
-                "must be at least 1 and at most turn_server.relay_port_max ({})",
-                t.relay_port_max
-            ),
-        );
-    }
-    if let Some(ip) = t.public_ip.filter(IpAddr::is_unspecified) {
-        return invalid(
-            "turn_server.public_ip",
-            format!("{ip} is not an address browsers can send to"),
-        );
-    }
-    if let Some(host) = &t.host {
-        let plain = !host.is_empty()
-            && host.len() <= 253
-            && host
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
-        if !plain {
+        }
+        if t.transports.is_empty() {
             return invalid(
-                "turn_server.host",
-                format!("{host:?} must be a bare host name like \"meet.example.org\""),
+                "turn_server.transports",
+                "must list at least one of \"udp\", \"tcp\", \"tls\"".into(),
             );
         }
+        if t.port != 0
+            && t.port == t.tls_port
+            && t.has(TurnTransport::Tcp)
+            && t.has(TurnTransport::Tls)
+        {
+            return invalid(
+                "turn_server.tls_port",
+                format!(
+                    "{} is also turn_server.port (both are TCP listeners)",
+                    t.tls_port
+                ),
+            );
+        }
+        if t.port != 0 && t.port == around.media_port && t.has(TurnTransport::Udp) {
+            return invalid(
+                "turn_server.port",
+                format!("{} is also media.port (both are UDP sockets)", t.port),
+            );
+        }
+        if t.relay_port_min == 0 || t.relay_port_min > t.relay_port_max {
+            return invalid(
+                "turn_server.relay_port_min",
+                format!(
+                    "must be at least 1 and at most turn_server.relay_port_max ({})",
+                    t.relay_port_max
+                ),
+            );
+        }
+        if let Some(ip) = t.public_ip.filter(IpAddr::is_unspecified) {
+            return invalid(
+                "turn_server.public_ip",
+                format!("{ip} is not an address browsers can send to"),
+            );
+        }
+        if let Some(host) = &t.host {
+            let plain = !host.is_empty()
+                && host.len() <= 253
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+            if !plain {
+                return invalid(
+                    "turn_server.host",
+                    format!("{host:?} must be a bare host name like \"meet.example.org\""),
+                );
+            }
+        }
+        if t.realm.is_empty()
+            || t.realm.len() > 127
+            || !t.realm.chars().all(|c| c.is_ascii_graphic())
+        {
+            return invalid(
+                "turn_server.realm",
+                "must be 1 to 127 printable ASCII characters without spaces".into(),
+            );
+        }
+        if t.max_allocations == 0 {
+            return invalid("turn_server.max_allocations", "must be at least 1".into());
+        }
+        if t.max_kbps_per_allocation < 100 {
+            return invalid(
+                "turn_server.max_kbps_per_allocation",
+                "must be at least 100 (a video call needs 1000 or more)".into(),
+            );
+        }
+        if around.ttl_seconds < 60 {
+            return invalid(
+                "turn.ttl_seconds",
+                "must be at least 60 (it is also the lifetime of the built-in relay's credentials)"
+                    .into(),
+            );
+        }
+        Ok(())
     }
-    if t.realm.is_empty() || t.realm.len() > 127 || !t.realm.chars().all(|c| c.is_ascii_graphic()) {
-        return invalid(
-            "turn_server.realm",
-            "must be 1 to 127 printable ASCII characters without spaces".into(),
-        );
-    }
-    if t.max_allocations == 0 {
-        return invalid("turn_server.max_allocations", "must be at least 1".into());
-    }
-    if t.max_kbps_per_allocation < 100 {
-        return invalid(
-            "turn_server.max_kbps_per_allocation",
-            "must be at least 100 (a video call needs 1000 or more)".into(),
-        );
-    }
-    if config.turn.ttl_seconds < 60 {
-        return invalid(
-            "turn.ttl_seconds",
-            "must be at least 60 (it is also the lifetime of the built-in relay's credentials)"
-                .into(),
-        );
-    }
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
 
     fn enabled() -> Config {
         let mut config = Config::default();

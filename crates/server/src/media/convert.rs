@@ -1,7 +1,7 @@
 //! The one place where the SFU's terms and the protocol's meet: what a command from signaling
 //! means to the SFU, and what the SFU's signals mean to a client or a room.
 
-use super::{ConnectionId, MediaEvent};
+use super::messages::{ConnectionId, MediaEvent};
 use moot_protocol::{
     ErrorCode, ParticipantId, Quality, ServerMessage, TrackInfo, TrackKind, TrackSource,
 };

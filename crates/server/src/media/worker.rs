@@ -7,8 +7,9 @@
 //! on the worker's channel; what the SFU says for signaling leaves as `MediaEvent`s.
 
 use super::convert::{self, peer};
+use super::handle::{MediaHandle, PassedOn, WorkerInput, WorkerPort};
+use super::messages::{ConnectionId, MediaCommand, MediaEvent};
 use super::routes::{Lookup, PublishedTrack};
-use super::{ConnectionId, MediaCommand, MediaEvent, MediaHandle, WorkerInput, WorkerPort};
 use crate::media_tcp::{Inbound as TcpInbound, TcpMedia};
 use crate::udp_batch::{send_all, Datagram, Receiver, BATCH, RECEIVE_BATCH};
 use moot_protocol::{ParticipantId, ServerMessage};
@@ -41,40 +42,6 @@ pub struct Context {
     pub selective_audio_after: usize,
     pub loss_based_estimation_after: usize,
     pub opus_dtx: bool,
-}
-
-/// Datagrams one worker received for peers of another, in one buffer: one allocation per
-/// batch, not per datagram. Each keeps the peer it was routed to, so the owner does not look
-/// it up again.
-#[derive(Debug, Default)]
-pub struct PassedOn {
-    bytes: Vec<u8>,
-    /// Each datagram's peer, source, and where it ends in `bytes` (it starts where the last
-    /// ended).
-    ends: Vec<(PeerId, SocketAddr, usize)>,
-}
-
-impl PassedOn {
-    fn push(&mut self, peer: PeerId, source: SocketAddr, datagram: &[u8]) {
-        self.bytes.extend_from_slice(datagram);
-        self.ends.push((peer, source, self.bytes.len()));
-    }
-
-    pub fn len(&self) -> usize {
-        self.ends.len()
-    }
-
-    fn is_empty(&self) -> bool {
-        self.ends.is_empty()
-    }
-
-    fn datagrams(&self) -> impl Iterator<Item = (PeerId, SocketAddr, &[u8])> {
-        let starts = std::iter::once(0).chain(self.ends.iter().map(|(_, _, end)| *end));
-        self.ends
-            .iter()
-            .zip(starts)
-            .map(|(&(peer, source, end), start)| (peer, source, &self.bytes[start..end]))
-    }
 }
 
 /// The worker thread's body: runs until shutdown.
@@ -565,7 +532,7 @@ fn thread_cpu_time() -> Option<Duration> {
 
 #[cfg(test)]
 mod tests {
-    use super::{BusyMeter, PassedOn, BUSY_REPORT_EVERY};
+    use super::{BusyMeter, BUSY_REPORT_EVERY};
     use std::time::Instant;
 
     #[test]
@@ -583,29 +550,5 @@ mod tests {
         // Wide bounds: another process may take the core from the spinning thread.
         assert!(spinning >= 300, "spinning: {spinning}‰");
         assert!(sleeping <= 100, "sleeping: {sleeping}‰");
-    }
-    use std::net::SocketAddr;
-
-    #[test]
-    fn passed_on_datagrams_come_back_whole_with_their_sources() {
-        let a: SocketAddr = "127.0.0.1:1000".parse().expect("addr");
-        let b: SocketAddr = "127.0.0.1:2000".parse().expect("addr");
-        let (one, two) = (moot_sfu::PeerId(1), moot_sfu::PeerId(2));
-        let mut passed = PassedOn::default();
-        assert!(passed.is_empty());
-        passed.push(one, a, &[1, 2, 3]);
-        passed.push(two, b, &[]);
-        passed.push(two, b, &[4, 5]);
-        assert_eq!(passed.len(), 3);
-        let back: Vec<_> = passed
-            .datagrams()
-            .map(|(p, s, d)| (p, s, d.to_vec()))
-            .collect();
-        let expected = vec![
-            (one, a, vec![1, 2, 3]),
-            (two, b, vec![]),
-            (two, b, vec![4, 5]),
-        ];
-        assert_eq!(back, expected);
     }
 }

@@ -8,7 +8,10 @@
 //! Peers are limited to the server's own media addresses (the SFU's candidates), so the relay
 //! can only ever carry media to and from this Moot, never into the operator's network.
 
+mod event;
 mod stream;
+
+use event::{stopped, Event};
 
 use crate::config::{Config, TurnTransport};
 use crate::turn::TurnCredentials;
@@ -37,26 +40,6 @@ pub struct TurnStats {
     pub allocations: AtomicU64,
     pub bytes_to_peers: AtomicU64,
     pub bytes_to_clients: AtomicU64,
-}
-
-/// Something for the state machine task.
-enum Event {
-    Client {
-        tuple: FiveTuple,
-        bytes: Vec<u8>,
-    },
-    Peer {
-        allocation: AllocationId,
-        from: SocketAddr,
-        bytes: Vec<u8>,
-    },
-    StreamOpened {
-        tuple: FiveTuple,
-        writer: mpsc::Sender<Vec<u8>>,
-    },
-    StreamClosed {
-        tuple: FiveTuple,
-    },
 }
 
 /// The relay's sockets, bound by `moot_server::bind` so port clashes show at start.
@@ -426,11 +409,6 @@ impl Core {
         self.relays.insert(allocation, Relay { socket, reader });
         Some(port)
     }
-}
-
-/// Resolves once the server stops (a plain `wait_for` would hold its guard across awaits).
-async fn stopped(stop: &mut watch::Receiver<bool>) {
-    let _ = stop.wait_for(|s| *s).await;
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

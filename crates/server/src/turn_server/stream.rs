@@ -1,7 +1,7 @@
 //! TURN over TCP and TLS (RFC 8656 3.1): STUN messages and ChannelData frames back to back on a
 //! byte stream. Each connection is its own 5-tuple; its allocation ends when it closes.
 
-use super::{stopped, Event};
+use super::event::{stopped, Event};
 use moot_turn::{stream_frame_len, FiveTuple, Transport};
 use std::sync::Arc;
 use std::time::Duration;
