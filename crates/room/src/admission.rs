@@ -1,38 +1,15 @@
 //! Who gets into a room (docs/protocol.md, "Entering a room: who gets in"): normalising the
-//! `hello` fields, the host key comparison, the password hash and the failed-password throttle.
+//! `hello` fields and the decision, in the order ban > host key > lock > password > lobby. The
+//! secrets it compares are `secrets.rs`'s, the failed-password waits `throttle.rs`'s.
 
+use crate::e2ee::e2ee_key;
 use crate::room::Room;
-use crate::JoinRequest;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use crate::secrets::verify_password;
+use crate::throttle::{AddressThrottle, ROOM_FREE_FAILURES};
+use crate::types::JoinRequest;
 use moot_protocol::ErrorCode;
-use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
-
-/// Failed passwords count for this long (a sliding window).
-pub const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
-/// Failed passwords from one client address (in all rooms) that cost no wait, per window.
-pub const ADDRESS_FREE_FAILURES: usize = 3;
-/// Failed passwords for one room (from all addresses together) that cost no wait, per window.
-pub const ROOM_FREE_FAILURES: usize = 20;
-/// The wait after the first failure beyond the free ones; each further failure doubles it.
-pub const FIRST_WAIT: Duration = Duration::from_secs(1);
-/// The longest wait.
-pub const MAX_WAIT: Duration = Duration::from_secs(300);
-
-/// Failure times kept per address or room. Once past the free failures the 10th doubling
-/// already reaches `MAX_WAIT`, so older entries beyond this many could never change a wait.
-const MAX_KEPT_FAILURES: usize = 64;
-
-/// Argon2id cost: 19 MiB of memory, 2 passes, 1 lane. This is the OWASP password storage
-/// recommendation for Argon2id: tens of milliseconds per check on one core, so an offline attack
-/// on a leaked hash is expensive while the server (which checks one password at a time, and
-/// only outside throttle waits) stays responsive. One lane because the check runs on the
-/// caller's thread; more lanes would only help an attacker with parallel hardware less.
-const ARGON2_MEMORY_KIB: u32 = 19_456;
-const ARGON2_PASSES: u32 = 2;
-const ARGON2_LANES: u32 = 1;
 
 /// Longest room password, in characters (protocol: `set_password` takes 1–128).
 pub(crate) const MAX_PASSWORD_CHARS: usize = 128;
@@ -57,147 +34,6 @@ pub(crate) fn clean_knock(raw: &str) -> Option<String> {
         .collect();
     let cut = cut.trim_end();
     (!cut.is_empty()).then(|| cut.to_owned())
-}
-
-/// Compares secrets in time that depends only on their lengths, so that a wrong host key
-/// reveals nothing about how much of it was right.
-pub(crate) fn secrets_equal(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-fn argon2() -> Argon2<'static> {
-    let params = Params::new(ARGON2_MEMORY_KIB, ARGON2_PASSES, ARGON2_LANES, None)
-        .expect("the Argon2 parameters are constants within the allowed ranges");
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-}
-
-/// The Argon2id PHC string of `password` with `salt` (e.g. `$argon2id$v=19$m=19456,t=2,p=1$…`).
-pub fn hash_password(password: &str, salt: &[u8; 16]) -> String {
-    let salt = SaltString::encode_b64(salt).expect("16 bytes is a valid salt length");
-    argon2()
-        .hash_password(password.as_bytes(), &salt)
-        .expect("hashing with valid parameters and salt cannot fail")
-        .to_string()
-}
-
-/// Whether `password` matches the PHC string `phc` (parameters are read from `phc`). Costs
-/// tens of milliseconds and 19 MiB by design: call it outside any lock shared by rooms.
-pub fn verify_password(phc: &str, password: &str) -> bool {
-    let Ok(parsed) = argon2::PasswordHash::new(phc) else {
-        return false;
-    };
-    argon2()
-        .verify_password(password.as_bytes(), &parsed)
-        .is_ok()
-}
-
-/// How long one must wait after the `failures`-th failure in the window when `free` cost
-/// nothing: 0 up to `free`, then 1 s, 2 s, 4 s … at most 300 s.
-pub(crate) fn wait_after(failures: usize, free: usize) -> Duration {
-    if failures <= free {
-        return Duration::ZERO;
-    }
-    // 2^9 s already exceeds MAX_WAIT; capping the exponent avoids overflow.
-    let doublings = (failures - free - 1).min(9) as u32;
-    (FIRST_WAIT * 2u32.pow(doublings)).min(MAX_WAIT)
-}
-
-/// Recent failed passwords of one address or one room, oldest first.
-#[derive(Debug, Default)]
-pub(crate) struct Failures {
-    times: VecDeque<Instant>,
-}
-
-impl Failures {
-    fn prune(&mut self, now: Instant) {
-        while let Some(&oldest) = self.times.front() {
-            if now.saturating_duration_since(oldest) < FAILURE_WINDOW {
-                break;
-            }
-            self.times.pop_front();
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.times.is_empty()
-    }
-
-    /// How much longer an attempt must wait, if it must.
-    pub(crate) fn wait_left(&mut self, now: Instant, free: usize) -> Option<Duration> {
-        self.prune(now);
-        let last = *self.times.back()?;
-        let until = last + wait_after(self.times.len(), free);
-        (now < until).then(|| until - now)
-    }
-
-    pub(crate) fn record(&mut self, now: Instant) {
-        self.times.push_back(now);
-        if self.times.len() > MAX_KEPT_FAILURES {
-            self.times.pop_front();
-        }
-    }
-}
-
-/// The throttle key of a client address: IPv4 as is (IPv4-mapped IPv6 too), IPv6 by its /64
-/// prefix, because one host or home network usually holds a whole /64 and could otherwise
-/// rotate through addresses for free attempts.
-fn address_key(address: IpAddr) -> IpAddr {
-    match address {
-        IpAddr::V4(_) => address,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
-                IpAddr::V6(prefix.into())
-            }
-        },
-    }
-}
-
-/// Failed passwords per client address, across all rooms. Entries are dropped once their last
-/// failure is older than the window: `expiry` lists every recorded failure in time order, so
-/// pruning costs amortised O(1) per failure and the map never outgrows the failures of the last
-/// 15 minutes.
-#[derive(Debug, Default)]
-pub(crate) struct AddressThrottle {
-    by_address: HashMap<IpAddr, Failures>,
-    expiry: VecDeque<(Instant, IpAddr)>,
-}
-
-impl AddressThrottle {
-    /// Forgets failures older than the window (and addresses with none left).
-    pub(crate) fn prune(&mut self, now: Instant) {
-        while let Some(&(at, key)) = self.expiry.front() {
-            if now.saturating_duration_since(at) < FAILURE_WINDOW {
-                break;
-            }
-            self.expiry.pop_front();
-            if let Some(failures) = self.by_address.get_mut(&key) {
-                failures.prune(now);
-                if failures.is_empty() {
-                    self.by_address.remove(&key);
-                }
-            }
-        }
-    }
-
-    pub(crate) fn wait_left(&mut self, now: Instant, address: IpAddr) -> Option<Duration> {
-        self.by_address
-            .get_mut(&address_key(address))?
-            .wait_left(now, ADDRESS_FREE_FAILURES)
-    }
-
-    pub(crate) fn record(&mut self, now: Instant, address: IpAddr) {
-        let key = address_key(address);
-        self.expiry.push_back((now, key));
-        self.by_address.entry(key).or_default().record(now);
-    }
-
-    /// Addresses currently remembered (for tests of the pruning).
-    pub(crate) fn len(&self) -> usize {
-        self.by_address.len()
-    }
 }
 
 /// How an existing room answers a `hello` that got past nothing yet.
@@ -227,7 +63,7 @@ pub(crate) fn decide(
             "a moderator removed you from this meeting; you cannot come back into it".into(),
         );
     }
-    if room.settings().e2ee && request.e2ee_key().is_none() {
+    if room.settings().e2ee && e2ee_key(request).is_none() {
         // Before the host key: not even the room's creator may enter an encrypted meeting
         // unencrypted (docs/e2ee.md).
         let (code, message) = crate::e2ee::unsupported_refusal();

@@ -2,7 +2,8 @@
 //! `set_name`, `set_quality`, and the dominant speaker the SFU reports. Client mistakes are
 //! answered with a non-fatal `error` to the sender and change nothing.
 
-use crate::{Output, RoomError, Rooms};
+use crate::rooms::Rooms;
+use crate::types::{Output, RoomError};
 use moot_protocol::{DisplayName, ErrorCode, ParticipantId, Quality, ServerMessage, REACTIONS};
 use std::time::{Duration, Instant};
 

@@ -4,7 +4,9 @@
 
 use crate::admission::{self, Entry, MAX_PASSWORD_CHARS};
 use crate::room::{Room, Waiter};
-use crate::{Action, Output, RoomError, Rooms};
+use crate::rooms::Rooms;
+use crate::secrets::hash_password;
+use crate::types::{Action, Output, RoomError};
 use moot_protocol::{ErrorCode, LeaveReason, ParticipantId, RoomName, ServerMessage};
 use std::collections::VecDeque;
 
@@ -55,7 +57,7 @@ impl Rooms {
                         return Ok(());
                     }
                 }
-                let phc = hashed.unwrap_or_else(|| admission::hash_password(&password, &salt));
+                let phc = hashed.unwrap_or_else(|| hash_password(&password, &salt));
                 let (room, out) = self.live_room(&room_name);
                 room.set_password_hash(Some(phc));
                 // Always announced, even when replacing a password: the setter sees it took.

@@ -4,7 +4,8 @@
 //! reason `disconnected` once the server calls [`Rooms::handle_timeout`].
 
 use crate::admission;
-use crate::{JoinRequest, Output, RoomError, Rooms};
+use crate::rooms::Rooms;
+use crate::types::{JoinRequest, Output, RoomError};
 use moot_protocol::{LeaveReason, ParticipantId, RoomName};
 use std::time::{Duration, Instant};
 
@@ -30,7 +31,7 @@ impl Rooms {
     }
 
     /// When [`Rooms::handle_timeout`] next has something to do, if ever.
-    pub fn next_timeout(&self) -> Option<Instant> {
+    pub fn poll_timeout(&self) -> Option<Instant> {
         self.away.values().min().copied()
     }
 

@@ -7,13 +7,15 @@
 
 mod away;
 mod chat;
+mod chat_log;
 mod state;
 
-use crate::admission::{secrets_equal, Failures};
 use crate::bucket::Bucket;
 use crate::chat::{CHAT_BURST, CHAT_REFILL, REACTION_BURST, REACTION_REFILL};
-use crate::{Output, RoomInstanceId};
-use chat::ChatLog;
+use crate::secrets::secrets_equal;
+use crate::throttle::Failures;
+use crate::types::{Output, RoomInstanceId};
+use chat_log::ChatLog;
 use moot_protocol::{
     DisplayName, ErrorCode, LeaveReason, LobbyEntry, Participant, ParticipantId, Quality, RoomName,
     RoomSettings, ServerMessage,

@@ -1,10 +1,12 @@
 //! The registry of live rooms: creates a room on its first join, drops it on its last leave,
 //! knows which room each participant is in (or waiting for), and runs the join flow.
 
-use crate::admission::{self, AddressThrottle, Entry};
+use crate::admission::{self, Entry};
+use crate::e2ee::e2ee_key;
 use crate::guessable;
 use crate::room::{Newcomer, Room, Waiter};
-use crate::{Input, JoinRequest, Output, RoomError, RoomInstanceId, RoomsConfig};
+use crate::throttle::AddressThrottle;
+use crate::types::{Input, JoinRequest, Output, RoomError, RoomInstanceId, RoomsConfig};
 use moot_protocol::{
     DisplayName, ErrorCode, LeaveReason, LobbyEntry, Participant, ParticipantId, RoomName,
     ServerMessage,
@@ -188,7 +190,7 @@ impl Rooms {
                     id,
                     name,
                     identity,
-                    e2ee_public_key: request.e2ee_key(),
+                    e2ee_public_key: e2ee_key(&request),
                     resume_token: request.new_resume_token,
                 };
                 room.enter(newcomer, moderator, None, &mut self.outputs);
@@ -200,7 +202,7 @@ impl Rooms {
                 let waiter = Waiter {
                     entry,
                     identity,
-                    e2ee_public_key: request.e2ee_key(),
+                    e2ee_public_key: e2ee_key(&request),
                     resume_token: request.new_resume_token,
                 };
                 room.wait(waiter, &mut self.outputs);
@@ -239,7 +241,7 @@ impl Rooms {
             let message = format!("the room {room_name} is full: this server allows nobody in");
             return self.refuse(id, ErrorCode::RoomFull, message);
         }
-        let e2ee_public_key = request.e2ee_key();
+        let e2ee_public_key = e2ee_key(&request);
         if self.config.e2ee_by_default && e2ee_public_key.is_none() {
             let (code, message) = crate::e2ee::unsupported_refusal();
             return self.refuse(id, code, message);

@@ -68,7 +68,7 @@ fn a_dropped_connection_stays_in_the_room_silently_for_the_grace_period() {
     );
     assert_eq!(h.rooms.participant_count(), 3);
     assert_eq!(h.rooms.away_count(), 1);
-    assert_eq!(h.rooms.next_timeout(), Some(h.now + RESUME_GRACE));
+    assert_eq!(h.rooms.poll_timeout(), Some(h.now + RESUME_GRACE));
 }
 
 #[test]
@@ -98,7 +98,7 @@ fn resuming_in_time_continues_the_session_and_nobody_else_hears_of_it() {
         [moderator(1), person(2), person(3)]
     );
     assert_eq!(h.rooms.away_count(), 0);
-    assert_eq!(h.rooms.next_timeout(), None);
+    assert_eq!(h.rooms.poll_timeout(), None);
     h.advance(60.0);
     assert_eq!(h.timeout(), []);
     // The connection id was never recorded: the server forgets it.
@@ -298,7 +298,7 @@ fn after_the_grace_period_it_is_a_disconnected_leave() {
         ]
     );
     assert_eq!(h.participants("alpha"), [moderator(1), person(3)]);
-    assert_eq!(h.rooms.next_timeout(), None);
+    assert_eq!(h.rooms.poll_timeout(), None);
     // Too late to resume: a new person.
     let out = h.resume(12, "alpha", &resume_token(2));
     assert!(!out.iter().any(|o| matches!(o, Output::Resumed { .. })));
@@ -312,7 +312,7 @@ fn expiries_come_in_deadline_order_with_succession_and_the_room_ends() {
     h.advance(2.0);
     h.disconnect(2);
     assert_eq!(
-        h.rooms.next_timeout(),
+        h.rooms.poll_timeout(),
         Some(h.now + RESUME_GRACE - 2 * std::time::Duration::from_secs(1))
     );
     h.advance(8.0);
@@ -326,7 +326,7 @@ fn expiries_come_in_deadline_order_with_succession_and_the_room_ends() {
     );
     assert_eq!(h.participants("alpha"), [moderator(2)]);
     assert_eq!(
-        h.rooms.next_timeout(),
+        h.rooms.poll_timeout(),
         Some(h.now + 2 * std::time::Duration::from_secs(1))
     );
     h.advance(5.0);
@@ -383,7 +383,7 @@ fn leave_and_remove_of_an_away_member_work_as_usual() {
             send(3, left(2, LeaveReason::Disconnected)),
         ]
     );
-    assert_eq!(h.rooms.next_timeout(), None);
+    assert_eq!(h.rooms.poll_timeout(), None);
     h.disconnect(3);
     let out = h.act(1, Action::Remove(pid(3)));
     assert_eq!(
@@ -394,17 +394,17 @@ fn leave_and_remove_of_an_away_member_work_as_usual() {
         }
     );
     assert_eq!(h.rooms.away_count(), 0);
-    assert_eq!(h.rooms.next_timeout(), None);
+    assert_eq!(h.rooms.poll_timeout(), None);
     assert_eq!(h.participants("alpha"), [moderator(1)]);
 }
 
 #[test]
 fn a_second_disconnect_keeps_the_first_deadline() {
     let mut h = two_away();
-    let deadline = h.rooms.next_timeout();
+    let deadline = h.rooms.poll_timeout();
     h.advance(5.0);
     assert_eq!(h.disconnect(2), []);
-    assert_eq!(h.rooms.next_timeout(), deadline);
+    assert_eq!(h.rooms.poll_timeout(), deadline);
 }
 
 #[test]
@@ -427,7 +427,7 @@ fn a_disconnect_of_an_unknown_id_is_an_error_without_effect() {
         Err(RoomError::UnknownParticipant(pid(9)))
     );
     assert_eq!(h.drain(), []);
-    assert_eq!(h.rooms.next_timeout(), None);
+    assert_eq!(h.rooms.poll_timeout(), None);
 }
 
 #[test]

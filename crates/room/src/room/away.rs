@@ -3,8 +3,9 @@
 
 use super::state::permissions;
 use super::Room;
-use crate::admission::secrets_equal;
-use crate::{Output, MAX_HELD_E2EE_PER_SENDER};
+use crate::e2ee::MAX_HELD_E2EE_PER_SENDER;
+use crate::secrets::secrets_equal;
+use crate::types::Output;
 use moot_protocol::{ParticipantId, Quality, ServerMessage};
 use std::collections::VecDeque;
 use std::time::Instant;

@@ -2,7 +2,7 @@
 //! receive quality, and the room's dominant speaker.
 
 use super::Room;
-use crate::Output;
+use crate::types::Output;
 use moot_protocol::{
     DisplayName, ErrorCode, Participant, ParticipantId, Quality, ServerMessage, TrackKind,
 };
