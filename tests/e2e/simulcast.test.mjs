@@ -142,7 +142,7 @@ test('a newcomer to a large room climbs to the top layer on the loss-based estim
       env: {
         MOOT__MEDIA__LOSS_BASED_ESTIMATION_AFTER: '1',
         MOOT__MEDIA__INITIAL_BANDWIDTH_KBPS: '150',
-        MOOT_LOG: 'warn,moot_sfu::adapt=trace',
+        MOOT_LOG: 'warn,moot_sfu::sfu::adaptation=trace',
       },
     },
   );

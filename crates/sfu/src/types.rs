@@ -76,7 +76,7 @@ pub struct SfuConfig {
     pub candidates: Vec<SocketAddr>,
     /// Addresses advertised as passive ICE-TCP host candidates (RFC 6544), for networks that
     /// block UDP; empty for none. The caller frames TCP (RFC 4571) and feeds what arrives with
-    /// `handle_receive_over`; transmits for these carry `Protocol::Tcp`.
+    /// `handle_receive` with `Protocol::Tcp`; transmits for these carry `Protocol::Tcp`.
     pub tcp_candidates: Vec<SocketAddr>,
     /// At most one keyframe request per published track in this interval: many subscribers
     /// asking at once must not make the publisher send a keyframe storm.

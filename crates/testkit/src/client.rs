@@ -10,12 +10,12 @@
 //! feedback are str0m's either way.
 
 use crate::canned;
-use crate::participant::{
+use crate::rtp_in::{PacketView, Reception};
+use crate::rtp_out::OutgoingStream;
+use crate::shared::{
     lock, next_message, send, Shared, SimOptions, Ws, SIMULCAST_DIMENSIONS, SIMULCAST_LAYERS,
     SIMULCAST_SIZES,
 };
-use crate::rtp_in::{PacketView, Reception};
-use crate::rtp_out::OutgoingStream;
 use crate::sim_network::{Link, Loss};
 use crate::tcp_link::{TcpLinks, ACTIVE_PORT};
 use anyhow::{bail, Context};

@@ -13,12 +13,14 @@ mod participant;
 pub mod raw;
 mod rtp_in;
 mod rtp_out;
+mod shared;
 mod sim_network;
 mod tcp_link;
 
-pub use participant::{
-    simulcast_layer_of, Hello, Received, SimOptions, SimParticipant, SIMULCAST_DIMENSIONS,
-    SIMULCAST_LAYERS, SIMULCAST_SIZES,
+pub use participant::{Hello, SimParticipant};
+pub use shared::{
+    simulcast_layer_of, Received, SimOptions, SIMULCAST_DIMENSIONS, SIMULCAST_LAYERS,
+    SIMULCAST_SIZES,
 };
 
 use moot_server::config::Config;

@@ -4,8 +4,8 @@
 //! their sizes and the few bytes it reads: nothing is copied.
 
 use crate::canned;
-use crate::participant::Received;
 use crate::rtp_out::vp8_payload_start;
+use crate::shared::Received;
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 use str0m::media::Mid;

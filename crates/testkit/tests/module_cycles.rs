@@ -281,23 +281,11 @@ fn show(module: &str) -> &str {
     }
 }
 
-/// Pairs that still import each other, to be untangled (issue 19 covered sfu, server and
-/// web). A pair that goes away must leave this list; a new pair fails the test.
-const KNOWN_PAIRS: &[&str] = &[
-    "room: (crate root) <-> admission",
-    "room: (crate root) <-> chat",
-    "room: (crate root) <-> e2ee",
-    "room: (crate root) <-> resume",
-    "room: (crate root) <-> rooms",
-    "room: admission <-> room",
-    "room: room <-> room::chat",
-    "testkit: client <-> participant",
-];
-
 #[test]
 fn no_two_rust_modules_import_each_other() {
     let crates = repo_root().join("crates");
     let mut found = Vec::new();
+    let mut imports = 0;
     for entry in std::fs::read_dir(&crates).expect("crates/") {
         let dir = entry.expect("dir entry").path();
         let src = dir.join("src");
@@ -310,21 +298,17 @@ fn no_two_rust_modules_import_each_other() {
             .to_string_lossy()
             .into_owned();
         let edges = rust_imports(&src);
+        imports += edges.values().map(BTreeSet::len).sum::<usize>();
         for (a, b) in mutual(&edges) {
             found.push(format!("{name}: {} <-> {}", show(&a), show(&b)));
         }
     }
-    found.sort();
-    let new: Vec<&String> = found
-        .iter()
-        .filter(|p| !KNOWN_PAIRS.contains(&p.as_str()))
-        .collect();
-    assert!(new.is_empty(), "modules importing each other: {new:#?}");
-    let gone: Vec<&&str> = KNOWN_PAIRS
-        .iter()
-        .filter(|p| !found.iter().any(|f| f == *p))
-        .collect();
-    assert!(gone.is_empty(), "untangled, take off KNOWN_PAIRS: {gone:?}");
+    // Not vacuous: the crates' modules import each other some hundreds of times.
+    assert!(
+        imports > 150,
+        "only {imports} imports found: is the parser still right?"
+    );
+    assert!(found.is_empty(), "modules importing each other: {found:#?}");
 }
 
 #[test]

@@ -9,7 +9,7 @@
 //! `spread_busy` of a core, as the workers report with `set_busy`), it spreads: each newcomer
 //! goes to the least loaded worker, and the table remembers which workers hold part of the
 //! room and what is published in it, so the workers can relay the room's media to each other
-//! (`moot_sfu::relay`).
+//! (`moot_sfu::cluster`).
 //!
 //! Which peer a packet belongs to is the SFU's routing table (`moot_sfu::Demux`, one for all
 //! workers, here): a STUN message names its peer by the full server-side ufrag (and binds its
