@@ -25,7 +25,9 @@
 mod adapt;
 mod cluster;
 mod demux;
+mod isolated_rtc;
 mod loss_estimate;
+mod mline;
 mod negotiation;
 mod outbox;
 mod packet;

@@ -1,134 +1,127 @@
-//! Server-driven renegotiation: the m-lines the SFU adds to a peer's session (a track of
-//! another peer it subscribes to, or one of its audio slots) and stops again, and the offer
-//! that carries those changes. `Peer::make_offer` and `Peer::accept_answer` walk them; this
-//! file holds their states and the `Sfu` side (offers out, peer removal).
+//! Server-driven renegotiation, per peer: what it receives (tracks of other peers, each on
+//! an m-line of its own, and its audio slots), where each m-line stands (`mline.rs`), and the
+//! offer that carries the changes. Only the server offers after the client's first offer
+//! (no glare): `make_offer` when something changed, `accept_answer` when the client answers.
 
-use crate::types::{Source, TrackKey};
-use str0m::media::MediaKind;
+use crate::mline::{Change, Keep, MLine};
+use crate::slots::SlotPool;
+use crate::types::{OfferedTrack, Source, TrackKey};
+use str0m::change::{SdpAnswer, SdpPendingOffer};
+use str0m::media::{Direction, MediaKind, Mid};
+use str0m::{Rtc, RtcError};
 
-/// Where one m-line the SFU sends on stands in the peer's negotiation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LineState {
-    /// Wanted; goes into the next offer.
-    ToOpen,
-    /// In an offer awaiting the answer.
-    Negotiating(str0m::media::Mid),
-    /// Negotiated: media is forwarded on this mid.
-    Open(str0m::media::Mid),
-    /// No longer wanted; the next offer stops this mid.
-    ToStop(str0m::media::Mid),
-    /// In an offer that stops it; forgotten when answered.
-    NegotiatingStop(str0m::media::Mid),
+/// An offer the SFU made to a peer's client.
+pub struct Offer {
+    pub sdp: String,
+    pub tracks: Vec<OfferedTrack>,
+    pub slots: Vec<String>,
 }
 
-/// Whether a wound-down m-line is kept (to be stopped by an offer) or dropped at once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Keep {
-    Yes,
-    No,
+/// One peer's negotiation state.
+#[derive(Default)]
+pub struct Negotiation {
+    /// The client's initial offer has been accepted; renegotiation may start.
+    pub ready: bool,
+    /// The SFU's offer awaiting the client's answer.
+    pending: Option<SdpPendingOffer>,
+    /// Tracks of other peers this peer receives, each on an m-line of its own.
+    pub subscriptions: Vec<Subscription>,
+    /// Its audio slots, in a large group (slots.rs).
+    pub slots: SlotPool,
 }
 
-/// What an offer does to one m-line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Change {
-    /// Add a send-only m-line.
-    Open,
-    /// Stop this one.
-    Stop(str0m::media::Mid),
-}
-
-/// One m-line the SFU sends on: a subscription or an audio slot.
-#[derive(Debug, Clone, Copy)]
-pub struct MLine {
-    pub state: LineState,
-    /// No longer wanted while it was being negotiated: stop it once the answer is in.
-    stop_after_answer: bool,
-}
-
-impl MLine {
-    pub fn new() -> Self {
-        Self {
-            state: LineState::ToOpen,
-            stop_after_answer: false,
-        }
-    }
-
-    /// The mid media is forwarded on, once negotiated.
-    pub fn open_mid(&self) -> Option<str0m::media::Mid> {
-        match self.state {
-            LineState::Open(mid) => Some(mid),
-            _ => None,
-        }
-    }
-
-    /// Whether the next offer would change it.
+impl Negotiation {
+    /// Whether the next offer would change anything.
     pub fn wants_offer(&self) -> bool {
-        matches!(self.state, LineState::ToOpen | LineState::ToStop(_))
+        self.ready
+            && self.pending.is_none()
+            && self
+                .subscriptions
+                .iter()
+                .map(|s| &s.line)
+                .chain(self.slots.lines())
+                .any(|line| line.wants_offer())
     }
 
-    /// The mid to list in an offer as carrying media (negotiating or open, still wanted).
-    pub fn offered_mid(&self) -> Option<str0m::media::Mid> {
-        match self.state {
-            LineState::Negotiating(mid) | LineState::Open(mid) if !self.stop_after_answer => {
-                Some(mid)
-            }
-            _ => None,
-        }
+    /// The subscription forwarded on outgoing `mid`.
+    pub fn subscription_on_mid(&self, mid: Mid) -> Option<&Subscription> {
+        self.subscriptions
+            .iter()
+            .find(|s| s.line.open_mid() == Some(mid))
     }
 
-    /// Whether it is wanted: about to be offered, being negotiated or open (not stopping).
-    pub fn is_wanted(&self) -> bool {
-        !self.stop_after_answer
-            && matches!(
-                self.state,
-                LineState::ToOpen | LineState::Negotiating(_) | LineState::Open(_)
-            )
-    }
-
-    /// No longer wanted: one not offered yet goes at once, an open one is stopped in the next
-    /// offer, and one being negotiated is stopped once the answer is in.
-    pub fn wind_down(&mut self) -> Keep {
-        match self.state {
-            LineState::ToOpen => return Keep::No,
-            LineState::Open(mid) => self.state = LineState::ToStop(mid),
-            LineState::Negotiating(_) => self.stop_after_answer = true,
-            LineState::ToStop(_) | LineState::NegotiatingStop(_) => {}
-        }
-        Keep::Yes
-    }
-
-    /// Puts this m-line's change, if any, into an offer being made: `apply` opens a new
-    /// send-only mid (and returns it) or stops one.
-    pub fn offer(&mut self, apply: impl FnOnce(Change) -> Option<str0m::media::Mid>) {
-        match self.state {
-            LineState::ToOpen => {
-                if let Some(mid) = apply(Change::Open) {
-                    self.state = LineState::Negotiating(mid);
+    /// Makes an offer opening and stopping what changed (None: nothing to offer); call it
+    /// only when `wants_offer`.
+    pub fn make_offer(&mut self, rtc: &mut Rtc) -> Option<Offer> {
+        let applied = {
+            let mut api = rtc.sdp_api();
+            let mut apply = |change, kind, stream: &dyn Fn() -> String| match change {
+                Change::Open => {
+                    let stream = Some(stream());
+                    Some(api.add_media(kind, Direction::SendOnly, stream, None, None))
                 }
+                Change::Stop(mid) => {
+                    api.stop_media(mid);
+                    None
+                }
+            };
+            for line in self.slots.lines_mut() {
+                line.offer(|change| apply(change, MediaKind::Audio, &|| "slots".to_string()));
             }
-            LineState::ToStop(mid) => {
-                apply(Change::Stop(mid));
-                self.state = LineState::NegotiatingStop(mid);
+            for sub in &mut self.subscriptions {
+                let publisher = sub.track.peer.0;
+                sub.line
+                    .offer(|change| apply(change, sub.kind, &|| format!("p{publisher}")));
             }
-            _ => {}
-        }
+            api.apply()
+        };
+        let (offer, pending) = applied?;
+        self.pending = Some(pending);
+        let tracks = self
+            .subscriptions
+            .iter()
+            .filter_map(|s| {
+                s.line.offered_mid().map(|mid| OfferedTrack {
+                    mid: mid.to_string(),
+                    publisher: s.track.peer,
+                    kind: s.kind,
+                    source: s.source,
+                })
+            })
+            .collect();
+        let slots = self
+            .slots
+            .lines()
+            .filter_map(|l| l.offered_mid().map(|mid| mid.to_string()))
+            .collect();
+        let sdp = offer.to_sdp_string();
+        Some(Offer { sdp, tracks, slots })
     }
 
-    /// The answer to the offer it was in came: returns the mid that opened, if one did, and
-    /// whether the m-line is kept (a stopped one is forgotten).
-    pub fn answered(&mut self) -> (Option<str0m::media::Mid>, Keep) {
-        match self.state {
-            LineState::Negotiating(mid) if self.stop_after_answer => {
-                self.state = LineState::ToStop(mid);
-                (None, Keep::Yes)
+    /// Takes the outstanding offer, to apply an answer to (None: there is none).
+    pub fn take_pending(&mut self) -> Option<SdpPendingOffer> {
+        self.pending.take()
+    }
+
+    /// Applies the client's answer to `pending`; returns the subscriptions it opened
+    /// (publisher track, our mid).
+    pub fn accept_answer(
+        &mut self,
+        rtc: &mut Rtc,
+        pending: SdpPendingOffer,
+        answer: SdpAnswer,
+    ) -> Result<Vec<(TrackKey, Mid)>, RtcError> {
+        rtc.sdp_api().accept_answer(pending, answer)?;
+        let mut opened = Vec::new();
+        self.subscriptions.retain_mut(|sub| {
+            let (open, keep) = sub.line.answered();
+            if let Some(mid) = open {
+                opened.push((sub.track, mid));
             }
-            LineState::Negotiating(mid) => {
-                self.state = LineState::Open(mid);
-                (Some(mid), Keep::Yes)
-            }
-            LineState::NegotiatingStop(_) => (None, Keep::No),
-            _ => (None, Keep::Yes),
-        }
+            keep == Keep::Yes
+        });
+        self.slots.answered();
+        Ok(opened)
     }
 }
 

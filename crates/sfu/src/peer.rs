@@ -1,23 +1,21 @@
 //! One participant's WebRTC session: a str0m `Rtc`, isolated so that a panic inside str0m
-//! (it panics on internal bugs by design) fails only this peer, never the room or the server,
-//! with the state the SFU keeps beside it: what the peer publishes, what it receives
-//! (its subscriptions and audio slots, `negotiation.rs` / `slots.rs`), how forwarded packets
+//! (it panics on internal bugs by design) fails only this peer, never the room or the server
+//! (`isolated_rtc.rs`), with the state the SFU keeps beside it: what the peer publishes, what
+//! it receives and where that stands in negotiation (`negotiation.rs`), how forwarded packets
 //! are rewritten for it (`rewrite.rs`), and its layer choices (`adapt.rs`).
 //!
 //! Every call into the `Rtc` goes through `with_rtc`.
 
 use crate::adapt::SubscriberAdapt;
-use crate::negotiation::{Change, Keep, Subscription};
+use crate::isolated_rtc::IsolatedRtc;
+use crate::negotiation::{Negotiation, Offer};
 use crate::rewrite::{Continuity, RtpRewrite, RxStream};
-use crate::slots::SlotPool;
-use crate::types::{GroupId, OfferedTrack, PeerFault, ReceiveVideo, Source, TrackKey};
+use crate::types::{GroupId, PeerFault, ReceiveVideo, Source, TrackKey};
 use std::collections::HashMap;
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Arc;
 use std::time::Instant;
-use str0m::change::{SdpAnswer, SdpPendingOffer};
+use str0m::change::SdpAnswer;
 use str0m::format::PayloadParams;
-use str0m::media::{Direction, KeyframeRequestKind, MediaKind, Mid, Pt, Rid};
+use str0m::media::{KeyframeRequestKind, MediaKind, Mid, Pt, Rid};
 use str0m::rtp::{RtpWrite, SeqNo, Ssrc};
 use str0m::{Rtc, RtcError};
 
@@ -30,26 +28,12 @@ pub struct Announced {
     pub tried: bool,
 }
 
-/// An offer the SFU made to a peer's client.
-pub struct Offer {
-    pub sdp: String,
-    pub tracks: Vec<OfferedTrack>,
-    pub slots: Vec<String>,
-}
-
 pub struct Peer {
     pub group: GroupId,
-    rtc: Rtc,
-    /// Set by the first failure inside `rtc`; the peer is then never touched again.
-    fault: Option<PeerFault>,
-    /// The client's initial offer has been accepted; renegotiation may start.
-    pub ready: bool,
-    /// The SFU's offer awaiting the client's answer.
-    pending: Option<SdpPendingOffer>,
-    /// Tracks of other peers this peer receives, each on an m-line of its own.
-    pub subscriptions: Vec<Subscription>,
-    /// Its audio slots, in a large group (slots.rs).
-    pub slots: SlotPool,
+    /// Its str0m session; every call goes through `with_rtc`.
+    rtc: IsolatedRtc,
+    /// What it receives (subscriptions, audio slots) and where their m-lines stand.
+    pub negotiation: Negotiation,
     /// Mids on which this peer's client sends media to us.
     pub published: Vec<Mid>,
     /// Every mid this peer's client offered to send on, in m-line order: a track is published
@@ -85,12 +69,8 @@ impl Peer {
     pub fn new(group: GroupId, rtc: Rtc) -> Self {
         Self {
             group,
-            rtc,
-            fault: None,
-            ready: false,
-            pending: None,
-            subscriptions: Vec::new(),
-            slots: SlotPool::default(),
+            rtc: IsolatedRtc::new(rtc),
+            negotiation: Negotiation::default(),
             published: Vec::new(),
             announced: Vec::new(),
             next_timeout: None,
@@ -107,35 +87,25 @@ impl Peer {
         }
     }
 
-    /// Runs `f` on this peer's `Rtc`, turning str0m errors and panics into a recorded fault.
-    /// After a fault the peer is never touched again (every later call returns the fault).
+    /// Runs `f` on this peer's `Rtc` (`IsolatedRtc::with_rtc`: errors and panics become a
+    /// fault that sticks).
     #[inline]
     pub fn with_rtc<T>(
         &mut self,
         f: impl FnOnce(&mut Rtc) -> Result<T, RtcError>,
     ) -> Result<T, PeerFault> {
-        if let Some(fault) = &self.fault {
-            return Err(fault.clone());
-        }
-        let rtc = &mut self.rtc;
-        let fault = match catch_unwind(AssertUnwindSafe(|| f(rtc))) {
-            Ok(Ok(value)) => return Ok(value),
-            Ok(Err(e)) => PeerFault::Rtc(Arc::new(e)),
-            Err(_) => PeerFault::Panicked,
-        };
-        self.fault = Some(fault.clone());
-        Err(fault)
+        self.rtc.with_rtc(f)
     }
 
     /// The failure that ended this session, if any.
     pub fn fault(&self) -> Option<&PeerFault> {
-        self.fault.as_ref()
+        self.rtc.fault()
     }
 
     /// Forgets a failure that did not break the session (a refused offer), so the client
     /// may try again.
     pub fn forgive(&mut self) {
-        self.fault = None;
+        self.rtc.forgive();
     }
 
     /// Runs str0m's timeout handling at `now` (its timers, and releasing written packets).
@@ -271,79 +241,13 @@ impl Peer {
         })
     }
 
-    /// Whether the next offer would change anything.
-    pub fn wants_negotiation(&self) -> bool {
-        self.ready
-            && self.pending.is_none()
-            && self
-                .subscriptions
-                .iter()
-                .map(|s| &s.line)
-                .chain(self.slots.lines())
-                .any(|line| line.wants_offer())
-    }
-
-    /// The subscription forwarded on outgoing `mid`.
-    pub fn subscription_on_mid(&self, mid: Mid) -> Option<&Subscription> {
-        self.subscriptions
-            .iter()
-            .find(|s| s.line.open_mid() == Some(mid))
-    }
-
     /// Makes an offer opening and stopping what changed, if the peer may renegotiate now.
     pub fn make_offer(&mut self) -> Result<Option<Offer>, PeerFault> {
-        if !self.wants_negotiation() {
+        if !self.negotiation.wants_offer() {
             return Ok(None);
         }
-        let mut subs = std::mem::take(&mut self.subscriptions);
-        let mut slots = std::mem::take(&mut self.slots);
-        let applied = self.with_rtc(|rtc| {
-            let mut api = rtc.sdp_api();
-            let mut apply = |change, kind, stream: &dyn Fn() -> String| match change {
-                Change::Open => {
-                    let stream = Some(stream());
-                    Some(api.add_media(kind, Direction::SendOnly, stream, None, None))
-                }
-                Change::Stop(mid) => {
-                    api.stop_media(mid);
-                    None
-                }
-            };
-            for line in slots.lines_mut() {
-                line.offer(|change| apply(change, MediaKind::Audio, &|| "slots".to_string()));
-            }
-            for sub in &mut subs {
-                let publisher = sub.track.peer.0;
-                sub.line
-                    .offer(|change| apply(change, sub.kind, &|| format!("p{publisher}")));
-            }
-            Ok(api.apply())
-        });
-        self.subscriptions = subs;
-        self.slots = slots;
-        let Some((offer, pending)) = applied? else {
-            return Ok(None);
-        };
-        self.pending = Some(pending);
-        let tracks = self
-            .subscriptions
-            .iter()
-            .filter_map(|s| {
-                s.line.offered_mid().map(|mid| OfferedTrack {
-                    mid: mid.to_string(),
-                    publisher: s.track.peer,
-                    kind: s.kind,
-                    source: s.source,
-                })
-            })
-            .collect();
-        let slots = self
-            .slots
-            .lines()
-            .filter_map(|l| l.offered_mid().map(|mid| mid.to_string()))
-            .collect();
-        let sdp = offer.to_sdp_string();
-        Ok(Some(Offer { sdp, tracks, slots }))
+        let negotiation = &mut self.negotiation;
+        self.rtc.with_rtc(|rtc| Ok(negotiation.make_offer(rtc)))
     }
 
     /// Applies the client's answer to the outstanding offer; returns the subscriptions it
@@ -352,34 +256,15 @@ impl Peer {
         &mut self,
         answer: SdpAnswer,
     ) -> Result<Option<Vec<(TrackKey, Mid)>>, PeerFault> {
-        let Some(pending) = self.pending.take() else {
+        let Some(pending) = self.negotiation.take_pending() else {
             return Ok(None);
         };
         // The pending offer is consumed either way; after an error the session cannot be
         // trusted.
-        self.with_rtc(|rtc| rtc.sdp_api().accept_answer(pending, answer))?;
-        let mut opened = Vec::new();
-        self.subscriptions.retain_mut(|sub| {
-            let (open, keep) = sub.line.answered();
-            if let Some(mid) = open {
-                opened.push((sub.track, mid));
-            }
-            keep == Keep::Yes
-        });
-        self.slots.answered();
+        let negotiation = &mut self.negotiation;
+        let opened = self
+            .rtc
+            .with_rtc(|rtc| negotiation.accept_answer(rtc, pending, answer))?;
         Ok(Some(opened))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_panic_in_str0m_is_contained_and_sticks() {
-        let mut peer = Peer::new(GroupId(1), Rtc::builder().build(Instant::now()));
-        let result: Result<(), _> = peer.with_rtc(|_| panic!("simulated str0m bug"));
-        assert!(matches!(result, Err(PeerFault::Panicked)));
-        assert!(matches!(peer.with_rtc(|_| Ok(1)), Err(PeerFault::Panicked)));
     }
 }

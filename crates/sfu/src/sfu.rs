@@ -10,7 +10,8 @@ mod forward;
 use crate::adapt;
 use crate::cluster::Cluster;
 use crate::loss_estimate;
-use crate::negotiation::{Keep, Subscription};
+use crate::mline::Keep;
+use crate::negotiation::Subscription;
 use crate::outbox::{ClusterMessage, Outbox, SfuOutput, SfuStats, Signal};
 use crate::packet::ForwardedPacket;
 use crate::peer::Peer;
@@ -259,7 +260,7 @@ impl Sfu {
     ) -> Result<String, SfuError> {
         let offer = SdpOffer::from_sdp_string(sdp)?;
         let peer = self.peers.get_mut(&id).ok_or(SfuError::UnknownPeer)?;
-        if peer.ready {
+        if peer.negotiation.ready {
             return Err(SfuError::AlreadyNegotiated);
         }
         peer.declared_sources = sources;
@@ -276,7 +277,7 @@ impl Sfu {
                 return Err(SfuError::Negotiation(fault));
             }
         };
-        peer.ready = true;
+        peer.negotiation.ready = true;
         let group = peer.group;
         // Subscribe the newcomer to everything already published in the group.
         let existing: Vec<(TrackKey, MediaKind, Source)> = self
@@ -291,7 +292,8 @@ impl Sfu {
             if slots && source == Source::Microphone {
                 continue;
             }
-            peer.subscriptions
+            peer.negotiation
+                .subscriptions
                 .push(Subscription::new(track, source, kind));
         }
         self.sync_slots(group);
@@ -475,11 +477,12 @@ impl Sfu {
         for other in others {
             let peer = self.peers.get_mut(&other).expect("group members exist");
             // A peer on audio slots hears this microphone on them (slots.rs).
-            if source == Source::Microphone && peer.slots.in_slot_mode() {
+            if source == Source::Microphone && peer.negotiation.slots.in_slot_mode() {
                 continue;
             }
-            if peer.ready {
-                peer.subscriptions
+            if peer.negotiation.ready {
+                peer.negotiation
+                    .subscriptions
                     .push(Subscription::new(key, source, kind));
                 self.outbox.mark_dirty(other, peer);
             }
@@ -497,7 +500,7 @@ impl Sfu {
                 continue;
             };
             let mut changed = false;
-            other_peer.subscriptions.retain_mut(|sub| {
+            other_peer.negotiation.subscriptions.retain_mut(|sub| {
                 if sub.track.peer != publisher {
                     return true;
                 }
@@ -581,7 +584,7 @@ impl Sfu {
             }
         }
         // Stop receiving from this peer.
-        for sub in &peer.subscriptions {
+        for sub in &peer.negotiation.subscriptions {
             if let Some(mid) = sub.line.open_mid() {
                 if let Some(track) = self.tracks.get_mut(&sub.track) {
                     track.subscribers.retain(|s| *s != (id, mid));
@@ -616,7 +619,10 @@ impl Sfu {
             let Some(peer) = self.peers.get(&id) else {
                 continue;
             };
-            if !peer.audio_slots || !peer.ready || peer.slots.in_slot_mode() == wanted {
+            if !peer.audio_slots
+                || !peer.negotiation.ready
+                || peer.negotiation.slots.in_slot_mode() == wanted
+            {
                 continue;
             }
             if wanted {
@@ -631,7 +637,7 @@ impl Sfu {
     fn enter_slot_mode(&mut self, group: GroupId, id: PeerId) {
         let peer = self.peers.get_mut(&id).expect("caller checked");
         let mut stopped = Vec::new();
-        peer.subscriptions.retain_mut(|sub| {
+        peer.negotiation.subscriptions.retain_mut(|sub| {
             if sub.source != Source::Microphone {
                 return true;
             }
@@ -640,7 +646,7 @@ impl Sfu {
             }
             sub.line.wind_down() == Keep::Yes
         });
-        peer.slots.open();
+        peer.negotiation.slots.open();
         for (source, mid) in stopped {
             if let Some(track) = self.tracks.get_mut(&source) {
                 track.subscribers.retain(|s| *s != (id, mid));
@@ -672,10 +678,10 @@ impl Sfu {
             })
             .collect();
         let peer = self.peers.get_mut(&id).expect("caller checked");
-        peer.slots.close();
+        peer.negotiation.slots.close();
         for track in microphones {
             let sub = Subscription::new(track, Source::Microphone, MediaKind::Audio);
-            peer.subscriptions.push(sub);
+            peer.negotiation.subscriptions.push(sub);
         }
         self.outbox.mark_dirty(id, peer);
     }
@@ -687,7 +693,7 @@ impl Sfu {
         };
         for id in subscribers {
             if let Some(peer) = self.peers.get_mut(id) {
-                peer.slots.free_owner(publisher);
+                peer.negotiation.slots.free_owner(publisher);
             }
         }
     }
@@ -856,7 +862,7 @@ impl Sfu {
     pub(crate) fn open_subscriptions_to(&self, publisher: PeerId) -> usize {
         self.peers
             .values()
-            .flat_map(|p| &p.subscriptions)
+            .flat_map(|p| &p.negotiation.subscriptions)
             .filter(|s| s.track.peer == publisher && s.line.open_mid().is_some())
             .count()
     }

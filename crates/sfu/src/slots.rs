@@ -14,7 +14,7 @@
 //! time that passed (`Continuity::NewSource`), so the browser's jitter buffer sees one stream
 //! with a pause. Packets are never held back waiting for the message.
 
-use crate::negotiation::{Keep, LineState, MLine};
+use crate::mline::{Keep, LineState, MLine};
 use crate::rewrite::Continuity;
 use crate::types::{PeerId, TrackKey};
 use std::time::{Duration, Instant};

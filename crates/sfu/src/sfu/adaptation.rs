@@ -170,7 +170,7 @@ impl Sfu {
         let mut streams = Vec::new();
         let mut keys: Vec<(Mid, TrackKey)> = Vec::new();
         let mut previous = Vec::new();
-        for sub in &peer.subscriptions {
+        for sub in &peer.negotiation.subscriptions {
             let Some(mid) = sub.line.open_mid() else {
                 continue;
             };

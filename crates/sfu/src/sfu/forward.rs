@@ -147,6 +147,7 @@ impl Sfu {
             Event::PeerStats(stats) => self.on_link_report(now, id, &stats),
             Event::KeyframeRequest(req) => {
                 let source = self.peers[&id]
+                    .negotiation
                     .subscription_on_mid(req.mid)
                     .map(|s| s.track);
                 if let Some(source) = source {
@@ -327,7 +328,7 @@ impl Sfu {
             let Some(sub) = self.peers.get_mut(&sub_id) else {
                 continue;
             };
-            let Some((mid, continuity)) = sub.slots.slot_for(now, key, voice) else {
+            let Some((mid, continuity)) = sub.negotiation.slots.slot_for(now, key, voice) else {
                 continue;
             };
             if matches!(continuity, Continuity::NewSource { .. }) {
