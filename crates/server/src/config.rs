@@ -43,11 +43,11 @@ pub struct HttpConfig {
     /// On SIGTERM/SIGINT, clients are told `server_shutdown`; the server waits at most this
     /// many seconds for their connections to close before it exits.
     pub shutdown_grace_seconds: u64,
-    /// Reverse proxies (address ranges) whose client-address header is believed (proxy.rs).
+    /// Reverse proxies (address ranges) whose client-address header is believed (client_ip.rs).
     /// Empty: the TCP peer is always the client.
-    pub trusted_proxies: Vec<crate::proxy::Cidr>,
+    pub trusted_proxies: Vec<crate::client_ip::Cidr>,
     /// The header those proxies put the client address in.
-    pub trusted_proxy_header: crate::proxy::ProxyHeader,
+    pub trusted_proxy_header: crate::client_ip::ProxyHeader,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -215,7 +215,7 @@ impl Default for HttpConfig {
             allow_plain_http: false,
             shutdown_grace_seconds: 10,
             trusted_proxies: Vec::new(),
-            trusted_proxy_header: crate::proxy::ProxyHeader::default(),
+            trusted_proxy_header: crate::client_ip::ProxyHeader::default(),
         }
     }
 }
@@ -729,7 +729,7 @@ mod tests {
         assert_eq!(cfg.http.trusted_proxies.len(), 3);
         assert_eq!(
             cfg.http.trusted_proxy_header,
-            crate::proxy::ProxyHeader::Forwarded
+            crate::client_ip::ProxyHeader::Forwarded
         );
         assert_eq!(Config::from_toml(&cfg.to_toml()).expect("reads back"), cfg);
         let err = Config::from_toml("[http]\ntrusted_proxies = [\"10.0.0.1/8\"]\n")

@@ -91,8 +91,8 @@ async fn websocket(
 ) -> Response {
     // The address is used only to throttle password guessing and to count connections per
     // address while they are open; it is never logged or stored. Behind a trusted reverse
-    // proxy it is the address the proxy reports (proxy.rs); from anyone else, the peer's.
-    let client_ip = crate::proxy::client_ip(
+    // proxy it is the address the proxy reports (client_ip.rs); from anyone else, the peer's.
+    let client_ip = crate::client_ip::client_ip(
         peer.ip(),
         &headers,
         &state.config.http.trusted_proxies,

@@ -8,7 +8,7 @@
 
 use crate::media::{ConnectionId, MediaCommand, MediaEvent, MediaHandle};
 use crate::sync::lock;
-use crate::turn::TurnCredentials;
+use crate::turn_credentials::TurnCredentials;
 use moot_protocol::{LeaveReason, ParticipantId, RoomName, ServerMessage};
 use moot_room::{
     hash_password, verify_password, Action, Input, JoinRequest, Output, PasswordCheck, Rooms,

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod acme;
+pub mod client_ip;
 pub mod config;
 mod html;
 mod http;
@@ -15,11 +16,10 @@ mod media_tcp;
 mod metrics;
 mod privacy;
 mod private_file;
-pub mod proxy;
 mod session;
 mod sync;
 pub mod tls;
-mod turn;
+mod turn_credentials;
 mod turn_server;
 mod udp_batch;
 
@@ -257,7 +257,7 @@ impl Bound {
             media.clone(),
             match &self.turn_server {
                 Some(builtin) => Some(builtin.credentials()),
-                None => turn::TurnCredentials::from_config(&self.config.turn),
+                None => turn_credentials::TurnCredentials::from_config(&self.config.turn),
             },
         ));
         let limits = Arc::new(Limits::new(self.config.limits.clone()));

@@ -24,12 +24,12 @@ pub struct RateLimit {
 #[derive(Clone)]
 pub struct SessionContext {
     pub rate: RateLimit,
-    pub metrics: Arc<Metrics>,
+    pub metrics: Arc<SignalingCounters>,
 }
 
-/// Server-wide counters (no names, no addresses).
+/// Server-wide signaling counters, shown on /metrics by metrics.rs (no names, no addresses).
 #[derive(Default)]
-pub struct Metrics {
+pub struct SignalingCounters {
     /// WebSocket connections accepted (including those refused right after opening).
     pub connections_total: AtomicU64,
     /// WebSocket connections open now.
@@ -46,7 +46,7 @@ pub const LIMIT_CODES: [(&str, ErrorCode); 4] = [
     ("message_rate", ErrorCode::RateLimited),
 ];
 
-impl Metrics {
+impl SignalingCounters {
     /// Counts an outgoing message if it is an error. Every message a session sends passes here.
     pub fn count_sent(&self, message: &ServerMessage) {
         if let ServerMessage::Error { code, .. } = message {
@@ -75,7 +75,7 @@ pub struct Limits {
     config: LimitsConfig,
     per_address: Mutex<HashMap<AddressKey, usize>>,
     draining: AtomicBool,
-    pub metrics: Arc<Metrics>,
+    pub metrics: Arc<SignalingCounters>,
 }
 
 /// An IPv4 address, or the /64 prefix of an IPv6 one (one household or host usually has a
@@ -134,7 +134,7 @@ impl Limits {
             config,
             per_address: Mutex::new(HashMap::new()),
             draining: AtomicBool::new(false),
-            metrics: Arc::new(Metrics::default()),
+            metrics: Arc::new(SignalingCounters::default()),
         }
     }
 
@@ -267,7 +267,7 @@ mod tests {
 
     #[test]
     fn errors_are_counted_by_wire_code() {
-        let metrics = Metrics::default();
+        let metrics = SignalingCounters::default();
         metrics.count_sent(&ServerMessage::error(ErrorCode::RateLimited, "x"));
         metrics.count_sent(&ServerMessage::error(ErrorCode::RateLimited, "x"));
         metrics.count_sent(&shutdown_message());

@@ -119,7 +119,7 @@ async fn a_malformed_header_from_a_trusted_proxy_counts_as_the_proxy() {
         .expect("server starts");
     let url = server.ws_url();
     let mut open = Vec::new();
-    // (A header that is not text at all is covered by proxy.rs's unit tests: the WebSocket
+    // (A header that is not text at all is covered by client_ip.rs's unit tests: the WebSocket
     // client here refuses to send one.)
     let malformed: [&[u8]; 4] = [
         b"unknown",

@@ -1,6 +1,6 @@
 //! `welcome.ice_servers`: fresh TURN credentials for each person when `turn.*` is configured,
 //! an empty array (no third party for the browser to contact) when it is not.
-//! The HMAC itself is checked against openssl-made vectors in crates/server/src/turn.rs.
+//! The HMAC itself is checked against openssl-made vectors in crates/server/src/turn_credentials.rs.
 
 use futures_util::{SinkExt, StreamExt};
 use moot_protocol::{IceServer, ServerMessage};

@@ -145,7 +145,7 @@ mod tests {
         )
     }
 
-    /// The same vector as crates/server/src/turn.rs (computed with openssl there).
+    /// The same vector as crates/server/src/turn_credentials.rs (computed with openssl there).
     #[test]
     fn password_is_the_rest_hmac() {
         assert_eq!(

@@ -14,7 +14,7 @@ mod stream;
 use event::{stopped, Event};
 
 use crate::config::{Config, TurnTransport};
-use crate::turn::TurnCredentials;
+use crate::turn_credentials::TurnCredentials;
 use moot_turn::{AllocationId, FiveTuple, Output, Transport};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
