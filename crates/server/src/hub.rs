@@ -265,7 +265,7 @@ impl Hub {
                     .map_or(ConnectionId(id.0), |s| s.connection);
                 self.media.send(MediaCommand::AddPeer {
                     id,
-                    group: instance.0,
+                    group: moot_sfu::GroupId(instance.0),
                     connection,
                 });
             }

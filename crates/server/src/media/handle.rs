@@ -111,7 +111,7 @@ impl MediaHandle {
     pub fn send(&self, command: MediaCommand) {
         let worker = match &command {
             MediaCommand::AddPeer { id, group, .. } => {
-                let group = GroupId(*group);
+                let group = *group;
                 let placement = self.routes_mut().add_peer(peer(*id), group);
                 if let Some((workers, tracks)) = placement.joined_spread {
                     for w in workers {

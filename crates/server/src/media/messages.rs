@@ -1,6 +1,7 @@
 //! What signaling and the media workers say to each other: commands in, events out.
 
 use moot_protocol::{ParticipantId, Quality, ServerMessage, TrackSource};
+use moot_sfu::GroupId;
 use std::collections::HashMap;
 
 /// A signaling connection, as registered with the hub. A participant resumed by a newer
@@ -33,7 +34,8 @@ pub enum MediaEvent {
 pub enum MediaCommand {
     AddPeer {
         id: ParticipantId,
-        group: u64,
+        /// The room instance, as the SFU's group.
+        group: GroupId,
         /// The connection this media session belongs to: what the SFU says about this peer
         /// goes to that connection only, never to a newer one that resumed the participant.
         connection: ConnectionId,

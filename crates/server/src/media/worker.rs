@@ -300,7 +300,7 @@ impl Worker {
                 connection,
             } => {
                 self.connections.insert(id, connection);
-                match sfu.add_peer(now, peer(id), GroupId(group)) {
+                match sfu.add_peer(now, peer(id), group) {
                     Ok(ufrag) => {
                         self.handle.set_ufrag(peer(id), ufrag);
                         None
