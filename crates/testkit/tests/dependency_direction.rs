@@ -1,5 +1,6 @@
-//! The crate graph only points one way: protocol <- room, sfu, turn <- server <- testkit, and
-//! room and sfu never know each other (design rule; checked over `cargo metadata`).
+//! The crate graph only points one way: protocol <- room, sfu, turn <- server <- testkit;
+//! record depends on nothing internal; and room and sfu never know each other (design rule;
+//! checked over `cargo metadata`).
 
 use std::collections::HashMap;
 use std::process::Command;
@@ -61,6 +62,10 @@ fn crates_depend_one_way() {
     assert!(
         of("moot-turn").is_empty(),
         "turn is sans-IO TURN and knows nothing of Moot"
+    );
+    assert!(
+        of("moot-record").is_empty(),
+        "record writes files from RTP and knows nothing of rooms, peers or the SFU"
     );
     let server = of("moot-server");
     for needed in ["moot-protocol", "moot-room", "moot-sfu", "moot-turn"] {
