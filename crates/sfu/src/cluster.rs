@@ -14,7 +14,7 @@
 //! Nothing here knows about threads: the caller moves the outputs between SFUs.
 
 use crate::types::{GroupId, PeerId, TrackKey};
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use str0m::media::{Mid, Rid};
@@ -26,12 +26,22 @@ const REMOTE_NEED_LIFETIME: Duration = Duration::from_secs(2);
 /// What this SFU knows of the others holding parts of its groups.
 #[derive(Debug, Default)]
 pub(crate) struct Cluster {
-    /// Groups with peers on other SFUs too: their packets are also output as `Relay`.
-    spread: FxHashSet<GroupId>,
+    /// Who besides this SFU's subscribers gets the packets published here, by group: other
+    /// SFUs (`Relay`, a spread group) and a recorder (`Record`). One lookup per packet.
+    taps: FxHashMap<GroupId, Taps>,
     /// Publishers on other SFUs whose tracks are relayed here.
     remote_peers: FxHashMap<PeerId, RemotePeer>,
     /// Layers other SFUs need of tracks published here, by SFU (`set_remote_layer_needs`).
     needs: HashMap<TrackKey, Vec<RemoteNeed>>,
+}
+
+/// Where a group's packets published here go besides this SFU's own subscribers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Taps {
+    /// To the other SFUs holding part of the group (`ClusterMessage::Relay`).
+    pub relay: bool,
+    /// To the group's recorder (`ClusterMessage::Record`).
+    pub record: bool,
 }
 
 /// A publisher on another SFU.
@@ -51,17 +61,30 @@ struct RemoteNeed {
 
 impl Cluster {
     pub fn set_spread(&mut self, group: GroupId, spread: bool) {
-        if spread {
-            self.spread.insert(group);
-        } else {
-            self.spread.remove(&group);
+        self.set_tap(group, |taps| taps.relay = spread);
+    }
+
+    pub fn set_recorded(&mut self, group: GroupId, recorded: bool) {
+        self.set_tap(group, |taps| taps.record = recorded);
+    }
+
+    fn set_tap(&mut self, group: GroupId, change: impl FnOnce(&mut Taps)) {
+        let taps = self.taps.entry(group).or_default();
+        change(taps);
+        if *taps == Taps::default() {
+            self.taps.remove(&group);
         }
     }
 
-    /// Whether packets published here in `group` are relayed to other SFUs too.
+    /// Where packets published here in `group` go besides this SFU's subscribers.
     #[inline]
-    pub fn is_spread(&self, group: GroupId) -> bool {
-        self.spread.contains(&group)
+    pub fn taps(&self, group: GroupId) -> Taps {
+        self.taps.get(&group).copied().unwrap_or_default()
+    }
+
+    /// Whether `group` is being recorded.
+    pub fn is_recorded(&self, group: GroupId) -> bool {
+        self.taps(group).record
     }
 
     /// Records a track published on another SFU.

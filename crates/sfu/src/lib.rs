@@ -50,6 +50,8 @@ mod ice_tcp_tests;
 #[cfg(test)]
 mod publish_tests;
 #[cfg(test)]
+mod record_tests;
+#[cfg(test)]
 mod relay_tests;
 #[cfg(test)]
 mod slot_tests;

@@ -69,6 +69,12 @@ pub enum ClusterMessage {
         group: GroupId,
         packet: ForwardedPacket,
     },
+    /// A packet of a track published here, in a group being recorded (`Sfu::set_recorded`):
+    /// for the recorder. Every layer of a simulcast track comes; the recorder keeps one.
+    Record {
+        group: GroupId,
+        packet: ForwardedPacket,
+    },
     /// A subscriber here needs a keyframe of a track published on another SFU: its owner
     /// takes it with `relay_keyframe_request`.
     KeyframeWanted {

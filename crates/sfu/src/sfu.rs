@@ -739,6 +739,38 @@ impl Sfu {
         self.cluster.set_spread(group, spread);
     }
 
+    /// Whether `group` is being recorded. From now on every packet published here in it is
+    /// also output as `ClusterMessage::Record` (every layer of a simulcast track: the
+    /// recorder keeps one), the top layer of each simulcast track is kept encoded even when
+    /// nobody watches it at that size, and when recording starts every video track is asked
+    /// for a keyframe, so its file starts at once. Tracks published later come as
+    /// `ClusterMessage::Published` like any other.
+    pub fn set_recorded(&mut self, now: Instant, group: GroupId, recorded: bool) {
+        let started = recorded && !self.cluster.is_recorded(group);
+        self.cluster.set_recorded(group, recorded);
+        if started {
+            for (track, _, _) in self.published_here(group) {
+                self.request_keyframe(now, track, KeyframeRequestKind::Pli);
+            }
+        }
+        self.settle(now);
+    }
+
+    /// The tracks this SFU's peers of `group` publish, with what they carry: what a recording
+    /// of the group here starts with.
+    pub fn published_here(&self, group: GroupId) -> Vec<(TrackKey, MediaKind, Source)> {
+        let members = self.groups.get(&group).into_iter().flatten();
+        members
+            .flat_map(|id| {
+                self.peers[id].published.iter().map(move |mid| TrackKey {
+                    peer: *id,
+                    mid: *mid,
+                })
+            })
+            .filter_map(|key| self.tracks.get(&key).map(|t| (key, t.kind, t.source)))
+            .collect()
+    }
+
     /// A peer of `group` on another SFU publishes `track` (its `Published` output there): this
     /// SFU's peers of the group subscribe, and its packets come in through `relay_in`.
     pub fn add_remote_track(

@@ -56,6 +56,8 @@ pub(crate) struct Net {
     pub(crate) demux: [Demux; 2],
     pub(crate) clients: Vec<Client>,
     pub(crate) relayed: usize,
+    /// Packets each SFU output for a recording (`ClusterMessage::Record`): (SFU, publisher).
+    pub(crate) recorded: Vec<(usize, PeerId)>,
     /// Clients joining from now on say they can receive microphones on audio slots.
     pub(crate) audio_slots: bool,
     /// Each talking client's RFC 6464 level (-dBov) for the frames it writes.
@@ -147,6 +149,9 @@ impl Net {
                         kind,
                         source,
                     }) => self.sfus[to].add_remote_track(self.now, group, track, kind, source),
+                    SfuOutput::Cluster(ClusterMessage::Record { packet, .. }) => {
+                        self.recorded.push((from, packet.track.peer));
+                    }
                     SfuOutput::Cluster(ClusterMessage::Relay { packet, .. }) => {
                         self.relayed += 1;
                         self.sfus[to].relay_in(self.now, [packet]);
@@ -272,6 +277,7 @@ impl Net {
             demux: [Demux::default(), Demux::default()],
             clients: Vec::new(),
             relayed: 0,
+            recorded: Vec::new(),
             audio_slots: false,
             levels: HashMap::new(),
         }

@@ -442,6 +442,9 @@ impl Worker {
                 }
             }
             ClusterMessage::LayersWanted { needs } => self.send_layer_needs(needs),
+            // Only after `Sfu::set_recorded`, which the server calls once it records
+            // (issue 18: moot-record is ready, the wiring is not); until then never output.
+            ClusterMessage::Record { .. } => {}
         }
     }
 

@@ -101,14 +101,18 @@ impl Sfu {
                 continue;
             }
             let remote = self.cluster.layers_needed(now, *key);
-            if remote.is_empty() {
+            // A recording keeps the top layer, watched or not.
+            let recorded = self.cluster.is_recorded(track.group);
+            if remote.is_empty() && !recorded {
                 continue;
             }
             let layers = &self.tracks[key].layers;
+            let top = recorded.then(|| layers.len().saturating_sub(1));
             let need = needed
                 .entry(*key)
                 .or_insert_with(|| vec![false; layers.len()]);
-            for i in remote.iter().filter_map(|rid| layers.index_of(*rid)) {
+            let remote = remote.iter().filter_map(|rid| layers.index_of(*rid));
+            for i in remote.chain(top) {
                 if let Some(slot) = need.get_mut(i) {
                     *slot = true;
                 }

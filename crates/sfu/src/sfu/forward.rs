@@ -212,8 +212,15 @@ impl Sfu {
             payload: packet.payload,
         };
         self.fan_out(now, group, &forwarded);
-        // Subscribers on other SFUs (a room spread over workers) get it through the caller.
-        if self.cluster.is_spread(group) {
+        // Subscribers on other SFUs (a room spread over workers) get it through the caller,
+        // and so does a recording of the room.
+        let taps = self.cluster.taps(group);
+        if taps.record {
+            let packet = forwarded.clone(); // the payload is shared, not copied
+            self.outbox
+                .cluster(ClusterMessage::Record { group, packet });
+        }
+        if taps.relay {
             self.outbox.stats.packets_relayed += 1;
             self.outbox.cluster(ClusterMessage::Relay {
                 group,
