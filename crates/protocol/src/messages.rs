@@ -118,6 +118,10 @@ pub enum ClientMessage {
     SetE2ee {
         enabled: bool,
     },
+    /// Moderators: start or stop recording the meeting on the server.
+    SetRecording {
+        enabled: bool,
+    },
     /// An opaque end-to-end key exchange message for one other participant of the room.
     E2ee {
         to: ParticipantId,
@@ -154,7 +158,7 @@ impl ClientMessage {
     }
 }
 
-const CLIENT_MESSAGE_TYPES: [&str; 26] = [
+const CLIENT_MESSAGE_TYPES: [&str; 27] = [
     "hello",
     "offer",
     "answer",
@@ -179,6 +183,7 @@ const CLIENT_MESSAGE_TYPES: [&str; 26] = [
     "set_quality",
     "set_chat_history",
     "set_e2ee",
+    "set_recording",
     "e2ee",
     "view_sizes",
 ];
@@ -211,6 +216,7 @@ impl ClientMessage {
             Self::SetQuality { .. } => "set_quality",
             Self::SetChatHistory { .. } => "set_chat_history",
             Self::SetE2ee { .. } => "set_e2ee",
+            Self::SetRecording { .. } => "set_recording",
             Self::E2ee { .. } => "e2ee",
             Self::ViewSizes { .. } => "view_sizes",
         }
@@ -302,6 +308,9 @@ pub struct RoomSettings {
     /// Media and chat are end-to-end encrypted; once on, it stays on for the room's life.
     #[serde(default)]
     pub e2ee: bool,
+    /// The server is recording the meeting (everyone is told, newcomers before they enter).
+    #[serde(default)]
+    pub recording: bool,
 }
 
 /// Where a track comes from on its sender's side.
@@ -553,6 +562,10 @@ pub enum ErrorCode {
     BadReaction,
     E2eeUnsupported,
     BadE2ee,
+    /// `set_recording` on a server whose operator did not turn recording on.
+    RecordingUnavailable,
+    /// `set_recording` in an end-to-end encrypted meeting: the server cannot see its media.
+    RecordingEncrypted,
 }
 
 #[cfg(test)]

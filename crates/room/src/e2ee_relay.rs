@@ -32,7 +32,22 @@ impl Rooms {
             self.reply(id, ErrorCode::E2eeUnsupported, message);
             return;
         }
-        room.update_settings(false, |s| s.e2ee = true, out);
+        if room.settings().recording {
+            // The server must not keep what it can no longer see: stop, then tell.
+            let instance = room.instance();
+            out.push_back(Output::Recording {
+                instance,
+                enabled: false,
+            });
+        }
+        room.update_settings(
+            false,
+            |s| {
+                s.e2ee = true;
+                s.recording = false;
+            },
+            out,
+        );
     }
 
     /// `e2ee {to, payload}` from `id`: passed on to `to` as `e2ee {from, payload}` if both are

@@ -39,6 +39,7 @@ mod e2ee;
 mod e2ee_relay;
 pub mod guessable;
 mod moderation;
+mod recording;
 mod resume;
 mod room;
 mod rooms;

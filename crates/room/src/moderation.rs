@@ -77,6 +77,7 @@ impl Rooms {
                 room.update_settings(false, |s| s.chat_history = enabled, out);
             }
             Action::SetE2ee(enabled) => self.set_e2ee(id, &room_name, enabled),
+            Action::SetRecording(enabled) => self.set_recording(id, &room_name, enabled),
             Action::SetAllowUnmute(allowed) => {
                 let (room, out) = self.live_room(&room_name);
                 room.update_settings(false, |s| s.allow_unmute = allowed, out);

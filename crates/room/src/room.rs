@@ -95,6 +95,7 @@ pub(crate) const INITIAL_SETTINGS: RoomSettings = RoomSettings {
     allow_unmute: true,
     chat_history: false,
     e2ee: false,
+    recording: false,
 };
 
 pub(crate) struct Room {

@@ -19,6 +19,9 @@ pub struct RoomsConfig {
     pub max_rooms: usize,
     /// New rooms start with end-to-end encryption on (`rooms.e2ee_by_default`).
     pub e2ee_by_default: bool,
+    /// The server can record (its operator named a recording directory): `set_recording`
+    /// is refused with `recording_unavailable` otherwise.
+    pub recording_available: bool,
 }
 
 impl Default for RoomsConfig {
@@ -29,6 +32,7 @@ impl Default for RoomsConfig {
             require_unguessable_names: false,
             max_rooms: 1000,
             e2ee_by_default: false,
+            recording_available: false,
         }
     }
 }
@@ -155,6 +159,8 @@ pub enum Action {
     /// Turns end-to-end encryption on (refused while someone in the room cannot do it) or
     /// off (always refused once on: see docs/e2ee.md).
     SetE2ee(bool),
+    /// Start or stop recording on the server.
+    SetRecording(bool),
 }
 
 impl Action {
@@ -175,6 +181,7 @@ impl Action {
             Self::MakeModerator(_) => "make_moderator",
             Self::SetChatHistory(_) => "set_chat_history",
             Self::SetE2ee(_) => "set_e2ee",
+            Self::SetRecording(_) => "set_recording",
         }
     }
 }
@@ -197,6 +204,7 @@ impl std::fmt::Debug for Action {
             Self::MakeModerator(id) => write!(f, "MakeModerator({id})"),
             Self::SetChatHistory(on) => write!(f, "SetChatHistory({on})"),
             Self::SetE2ee(on) => write!(f, "SetE2ee({on})"),
+            Self::SetRecording(on) => write!(f, "SetRecording({on})"),
         }
     }
 }
@@ -319,6 +327,14 @@ pub enum Output {
     RoomDestroyed {
         instance: RoomInstanceId,
         room: RoomName,
+    },
+    /// Start or stop recording the room's media (a moderator said so, or, to stop, the
+    /// meeting became end-to-end encrypted). Starting comes after everyone was told in
+    /// `settings`; stopping before, so nothing is recorded that people were told is not.
+    /// A room destroyed while recording ends its recording too (`RoomDestroyed`).
+    Recording {
+        instance: RoomInstanceId,
+        enabled: bool,
     },
     /// What `id` wants to receive; the SFU enforces it. Emitted on every `set_quality`, and
     /// when a session resumes with a quality other than `High` (a new member receives `High`).

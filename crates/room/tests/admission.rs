@@ -91,6 +91,7 @@ fn the_host_key_makes_a_moderator_and_skips_lock_password_and_lobby() {
         allow_unmute: true,
         chat_history: false,
         e2ee: false,
+        recording: false,
     };
     let back = with(3, |r| r.host_key = Some(host_key(1)));
     let out = h.join_with(3, "alpha", back);

@@ -29,7 +29,17 @@ pub struct Config {
     /// The built-in TURN relay (config/turn_server.rs).
     pub turn_server: TurnServerConfig,
     pub privacy: PrivacyConfig,
+    /// Recording meetings on the server (off unless a directory is named).
+    pub recording: RecordingConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecordingConfig {
+    /// Where recordings are written, a folder per recording. None (the default): this
+    /// server does not record, and nothing about a meeting is ever written to disk.
+    pub directory: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -195,6 +205,7 @@ impl Default for Config {
             turn: TurnConfig::default(),
             turn_server: TurnServerConfig::default(),
             privacy: PrivacyConfig::default(),
+            recording: RecordingConfig::default(),
             log: LogConfig::default(),
         }
     }

@@ -253,6 +253,7 @@ impl Bound {
                 require_unguessable_names: self.config.rooms.require_unguessable_room_names,
                 max_rooms: self.config.rooms.max_rooms,
                 e2ee_by_default: self.config.rooms.e2ee_by_default,
+                recording_available: self.config.recording.directory.is_some(),
             },
             media.clone(),
             match &self.turn_server {
@@ -277,6 +278,7 @@ impl Bound {
             selective_audio_after: self.config.media.selective_audio_after,
             loss_based_estimation_after: self.config.media.loss_based_estimation_after,
             opus_dtx: self.config.media.opus_dtx,
+            recording_dir: self.config.recording.directory.clone(),
         };
         media::start(setup, media_ports, media.clone(), stop_rx.clone())?;
         tokio::spawn(hub.clone().run_media_events(media_events));

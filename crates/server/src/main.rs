@@ -43,6 +43,10 @@ struct Cli {
     /// Serve plain HTTP beyond loopback (behind a TLS reverse proxy).
     #[arg(long, env = "MOOT_ALLOW_PLAIN_HTTP")]
     allow_plain_http: bool,
+    /// Record meetings (when a moderator starts it) into this directory
+    /// (`recording.directory`); without it this server does not record.
+    #[arg(long = "recording-dir", env = "MOOT_RECORDING_DIR")]
+    recording_dir: Option<PathBuf>,
     /// Directory for state kept across restarts (a generated certificate)
     /// [default: $XDG_STATE_HOME/moot or ./moot-state].
     #[arg(long, env = "MOOT_STATE_DIR")]
@@ -113,6 +117,9 @@ impl Cli {
         }
         if let Some(dir) = self.state_dir {
             config.state_dir = dir;
+        }
+        if let Some(dir) = self.recording_dir {
+            config.recording.directory = Some(dir);
         }
         if let Some(cert) = self.tls_cert_file {
             config.tls.cert_file = Some(cert);

@@ -29,6 +29,14 @@ pub fn page(config: &Config) -> Response {
             .to_owned()
             + &format!("{} hours.</li>", config.turn.ttl_seconds.div_ceil(3600))
     };
+    let recording = if config.recording.directory.is_some() {
+        "Not stored, unless a moderator of your meeting starts a recording: then everyone in \
+         the meeting is told, for as long as it lasts, and this server keeps each person's \
+         audio and video as files its operator can read. An end-to-end encrypted meeting is \
+         never recorded by the server."
+    } else {
+        "Never recorded, never stored: this server does not record meetings."
+    };
     let body = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
@@ -41,7 +49,7 @@ pub fn page(config: &Config) -> Response {
          memory only while the meeting lasts; when the last person leaves, the meeting and \
          everything in it are gone.</li>\
          <li><strong>Your audio and video.</strong> Forwarded by this server to the other people \
-         in the meeting, encrypted in transit (DTLS-SRTP). Never recorded, never stored.</li>\
+         in the meeting, encrypted in transit (DTLS-SRTP). {recording}</li>\
          <li><strong>The meeting's name.</strong> Kept in memory while the meeting lasts, to \
          bring its participants together.</li>\
          <li><strong>Your network address.</strong> Needed to deliver media to you. Kept in \

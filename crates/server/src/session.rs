@@ -369,6 +369,7 @@ fn in_room(id: ParticipantId, message: ClientMessage, hub: &Hub) -> Next {
         }
         ClientMessage::SetChatHistory { enabled } => moderate(Action::SetChatHistory(enabled)),
         ClientMessage::SetE2ee { enabled } => moderate(Action::SetE2ee(enabled)),
+        ClientMessage::SetRecording { enabled } => moderate(Action::SetRecording(enabled)),
         ClientMessage::E2ee { to, payload } => {
             // Opaque to the server: the room checks only the envelope and relays it.
             hub.room_input(Input::E2ee { id, to, payload });

@@ -65,6 +65,7 @@ pub use packet::ForwardedPacket;
 pub use sfu::Sfu;
 pub use slots::SLOT_COUNT;
 pub use speaker::{SpeakerDetector, EVALUATE_EVERY};
+pub use str0m::format::Codec;
 pub use str0m::media::{KeyframeRequestKind, MediaKind, Rid};
 pub use str0m::net::{Protocol, Transmit};
 pub use types::{

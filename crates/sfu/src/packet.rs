@@ -32,6 +32,26 @@ pub struct ForwardedPacket {
 }
 
 impl ForwardedPacket {
+    /// The publisher's sequence number, extended (it never wraps).
+    pub fn seq(&self) -> u64 {
+        *self.seq_no
+    }
+
+    /// The publisher's RTP timestamp.
+    pub fn rtp_time(&self) -> u32 {
+        self.rtp_time
+    }
+
+    /// The RTP marker bit (the last packet of a video frame).
+    pub fn marker(&self) -> bool {
+        self.marker
+    }
+
+    /// The payload as the publisher sent it (encrypted frames stay encrypted).
+    pub fn payload(&self) -> &[u8] {
+        &self.payload
+    }
+
     /// The extensions a subscriber's copy carries: only what its decoder or player uses;
     /// str0m adds mid and the transport extensions itself.
     #[inline]

@@ -83,6 +83,7 @@ pub const INITIAL: RoomSettings = RoomSettings {
     allow_unmute: true,
     chat_history: false,
     e2ee: false,
+    recording: false,
 };
 
 pub fn send(to: u64, message: ServerMessage) -> Output {

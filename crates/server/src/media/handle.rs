@@ -153,9 +153,25 @@ impl MediaHandle {
                 }
                 removal.worker
             }
-            other => self
-                .routes()
-                .worker_of(peer(other.participant()))
+            MediaCommand::Record {
+                group,
+                enabled,
+                started_at,
+            } => {
+                // Every worker: each records what its own peers of the group publish.
+                for worker in 0..self.worker_count() {
+                    let command = MediaCommand::Record {
+                        group: *group,
+                        enabled: *enabled,
+                        started_at: *started_at,
+                    };
+                    self.to_worker(worker, WorkerInput::Command(command));
+                }
+                return;
+            }
+            other => other
+                .participant()
+                .and_then(|id| self.routes().worker_of(peer(id)))
                 .unwrap_or(0),
         };
         self.to_worker(worker, WorkerInput::Command(command));

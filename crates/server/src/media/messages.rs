@@ -43,6 +43,15 @@ pub enum MediaCommand {
     RemovePeer {
         id: ParticipantId,
     },
+    /// Start or stop recording `group` (a room instance). Every worker hears it: each
+    /// records the tracks its own peers publish, those of peers it gets later included.
+    Record {
+        group: GroupId,
+        enabled: bool,
+        /// When the recording started (wall clock): its folder's name, the same on every
+        /// worker.
+        started_at: std::time::SystemTime,
+    },
     Offer {
         id: ParticipantId,
         sdp: String,
@@ -71,7 +80,8 @@ pub enum MediaCommand {
 }
 
 impl MediaCommand {
-    pub(super) fn participant(&self) -> ParticipantId {
+    /// The participant whose worker takes the command (None: every worker takes it).
+    pub(super) fn participant(&self) -> Option<ParticipantId> {
         match self {
             Self::AddPeer { id, .. }
             | Self::RemovePeer { id }
@@ -79,7 +89,8 @@ impl MediaCommand {
             | Self::Answer { id, .. }
             | Self::SetPermissions { id, .. }
             | Self::SetQuality { id, .. }
-            | Self::ViewSizes { id, .. } => *id,
+            | Self::ViewSizes { id, .. } => Some(*id),
+            Self::Record { .. } => None,
         }
     }
 }

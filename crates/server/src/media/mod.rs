@@ -15,6 +15,7 @@
 mod convert;
 mod handle;
 mod messages;
+mod recording;
 mod routes;
 mod worker;
 
@@ -39,6 +40,8 @@ pub struct MediaSetup {
     pub loss_based_estimation_after: usize,
     /// `media.opus_dtx`.
     pub opus_dtx: bool,
+    /// `recording.directory`: None, this server does not record.
+    pub recording_dir: Option<std::path::PathBuf>,
 }
 
 /// Starts one thread per socket, running until `shutdown` fires. Must be called inside the
@@ -57,6 +60,7 @@ pub fn start(
         selective_audio_after,
         loss_based_estimation_after,
         opus_dtx,
+        recording_dir,
     } = setup;
     let (tcp, tcp_candidates) = match tcp {
         Some((listener, tcp_candidates)) => {
@@ -80,6 +84,7 @@ pub fn start(
             selective_audio_after,
             loss_based_estimation_after,
             opus_dtx,
+            recording_dir: recording_dir.clone(),
         };
         std::thread::Builder::new()
             .name(format!("moot-media-{}", port.index))

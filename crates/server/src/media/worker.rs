@@ -9,6 +9,7 @@
 use super::convert::{self, peer};
 use super::handle::{MediaHandle, PassedOn, WorkerInput, WorkerPort};
 use super::messages::{ConnectionId, MediaCommand, MediaEvent};
+use super::recording::Recordings;
 use super::routes::{Lookup, PublishedTrack};
 use crate::media_tcp::{Inbound as TcpInbound, TcpMedia};
 use crate::udp_batch::{send_all, Datagram, Receiver, BATCH, RECEIVE_BATCH};
@@ -42,6 +43,7 @@ pub struct Context {
     pub selective_audio_after: usize,
     pub loss_based_estimation_after: usize,
     pub opus_dtx: bool,
+    pub recording_dir: Option<std::path::PathBuf>,
 }
 
 /// The worker thread's body: runs until shutdown.
@@ -96,6 +98,8 @@ struct Worker {
     lookups: Vec<Lookup>,
     /// Packets of spread rooms to relay, gathered during one flush.
     relaying: Vec<(GroupId, ForwardedPacket)>,
+    /// The recordings of rooms this worker holds peers of (recording.rs).
+    recordings: Recordings,
 }
 
 impl Worker {
@@ -137,6 +141,7 @@ impl Worker {
             local: Vec::with_capacity(RECEIVE_BATCH),
             lookups: Vec::with_capacity(RECEIVE_BATCH),
             relaying: Vec::new(),
+            recordings: Recordings::new(context.recording_dir),
         })
     }
 
@@ -182,12 +187,19 @@ impl Worker {
                             }
                         }
                     }
-                    None => return,
+                    None => {
+                        self.recordings.stop_all();
+                        return;
+                    }
                 },
                 _ = tokio::time::sleep_until(deadline.into()) => {
                     self.sfu.handle_timeout(Instant::now());
                 }
-                _ = self.shutdown.changed() => return,
+                _ = self.shutdown.changed() => {
+                    // Files end cleanly, with their durations, on a graceful stop.
+                    self.recordings.stop_all();
+                    return;
+                }
             }
         }
     }
@@ -322,6 +334,21 @@ impl Worker {
                 sfu.remove_peer(now, peer(id));
                 None
             }
+            MediaCommand::Record {
+                group,
+                enabled,
+                started_at,
+            } => {
+                if enabled {
+                    let tracks = sfu.published_here(group);
+                    self.recordings.start(now, group, started_at, tracks);
+                    sfu.set_recorded(now, group, true);
+                } else {
+                    sfu.set_recorded(now, group, false);
+                    self.recordings.stop(group);
+                }
+                None
+            }
             MediaCommand::SetPermissions { id, audio, video } => {
                 sfu.set_permissions(now, peer(id), audio, video);
                 None
@@ -380,6 +407,12 @@ impl Worker {
     /// Sends every pending datagram, tells signaling what the SFU said, and hands what goes
     /// between workers to them.
     async fn flush(&mut self) {
+        // A recording that lost a frame waits for a keyframe: ask its publisher.
+        let now = Instant::now();
+        for track in self.recordings.poll(now) {
+            self.sfu
+                .relay_keyframe_request(now, track, moot_sfu::KeyframeRequestKind::Pli);
+        }
         while let Some(output) = self.sfu.poll_output() {
             match output {
                 SfuOutput::Transmit(t) => self.transmit(t),
@@ -427,6 +460,7 @@ impl Worker {
                 kind,
                 source,
             } => {
+                self.recordings.published(group, track, kind, source);
                 let track = PublishedTrack {
                     track,
                     kind,
@@ -442,9 +476,9 @@ impl Worker {
                 }
             }
             ClusterMessage::LayersWanted { needs } => self.send_layer_needs(needs),
-            // Only after `Sfu::set_recorded`, which the server calls once it records
-            // (issue 18: moot-record is ready, the wiring is not); until then never output.
-            ClusterMessage::Record { .. } => {}
+            ClusterMessage::Record { group, packet } => {
+                self.recordings.packet(Instant::now(), group, &packet);
+            }
         }
     }
 

@@ -1,0 +1,304 @@
+//! A media worker's recordings: for each recorded group (room instance), the tracks its own
+//! peers publish, each written to a WebM file of its own by `moot_record` as its packets come
+//! out of the SFU (`ClusterMessage::Record`). Files are only ever created here, only while a
+//! moderator records, with mode 0600 and never over an existing file.
+//!
+//! A recording is a folder `<recording.directory>/<UTC start>-room<instance>`, made by the
+//! first worker that needs it (a room spread over workers shares it), holding
+//! `<participant>-<source>[-<layer>].webm` per track and, when the recording stops,
+//! `recording.json`: whose each file is and when, in ms from the recording's start, it
+//! begins. Each layer of a simulcast camera gets its own file (composing picks the best).
+
+use moot_record::{RtpPacket, TrackKind, TrackRecorder};
+use moot_sfu::{Codec, ForwardedPacket, GroupId, MediaKind, Rid, Source, TrackKey};
+use std::collections::HashMap;
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// Every recording of one worker.
+pub struct Recordings {
+    /// `recording.directory`; None: this server does not record.
+    dir: Option<PathBuf>,
+    groups: HashMap<GroupId, GroupRecording>,
+}
+
+struct GroupRecording {
+    folder: PathBuf,
+    started: Instant,
+    /// What each track carries (its `Published` or `published_here`).
+    sources: HashMap<TrackKey, (MediaKind, Source)>,
+    files: HashMap<(TrackKey, Option<Rid>), TrackFile>,
+}
+
+struct TrackFile {
+    recorder: TrackRecorder<File>,
+    name: String,
+    track: TrackKey,
+    source: Source,
+    /// When its first packet came, in ms from the recording's start.
+    starts_ms: u64,
+}
+
+impl Recordings {
+    pub fn new(dir: Option<PathBuf>) -> Self {
+        Self {
+            dir,
+            groups: HashMap::new(),
+        }
+    }
+
+    /// Starts recording `group` here (`started_at`: the wall-clock start every worker of the
+    /// room names the folder by), with the tracks its peers here publish now. Nothing is
+    /// created before a track's first packet: a worker holding nobody of the room writes
+    /// nothing.
+    pub fn start(
+        &mut self,
+        now: Instant,
+        group: GroupId,
+        started_at: SystemTime,
+        tracks: Vec<(TrackKey, MediaKind, Source)>,
+    ) {
+        let Some(dir) = &self.dir else {
+            return; // the room refuses to record on such a server; nothing to do
+        };
+        if self.groups.contains_key(&group) {
+            return;
+        }
+        let folder = recording_folder(dir, group, started_at);
+        let sources = tracks.into_iter().map(|(t, k, s)| (t, (k, s))).collect();
+        let recording = GroupRecording {
+            folder,
+            started: now,
+            sources,
+            files: HashMap::new(),
+        };
+        self.groups.insert(group, recording);
+    }
+
+    /// A track published in `group` after the recording started.
+    pub fn published(&mut self, group: GroupId, track: TrackKey, kind: MediaKind, source: Source) {
+        if let Some(recording) = self.groups.get_mut(&group) {
+            recording.sources.insert(track, (kind, source));
+        }
+    }
+
+    /// A packet of a recorded group's track; its file is made with its first packet.
+    pub fn packet(&mut self, now: Instant, group: GroupId, packet: &ForwardedPacket) {
+        let Some(recording) = self.groups.get_mut(&group) else {
+            return;
+        };
+        let key = (packet.track, packet.rid);
+        if !recording.files.contains_key(&key) {
+            let Some(&(kind, source)) = recording.sources.get(&packet.track) else {
+                return;
+            };
+            // What moot-record writes: VP8 and Opus, as browsers send them.
+            let codec = packet.params.spec().codec;
+            let kind = match (kind, codec) {
+                (MediaKind::Audio, Codec::Opus) => TrackKind::Audio,
+                (MediaKind::Video, Codec::Vp8) => TrackKind::Video,
+                _ => return,
+            };
+            let name = file_name(packet.track, source, packet.rid);
+            let created = make_folder(&recording.folder)
+                .and_then(|()| create_private(&recording.folder.join(&name)));
+            let file = match created {
+                Ok(file) => file,
+                Err(e) => {
+                    tracing::warn!(group = group.0, "cannot create a recording file: {e}");
+                    return;
+                }
+            };
+            let starts_ms = now.saturating_duration_since(recording.started).as_millis() as u64;
+            let track = TrackFile {
+                recorder: TrackRecorder::new(kind, recording.started, file),
+                name,
+                track: packet.track,
+                source,
+                starts_ms,
+            };
+            recording.files.insert(key, track);
+        }
+        let Some(file) = recording.files.get_mut(&key) else {
+            return;
+        };
+        let rtp = RtpPacket {
+            seq: packet.seq(),
+            rtp_time: packet.rtp_time(),
+            marker: packet.marker(),
+            payload: packet.payload(),
+        };
+        if let Err(e) = file.recorder.push(now, rtp) {
+            tracing::warn!(group = group.0, "a recording file failed: {e}");
+            recording.files.remove(&key);
+        }
+    }
+
+    /// Writes what is due and returns the tracks whose recording waits for a keyframe.
+    pub fn poll(&mut self, now: Instant) -> Vec<TrackKey> {
+        let mut keyframes = Vec::new();
+        for recording in self.groups.values_mut() {
+            recording.files.retain(|_, file| {
+                if file.recorder.take_keyframe_request() {
+                    keyframes.push(file.track);
+                }
+                file.recorder.poll(now).is_ok()
+            });
+        }
+        keyframes
+    }
+
+    /// Stops recording `group` here: every file is finished (its duration written) and
+    /// `recording.json` describes them.
+    pub fn stop(&mut self, group: GroupId) {
+        let Some(recording) = self.groups.remove(&group) else {
+            return;
+        };
+        if recording.files.is_empty() {
+            return; // nothing was recorded here
+        }
+        let mut entries = Vec::new();
+        for (_, file) in recording.files {
+            let path = recording.folder.join(&file.name);
+            match file.recorder.finish() {
+                Ok((_, true)) => entries.push(format!(
+                    "{{\"file\":\"{}\",\"participant\":{},\"source\":\"{}\",\"starts_ms\":{}}}",
+                    file.name,
+                    file.track.peer.0,
+                    source_name(file.source),
+                    file.starts_ms
+                )),
+                // A video track that never got a keyframe: nothing in it.
+                Ok((_, false)) => {
+                    let _ = std::fs::remove_file(&path);
+                }
+                Err(e) => tracing::warn!(group = group.0, "finishing a recording file: {e}"),
+            }
+        }
+        entries.sort();
+        let sidecar = format!("{{\"tracks\":[{}]}}\n", entries.join(","));
+        // Each worker of a spread room writes its own; the first keeps the name.
+        let name = (0..)
+            .map(|i| match i {
+                0 => "recording.json".to_owned(),
+                i => format!("recording-{i}.json"),
+            })
+            .find(|n| !recording.folder.join(n).exists())
+            .expect("some name is free");
+        let written = create_private(&recording.folder.join(name))
+            .and_then(|mut f| io::Write::write_all(&mut f, sidecar.as_bytes()));
+        if let Err(e) = written {
+            tracing::warn!(group = group.0, "cannot write recording.json: {e}");
+        }
+    }
+
+    /// Stops every recording (the worker is stopping).
+    pub fn stop_all(&mut self) {
+        let groups: Vec<GroupId> = self.groups.keys().copied().collect();
+        for group in groups {
+            self.stop(group);
+        }
+    }
+}
+
+/// `<participant>-<source>[-<layer>].webm`
+fn file_name(track: TrackKey, source: Source, rid: Option<Rid>) -> String {
+    let layer = rid
+        .map(|r| format!("-{}", sanitize(&r)))
+        .unwrap_or_default();
+    format!("{}-{}{layer}.webm", track.peer.0, source_name(source))
+}
+
+fn source_name(source: Source) -> &'static str {
+    match source {
+        Source::Microphone => "microphone",
+        Source::Camera => "camera",
+        Source::Screen => "screen",
+        Source::ScreenAudio => "screen-audio",
+    }
+}
+
+/// A layer name as it may appear in a file name (letters and digits only).
+fn sanitize(rid: &str) -> String {
+    rid.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(16)
+        .collect()
+}
+
+/// A new file only this user can read; never an existing one.
+fn create_private(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+}
+
+/// The recording's folder, `<dir>/<UTC start>-room<instance>`.
+fn recording_folder(dir: &Path, group: GroupId, started_at: SystemTime) -> PathBuf {
+    let secs = started_at
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    dir.join(format!("{}-room{}", utc_stamp(secs), group.0))
+}
+
+/// Makes `folder` (and the recording directory) with mode 0700, unless it exists: another
+/// worker of a spread room, or an earlier track, made it.
+fn make_folder(folder: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(folder)
+}
+
+/// `YYYYMMDDTHHMMSSZ` for seconds since 1970 (civil date from days: H. Hinnant's algorithm).
+fn utc_stamp(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_stamps_are_civil_dates() {
+        assert_eq!(utc_stamp(0), "19700101T000000Z");
+        assert_eq!(utc_stamp(951_782_400), "20000229T000000Z");
+        assert_eq!(utc_stamp(1_796_693_045), "20261208T012405Z");
+    }
+
+    #[test]
+    fn names_are_made_of_numbers_and_known_words() {
+        let track = TrackKey {
+            peer: moot_sfu::PeerId(7),
+            mid: "1".into(),
+        };
+        let rid = Some(Rid::from("f/../x"));
+        assert_eq!(file_name(track, Source::Camera, rid), "7-camera-fx.webm");
+        assert_eq!(
+            file_name(track, Source::Microphone, None),
+            "7-microphone.webm"
+        );
+    }
+}
