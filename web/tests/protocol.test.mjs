@@ -173,8 +173,12 @@ test('new server messages decode', () => {
   });
   assert.deepEqual(decodeServerMessage('{"type":"settings","settings":{"lobby":false,"locked":true,"password":false,"allow_unmute":true}}'), {
     type: 'settings',
-    settings: { lobby: false, locked: true, password: false, allow_unmute: true, chat_history: false, e2ee: false },
+    settings: { lobby: false, locked: true, password: false, allow_unmute: true, chat_history: false, e2ee: false, recording: false },
   });
+  // `recording` (the server records the meeting): decoded when present, refused when not a boolean.
+  const recorded = decodeServerMessage('{"type":"settings","settings":{"recording":true}}');
+  assert.ok(recorded?.type === 'settings' && recorded.settings.recording);
+  assert.throws(() => decodeServerMessage('{"type":"settings","settings":{"recording":"yes"}}'), ProtocolError);
   assert.deepEqual(decodeServerMessage('{"type":"muted","kind":"audio"}'), { type: 'muted', kind: 'audio' });
   assert.deepEqual(decodeServerMessage('{"type":"participant_left","id":"p2","reason":"removed"}'), { type: 'participant_left', id: 'p2', reason: 'removed' });
   assert.deepEqual(decodeServerMessage('{"type":"participant_left","id":"p2"}'), { type: 'participant_left', id: 'p2', reason: 'left' });

@@ -59,4 +59,6 @@ export const shieldIcon = () => icon(['M12 3l7 3v5c0 4.5-3 8.5-7 10-4-1.5-7-5.5-
 export const chatIcon = (_on) => icon(['M4 5h16v11H9l-5 4z']);
 /** @param {boolean} _on */
 export const smileIcon = (_on) => icon(['M12 21a9 9 0 1 0 0-18 9 9 0 0 0 0 18z', 'M8 14a5 5 0 0 0 8 0', 'M9 9.5h.01', 'M15 9.5h.01']);
+/** A filled dot in a ring: recording. */
+export const recordIcon = () => icon(['M12 21a9 9 0 1 0 0-18 9 9 0 0 0 0 18z', 'M12 15a3 3 0 1 0 0-6 3 3 0 0 0 0 6z']);
 export const keyboardIcon = () => icon(['M3 6h18v12H3z', 'M7 10h.01', 'M11 10h.01', 'M15 10h.01', 'M8 14h8']);

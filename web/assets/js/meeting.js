@@ -33,6 +33,7 @@ import { Toolbar } from './toolbar.js';
 import { Alerts } from './alerts.js';
 import { MyMedia } from './my-media.js';
 import { Conversation } from './conversation.js';
+import { Recording } from './recording.js';
 
 /** @typedef {import('./protocol.js').Participant} Participant */
 /** @typedef {import('./protocol.js').HelloExtras} HelloExtras */
@@ -148,10 +149,12 @@ export class Meeting {
         this.hands.remove(p.id);
       },
     });
+    this.recording = new Recording({ setRecording: (on) => this.signaling.setRecording(on) });
     this.moderation = new Moderation({
       roster: this.roster,
       panel: this.panel,
       security: this.security,
+      recording: this.recording,
       invite: this.inviteDialog,
       remove: (id) => this.signaling.remove(id),
       turnOff: (kind) => this.myMedia.turnOff(kind),
@@ -217,6 +220,7 @@ export class Meeting {
         toggleHand: () => this.toggleHand(),
         togglePanel: () => this.togglePanel(),
         openSecurity: () => this.security.open(),
+        openRecording: () => this.recording.open(),
         invite: () => this.invite(),
         openSettings: () => this.settingsDialog.open(),
         leave: () => this.leave(),
@@ -310,7 +314,7 @@ export class Meeting {
       h(
         'div',
         { class: 'meeting' },
-        h('header', { class: 'meeting-header' }, h('span', { class: 'brand', text: 'Moot' }), this.heading, this.status, this.encryption.indicator, this.shortcuts.helpButton),
+        h('header', { class: 'meeting-header' }, h('span', { class: 'brand', text: 'Moot' }), this.heading, this.status, this.recording.indicator, this.encryption.indicator, this.shortcuts.helpButton),
         this.alerts.el,
         h('div', { class: 'meeting-body' }, h('section', { class: 'stage', 'aria-label': 'Participants’ video' }, this.stage.grid.el), this.panel.el, this.conversation.chat.el, this.conversation.reactions.menu),
         this.toolbar.el,
@@ -474,6 +478,8 @@ export class Meeting {
       // shown in the chat panel or the reactions bar
     } else if (this.settingsDialog.isOpen && msg.code === 'bad_display_name') {
       this.settingsDialog.showError(msg.message);
+    } else if (this.recording.isOpen && msg.code.startsWith('recording_')) {
+      this.recording.showError(msg.message);
     } else if (this.security.isOpen) {
       this.security.showError(msg.message);
     } else {
@@ -526,6 +532,7 @@ export class Meeting {
     this.inviteDialog.destroy();
     this.screenShare.release();
     this.settingsDialog.destroy();
+    this.recording.destroy();
     this.shortcuts.uninstall();
     this.conversation.reactions.setOpen(false, false);
     if (!keepMedia) this.devices.stop();

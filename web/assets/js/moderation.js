@@ -18,6 +18,7 @@ import { DEFAULT_SETTINGS } from './protocol.js';
  *   roster: import('./roster.js').Roster,
  *   panel: import('./participants.js').ParticipantsPanel,
  *   security: import('./security.js').SecurityDialog,
+ *   recording: import('./recording.js').Recording,
  *   invite: import('./invite.js').InviteDialog,
  *   remove: (id: string) => void,
  *   turnOff: (kind: TrackKind) => Promise<void>,
@@ -52,6 +53,7 @@ export class Moderation {
     const mod = this.isModerator;
     this.wiring.panel.setModerator(mod);
     this.wiring.security.update(this.settings, mod);
+    this.wiring.recording.update(this.settings, mod);
     if (!mod) this.wiring.panel.setLobby([]);
   }
 
@@ -102,7 +104,9 @@ export class Moderation {
   welcome(settings) {
     this.settings = settings;
     this.wiring.security.update(settings, this.isModerator);
+    this.wiring.recording.update(settings, this.isModerator);
     this.wiring.panel.setModerator(this.isModerator);
+    if (settings.recording) announce('This meeting is being recorded');
   }
 
   /** @param {RoomSettings} next */
@@ -112,12 +116,14 @@ export class Moderation {
     this.wiring.settingsChanged();
     const security = this.wiring.security;
     security.update(next, this.isModerator);
+    this.wiring.recording.update(next, this.isModerator);
     /** @type {string[]} */
     const said = [];
     if (prev.lobby !== next.lobby) said.push(next.lobby ? 'The lobby is on: newcomers wait to be let in' : 'The lobby is off');
     if (prev.locked !== next.locked) said.push(next.locked ? 'The meeting is locked' : 'The meeting is unlocked');
     if (prev.password !== next.password) said.push(next.password ? 'A meeting password is set' : 'The meeting password was removed');
     if (prev.e2ee !== next.e2ee) said.push(next.e2ee ? 'The meeting is now end-to-end encrypted' : 'The meeting is no longer end-to-end encrypted');
+    if (prev.recording !== next.recording) said.push(next.recording ? 'Recording started: this meeting is being recorded' : 'Recording stopped');
     if (prev.chat_history !== next.chat_history) said.push(next.chat_history ? 'People who join later will see earlier chat messages' : 'People who join later will not see earlier chat messages');
     this.wiring.invite.setPassword(next.password);
     if (prev.allow_unmute !== next.allow_unmute) said.push(next.allow_unmute ? 'Participants may unmute themselves' : 'Participants muted by a moderator may not unmute themselves');

@@ -23,7 +23,7 @@ export const MAX_CHAT_CHARS = 2000;
 /** @typedef {'microphone' | 'camera' | 'screen' | 'screen_audio'} TrackSource */
 /** @typedef {{mid: string, participant: string, kind: TrackKind, source: TrackSource}} TrackInfo */
 /** @typedef {'high' | 'standard' | 'low' | 'audio_only'} Quality */
-/** @typedef {{lobby: boolean, locked: boolean, password: boolean, allow_unmute: boolean, chat_history: boolean, e2ee: boolean}} RoomSettings */
+/** @typedef {{lobby: boolean, locked: boolean, password: boolean, allow_unmute: boolean, chat_history: boolean, e2ee: boolean, recording: boolean}} RoomSettings */
 /** @typedef {{id: string, name: string, knock: string | null}} LobbyEntry */
 /** @typedef {'left' | 'removed' | 'disconnected'} LeaveReason */
 
@@ -103,6 +103,7 @@ export const MAX_CHAT_CHARS = 2000;
  *   | {type: 'react', emoji: string}
  *   | {type: 'set_chat_history', enabled: boolean}
  *   | {type: 'set_e2ee', enabled: boolean}
+ *   | {type: 'set_recording', enabled: boolean}
  *   | {type: 'e2ee', to: string, payload: string}
  *   | {type: 'view_sizes', sizes: Record<string, number>}
  *   | {type: 'mute_all', kind: TrackKind}} ClientMessage
@@ -173,7 +174,7 @@ function participant(v, what) {
 }
 
 /** Settings of a room before any moderator changed them. */
-export const DEFAULT_SETTINGS = /** @type {RoomSettings} */ (Object.freeze({ lobby: false, locked: false, password: false, allow_unmute: true, chat_history: false, e2ee: false }));
+export const DEFAULT_SETTINGS = /** @type {RoomSettings} */ (Object.freeze({ lobby: false, locked: false, password: false, allow_unmute: true, chat_history: false, e2ee: false, recording: false }));
 
 /**
  * @param {unknown} v
@@ -190,7 +191,7 @@ function settings(v, what) {
     if (typeof x !== 'boolean') throw new ProtocolError(`${what}.${f} must be a boolean`);
     return x;
   };
-  return { lobby: b('lobby'), locked: b('locked'), password: b('password'), allow_unmute: b('allow_unmute'), chat_history: b('chat_history'), e2ee: b('e2ee') };
+  return { lobby: b('lobby'), locked: b('locked'), password: b('password'), allow_unmute: b('allow_unmute'), chat_history: b('chat_history'), e2ee: b('e2ee'), recording: b('recording') };
 }
 
 /**
@@ -632,6 +633,11 @@ export class SignalingClient extends EventTarget {
   /** @param {boolean} enabled (moderators) end-to-end encryption on (it cannot be turned off) */
   setE2ee(enabled) {
     return this.send({ type: 'set_e2ee', enabled });
+  }
+
+  /** @param {boolean} enabled (moderators) start or stop recording on the server */
+  setRecording(enabled) {
+    return this.send({ type: 'set_recording', enabled });
   }
 
   /**

@@ -4,7 +4,7 @@
 // reactions, screen share, speaker view) are passed in and placed.
 
 import { h, toggleButton, setPressed } from './dom.js';
-import { micIcon, cameraIcon, linkIcon, leaveIcon, peopleIcon, handIcon, shieldIcon, gearIcon } from './icons.js';
+import { micIcon, cameraIcon, linkIcon, leaveIcon, peopleIcon, handIcon, shieldIcon, gearIcon, recordIcon } from './icons.js';
 
 /**
  * @typedef {{
@@ -13,6 +13,7 @@ import { micIcon, cameraIcon, linkIcon, leaveIcon, peopleIcon, handIcon, shieldI
  *   toggleHand: () => void,
  *   togglePanel: () => void,
  *   openSecurity: () => void,
+ *   openRecording: () => void,
  *   invite: () => void,
  *   openSettings: () => void,
  *   leave: () => void,
@@ -40,9 +41,10 @@ export class Toolbar {
     this.people = toggleButton({ label: 'Participants', icon: peopleIcon, pressed: false, onclick: actions.togglePanel });
     this.hand = toggleButton({ label: 'Raise hand', icon: handIcon, pressed: false, onclick: actions.toggleHand });
     const security = tool('Security', shieldIcon, actions.openSecurity);
+    const recording = tool('Recording', recordIcon, actions.openRecording);
     const invite = tool('Invite', linkIcon, actions.invite);
     const settings = tool('Settings', gearIcon, actions.openSettings);
-    for (const b of [security, invite, settings]) b.setAttribute('aria-haspopup', 'dialog');
+    for (const b of [security, recording, invite, settings]) b.setAttribute('aria-haspopup', 'dialog');
     const leave = tool('Leave meeting', leaveIcon, actions.leave, 'tool danger');
     this.el = h(
       'div',
@@ -55,6 +57,7 @@ export class Toolbar {
       parts.reactions,
       this.people,
       security,
+      recording,
       invite,
       parts.layout,
       settings,
