@@ -566,6 +566,9 @@ pub enum ErrorCode {
     RecordingUnavailable,
     /// `set_recording` in an end-to-end encrypted meeting: the server cannot see its media.
     RecordingEncrypted,
+    /// To moderators: the server stopped a recording by itself (a limit, the disk); the
+    /// message says why.
+    RecordingStopped,
 }
 
 #[cfg(test)]

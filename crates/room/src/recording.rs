@@ -4,8 +4,8 @@
 //! `settings.recording` tells everyone, newcomers included, before the first packet is kept.
 
 use crate::rooms::Rooms;
-use crate::types::Output;
-use moot_protocol::{ErrorCode, ParticipantId, RoomName};
+use crate::types::{Output, RoomInstanceId};
+use moot_protocol::{ErrorCode, ParticipantId, RoomName, ServerMessage};
 
 impl Rooms {
     /// `set_recording` from a moderator of `room_name` (checked by the caller).
@@ -43,6 +43,39 @@ impl Rooms {
         room.update_settings(false, |s| s.recording = enabled, out);
         if enabled {
             out.push_back(Output::Recording { instance, enabled });
+        }
+    }
+
+    /// The server stopped recording `instance` by itself: its files are finished already;
+    /// everyone is told it stopped, each moderator why.
+    pub(crate) fn recording_ended(&mut self, instance: RoomInstanceId, reason: &str) {
+        let Some(name) = self
+            .rooms
+            .iter()
+            .find(|(_, room)| room.instance() == instance && room.settings().recording)
+            .map(|(name, _)| name.clone())
+        else {
+            return;
+        };
+        let (room, out) = self.live_room(&name);
+        let moderators: Vec<ParticipantId> = room
+            .member_ids()
+            .into_iter()
+            .filter(|id| room.is_moderator(*id))
+            .collect();
+        // The worker that hit the limit stopped already; the room's others (a spread room)
+        // stop now, before anyone is told.
+        out.push_back(Output::Recording {
+            instance,
+            enabled: false,
+        });
+        room.update_settings(false, |s| s.recording = false, out);
+        let message = format!("the recording stopped: {reason}");
+        for to in moderators {
+            out.push_back(Output::Send {
+                to,
+                message: ServerMessage::error(ErrorCode::RecordingStopped, message.clone()),
+            });
         }
     }
 }

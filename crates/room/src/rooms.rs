@@ -81,6 +81,10 @@ impl Rooms {
             Input::SetQuality { id, quality } => self.set_quality(id, quality),
             Input::E2ee { id, to, payload } => self.relay_e2ee(now, id, to, payload),
             Input::DominantSpeaker { id, room_of } => self.dominant_speaker(id, room_of),
+            Input::RecordingEnded { instance, reason } => {
+                self.recording_ended(instance, &reason);
+                Ok(())
+            }
             Input::Disconnect { id } => self.disconnect(now, id),
         }
     }

@@ -263,6 +263,14 @@ pub enum Input {
         to: ParticipantId,
         payload: String,
     },
+    /// The server stopped recording room `instance` by itself (`recording.max_minutes`
+    /// reached, the disk nearly full, a file that cannot be written): everyone is told it
+    /// stopped, and each moderator why (`reason`, a sentence). Ignored for a room that is not
+    /// recording any more.
+    RecordingEnded {
+        instance: RoomInstanceId,
+        reason: String,
+    },
     /// The SFU decided who speaks in `room_of`'s room (`None`: nobody); `dominant_speaker` is
     /// broadcast to that room if it changed. A speaker who is not in that room is ignored.
     DominantSpeaker {

@@ -133,3 +133,46 @@ fn an_encrypted_meeting_is_never_recorded_and_encryption_stops_a_recording() {
     assert_eq!(code, ErrorCode::RecordingEncrypted);
     assert!(message.contains("own device"), "{message}");
 }
+
+#[test]
+fn a_recording_the_server_stopped_tells_everyone_and_its_moderators_why() {
+    let mut h = recording_server();
+    h.join(1, "alpha");
+    h.join(2, "alpha");
+    h.act(1, Action::SetRecording(true));
+    let ended = || moot_room::Input::RecordingEnded {
+        instance: INSTANCE,
+        reason: "the disk is nearly full".into(),
+    };
+    let out = h.input(ended());
+    assert_eq!(
+        out,
+        [
+            Output::Recording {
+                instance: INSTANCE,
+                enabled: false
+            },
+            send(1, settings(false, false)),
+            send(2, settings(false, false)),
+            send(
+                1,
+                ServerMessage::error(
+                    ErrorCode::RecordingStopped,
+                    "the recording stopped: the disk is nearly full"
+                )
+            ),
+        ],
+        "stopped everywhere, then everyone is told, the moderator why"
+    );
+    assert!(
+        h.input(ended()).is_empty(),
+        "a second report changes nothing"
+    );
+    // It can be started again.
+    assert!(h
+        .act(1, Action::SetRecording(true))
+        .contains(&Output::Recording {
+            instance: INSTANCE,
+            enabled: true
+        }));
+}

@@ -34,12 +34,26 @@ pub struct Config {
     pub log: LogConfig,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RecordingConfig {
     /// Where recordings are written, a folder per recording. None (the default): this
     /// server does not record, and nothing about a meeting is ever written to disk.
     pub directory: Option<PathBuf>,
+    /// A recording stops by itself after this long (moderators are told).
+    pub max_minutes: u64,
+    /// A recording stops by itself when the disk holding it has less free space than this.
+    pub min_free_mb: u64,
+}
+
+impl Default for RecordingConfig {
+    fn default() -> Self {
+        Self {
+            directory: None,
+            max_minutes: 240,
+            min_free_mb: 1024,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -341,6 +355,9 @@ impl Config {
                 problem: problem.to_owned(),
             })
         };
+        if self.recording.max_minutes == 0 {
+            return invalid("recording.max_minutes", "must be at least 1");
+        }
         if self.rooms.max_participants == 0 {
             return invalid("rooms.max_participants", "must be at least 1");
         }

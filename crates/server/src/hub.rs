@@ -340,6 +340,12 @@ impl Hub {
                 id: Some(id),
                 room_of: id,
             }),
+            MediaEvent::RecordingStopped { group, reason } => {
+                self.room_input(Input::RecordingEnded {
+                    instance: moot_room::RoomInstanceId(group.0),
+                    reason,
+                })
+            }
         }
     }
 

@@ -279,6 +279,10 @@ impl Bound {
             loss_based_estimation_after: self.config.media.loss_based_estimation_after,
             opus_dtx: self.config.media.opus_dtx,
             recording_dir: self.config.recording.directory.clone(),
+            recording_limits: media::RecordingLimits {
+                longest: Duration::from_secs(self.config.recording.max_minutes.saturating_mul(60)),
+                min_free_bytes: self.config.recording.min_free_mb.saturating_mul(1 << 20),
+            },
         };
         media::start(setup, media_ports, media.clone(), stop_rx.clone())?;
         tokio::spawn(hub.clone().run_media_events(media_events));

@@ -176,3 +176,46 @@ async fn a_server_without_a_recording_directory_says_it_does_not_record() {
     assert!(!ana.settings().recording);
     ana.leave().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_stops_by_itself_when_the_disk_is_nearly_full_and_moderators_are_told() {
+    let scratch =
+        Scratch(std::env::temp_dir().join(format!("moot-rec-full-{}", std::process::id())));
+    let _ = std::fs::remove_dir_all(&scratch.0);
+    let mut config = Config::default();
+    config.recording.directory = Some(scratch.0.clone());
+    // More free space asked for than any disk has: the floor is reached at the first check.
+    config.recording.min_free_mb = u64::MAX >> 20;
+    let server = spawn_server_with(config).await.expect("server");
+    let url = server.ws_url();
+    let options = SimOptions::default();
+    let ana = SimParticipant::join(&url, "full-disk", "Ana", options)
+        .await
+        .expect("Ana");
+    let ben = SimParticipant::join(&url, "full-disk", "Ben", options)
+        .await
+        .expect("Ben");
+    ana.send(json!({"type": "set_recording", "enabled": true}));
+    assert!(
+        ana.wait_until(WAIT, |a| has_error(a, ErrorCode::RecordingStopped))
+            .await,
+        "the moderator is told it stopped"
+    );
+    let message = ana
+        .errors()
+        .into_iter()
+        .find(|(c, _)| *c == ErrorCode::RecordingStopped)
+        .expect("the error")
+        .1;
+    assert!(message.contains("disk is nearly full"), "{message}");
+    assert!(
+        ben.wait_until(WAIT, |b| !b.settings().recording).await,
+        "everyone sees it stopped"
+    );
+    assert!(
+        !has_error(&ben, ErrorCode::RecordingStopped),
+        "only moderators get the why"
+    );
+    ana.leave().await;
+    ben.leave().await;
+}

@@ -28,6 +28,9 @@ pub enum MediaEvent {
     },
     /// The dominant speaker of `id`'s room changed to `id`.
     DominantSpeaker { id: ParticipantId },
+    /// A worker stopped recording `group` by itself (a limit reached, the disk); `reason`
+    /// says why, for its moderators.
+    RecordingStopped { group: GroupId, reason: String },
 }
 
 #[derive(Debug)]

@@ -21,6 +21,7 @@ mod worker;
 
 pub use handle::{MediaHandle, WorkerPort};
 pub use messages::{ConnectionId, MediaCommand, MediaEvent};
+pub use recording::RecordingLimits;
 
 use std::net::SocketAddr;
 
@@ -42,6 +43,8 @@ pub struct MediaSetup {
     pub opus_dtx: bool,
     /// `recording.directory`: None, this server does not record.
     pub recording_dir: Option<std::path::PathBuf>,
+    /// `recording.max_minutes` and `recording.min_free_mb`.
+    pub recording_limits: RecordingLimits,
 }
 
 /// Starts one thread per socket, running until `shutdown` fires. Must be called inside the
@@ -61,6 +64,7 @@ pub fn start(
         loss_based_estimation_after,
         opus_dtx,
         recording_dir,
+        recording_limits,
     } = setup;
     let (tcp, tcp_candidates) = match tcp {
         Some((listener, tcp_candidates)) => {
@@ -85,6 +89,7 @@ pub fn start(
             loss_based_estimation_after,
             opus_dtx,
             recording_dir: recording_dir.clone(),
+            recording_limits,
         };
         std::thread::Builder::new()
             .name(format!("moot-media-{}", port.index))

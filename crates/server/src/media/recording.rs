@@ -15,18 +15,44 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How often the limits are checked (the free disk space is a `statvfs` call).
+const CHECK_EVERY: Duration = Duration::from_secs(1);
+
+/// When a recording stops by itself.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordingLimits {
+    /// `recording.max_minutes`.
+    pub longest: Duration,
+    /// `recording.min_free_mb`, in bytes.
+    pub min_free_bytes: u64,
+}
 
 /// Every recording of one worker.
 pub struct Recordings {
     /// `recording.directory`; None: this server does not record.
     dir: Option<PathBuf>,
+    limits: RecordingLimits,
     groups: HashMap<GroupId, GroupRecording>,
+    /// When the limits were last checked.
+    checked: Option<Instant>,
+}
+
+/// What `Recordings::poll` found.
+#[derive(Debug, Default)]
+pub struct Polled {
+    /// Tracks whose recording waits for a keyframe: ask their publishers.
+    pub keyframes: Vec<TrackKey>,
+    /// Recordings stopped here by a limit or a failure, with why (for the moderators).
+    pub stopped: Vec<(GroupId, String)>,
 }
 
 struct GroupRecording {
     folder: PathBuf,
     started: Instant,
+    /// A file could not be written: the recording stops at the next poll, with this.
+    failed: Option<String>,
     /// What each track carries (its `Published` or `published_here`).
     sources: HashMap<TrackKey, (MediaKind, Source)>,
     files: HashMap<(TrackKey, Option<Rid>), TrackFile>,
@@ -42,10 +68,12 @@ struct TrackFile {
 }
 
 impl Recordings {
-    pub fn new(dir: Option<PathBuf>) -> Self {
+    pub fn new(dir: Option<PathBuf>, limits: RecordingLimits) -> Self {
         Self {
             dir,
+            limits,
             groups: HashMap::new(),
+            checked: None,
         }
     }
 
@@ -71,6 +99,7 @@ impl Recordings {
         let recording = GroupRecording {
             folder,
             started: now,
+            failed: None,
             sources,
             files: HashMap::new(),
         };
@@ -108,6 +137,7 @@ impl Recordings {
                 Ok(file) => file,
                 Err(e) => {
                     tracing::warn!(group = group.0, "cannot create a recording file: {e}");
+                    recording.failed = Some(format!("a file could not be created ({e})"));
                     return;
                 }
             };
@@ -132,22 +162,65 @@ impl Recordings {
         };
         if let Err(e) = file.recorder.push(now, rtp) {
             tracing::warn!(group = group.0, "a recording file failed: {e}");
-            recording.files.remove(&key);
+            recording.failed = Some(format!("a file could not be written ({e})"));
         }
     }
 
-    /// Writes what is due and returns the tracks whose recording waits for a keyframe.
-    pub fn poll(&mut self, now: Instant) -> Vec<TrackKey> {
-        let mut keyframes = Vec::new();
-        for recording in self.groups.values_mut() {
-            recording.files.retain(|_, file| {
-                if file.recorder.take_keyframe_request() {
-                    keyframes.push(file.track);
-                }
-                file.recorder.poll(now).is_ok()
-            });
+    /// Writes what is due, asks for keyframes, and stops (here) what reached a limit or
+    /// failed: at most once a second for the limits.
+    pub fn poll(&mut self, now: Instant) -> Polled {
+        let mut polled = Polled::default();
+        if self.groups.is_empty() {
+            return polled;
         }
-        keyframes
+        for recording in self.groups.values_mut() {
+            for file in recording.files.values_mut() {
+                if file.recorder.take_keyframe_request() {
+                    polled.keyframes.push(file.track);
+                }
+                if let Err(e) = file.recorder.poll(now) {
+                    recording.failed = Some(format!("a file could not be written ({e})"));
+                }
+            }
+        }
+        let due = self
+            .checked
+            .is_none_or(|at| now.saturating_duration_since(at) >= CHECK_EVERY);
+        let mut stop = Vec::new();
+        for (group, recording) in &self.groups {
+            let reason = if let Some(failed) = &recording.failed {
+                Some(failed.clone())
+            } else if !due {
+                None
+            } else if now.saturating_duration_since(recording.started) >= self.limits.longest {
+                let minutes = self.limits.longest.as_secs() / 60;
+                let unit = if minutes == 1 { "minute" } else { "minutes" };
+                Some(format!(
+                    "it reached this server's limit of {minutes} {unit}"
+                ))
+            } else {
+                free_bytes(&recording.folder)
+                    .filter(|free| *free < self.limits.min_free_bytes)
+                    .map(|free| {
+                        format!(
+                            "the server's disk is nearly full ({} MiB left)",
+                            free / (1 << 20)
+                        )
+                    })
+            };
+            if let Some(reason) = reason {
+                stop.push((*group, reason));
+            }
+        }
+        if due {
+            self.checked = Some(now);
+        }
+        for (group, reason) in stop {
+            tracing::info!(group = group.0, %reason, "recording stopped by the server");
+            self.stop(group);
+            polled.stopped.push((group, reason));
+        }
+        polled
     }
 
     /// Stops recording `group` here: every file is finished (its duration written) and
@@ -201,6 +274,16 @@ impl Recordings {
             self.stop(group);
         }
     }
+}
+
+/// The space free for this user on the disk holding `folder` (or the recording directory,
+/// before the folder exists). None when it cannot be told.
+// fsblkcnt_t and the fragment size are u64 here, narrower on some platforms.
+#[allow(clippy::useless_conversion)]
+fn free_bytes(folder: &Path) -> Option<u64> {
+    let existing = folder.ancestors().find(|p| p.exists())?;
+    let stats = nix::sys::statvfs::statvfs(existing).ok()?;
+    Some(u64::from(stats.blocks_available()).saturating_mul(u64::from(stats.fragment_size())))
 }
 
 /// `<participant>-<source>[-<layer>].webm`
@@ -286,6 +369,62 @@ mod tests {
         assert_eq!(utc_stamp(0), "19700101T000000Z");
         assert_eq!(utc_stamp(951_782_400), "20000229T000000Z");
         assert_eq!(utc_stamp(1_796_693_045), "20261208T012405Z");
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("moot-recs-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn a_recording_stops_by_itself_at_the_time_limit_and_on_a_full_disk() {
+        let dir = scratch("limits");
+        let start = Instant::now();
+        let limits = RecordingLimits {
+            longest: Duration::from_secs(60),
+            min_free_bytes: 0,
+        };
+        let mut recordings = Recordings::new(Some(dir.clone()), limits);
+        let group = GroupId(3);
+        recordings.start(start, group, SystemTime::now(), Vec::new());
+        assert!(recordings
+            .poll(start + Duration::from_secs(59))
+            .stopped
+            .is_empty());
+        let polled = recordings.poll(start + Duration::from_secs(60));
+        assert_eq!(
+            polled.stopped,
+            [(
+                group,
+                "it reached this server's limit of 1 minute".to_owned()
+            )]
+        );
+        assert!(
+            recordings
+                .poll(start + Duration::from_secs(61))
+                .stopped
+                .is_empty(),
+            "once"
+        );
+        // A floor above any disk's free space: stopped at the first check.
+        let limits = RecordingLimits {
+            longest: Duration::from_secs(3600),
+            min_free_bytes: u64::MAX,
+        };
+        let mut recordings = Recordings::new(Some(dir.clone()), limits);
+        recordings.start(start, group, SystemTime::now(), Vec::new());
+        let polled = recordings.poll(start);
+        assert_eq!(polled.stopped.len(), 1);
+        assert!(
+            polled.stopped[0].1.contains("disk is nearly full"),
+            "{:?}",
+            polled.stopped
+        );
+        assert!(
+            !dir.exists(),
+            "nothing was recorded, so nothing was written"
+        );
     }
 
     #[test]

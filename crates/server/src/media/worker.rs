@@ -9,7 +9,7 @@
 use super::convert::{self, peer};
 use super::handle::{MediaHandle, PassedOn, WorkerInput, WorkerPort};
 use super::messages::{ConnectionId, MediaCommand, MediaEvent};
-use super::recording::Recordings;
+use super::recording::{RecordingLimits, Recordings};
 use super::routes::{Lookup, PublishedTrack};
 use crate::media_tcp::{Inbound as TcpInbound, TcpMedia};
 use crate::udp_batch::{send_all, Datagram, Receiver, BATCH, RECEIVE_BATCH};
@@ -44,6 +44,7 @@ pub struct Context {
     pub loss_based_estimation_after: usize,
     pub opus_dtx: bool,
     pub recording_dir: Option<std::path::PathBuf>,
+    pub recording_limits: RecordingLimits,
 }
 
 /// The worker thread's body: runs until shutdown.
@@ -141,7 +142,7 @@ impl Worker {
             local: Vec::with_capacity(RECEIVE_BATCH),
             lookups: Vec::with_capacity(RECEIVE_BATCH),
             relaying: Vec::new(),
-            recordings: Recordings::new(context.recording_dir),
+            recordings: Recordings::new(context.recording_dir, context.recording_limits),
         })
     }
 
@@ -407,11 +408,17 @@ impl Worker {
     /// Sends every pending datagram, tells signaling what the SFU said, and hands what goes
     /// between workers to them.
     async fn flush(&mut self) {
-        // A recording that lost a frame waits for a keyframe: ask its publisher.
+        // A recording that lost a frame waits for a keyframe: ask its publisher. One that
+        // reached a limit stopped here: the room is told, which stops it everywhere.
         let now = Instant::now();
-        for track in self.recordings.poll(now) {
+        let polled = self.recordings.poll(now);
+        for track in polled.keyframes {
             self.sfu
                 .relay_keyframe_request(now, track, moot_sfu::KeyframeRequestKind::Pli);
+        }
+        for (group, reason) in polled.stopped {
+            self.sfu.set_recorded(now, group, false);
+            self.emit(MediaEvent::RecordingStopped { group, reason });
         }
         while let Some(output) = self.sfu.poll_output() {
             match output {
