@@ -149,3 +149,57 @@ test('a moderator records the meeting: everyone sees it, and the files hold the 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/** Frames ffmpeg decodes from `file`'s first stream (it reads what a crash left, errors aside). */
+function framesDecoded(file) {
+  const run = spawnSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', '0', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', file], {
+    encoding: 'utf8',
+  });
+  assert.equal(run.status, 0, `ffprobe read ${file}: ${run.stderr}`);
+  return Number(run.stdout.trim());
+}
+
+test('a recording cut short by kill -9 of the server still plays up to its last seconds', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'moot-recordings-'));
+  try {
+    await withScenario(
+      'recording-killed',
+      async (s) => {
+        const ana = await s.newPage('Ana');
+        await joinMeeting(ana, s.server.url, randomRoom(), 'Ana');
+        await toolbar(ana).getByRole('button', { name: 'Recording', exact: true }).click();
+        await ana.getByRole('dialog', { name: 'Recording' }).getByRole('button', { name: 'Start recording' }).click();
+        await ana.getByRole('status').filter({ hasText: /^Recording/ }).waitFor({ state: 'visible' });
+        // Four seconds in, the server dies without a chance to finish anything.
+        const webm = () =>
+          readdirSync(dir)
+            .flatMap((f) => readdirSync(join(dir, f)).map((g) => join(dir, f, g)))
+            .filter((f) => f.endsWith('.webm'));
+        await waitFor('the files to be made', webm, (files) => files.length >= 2);
+        const started = Date.now();
+        while (Date.now() - started < 4_000) await sleep(250);
+        s.server.process.kill('SIGKILL');
+        await waitFor('the server to be gone', () => s.server.exited(), (gone) => gone);
+        const files = webm();
+        assert.ok(!readdirSync(dir).some((f) => existsSync(join(dir, f, 'recording.json'))), 'killed: nothing was finished');
+        const microphone = files.find((f) => f.endsWith('-microphone.webm'));
+        const camera = files.filter((f) => f.includes('-camera')).sort((a, b) => statSync(b).size - statSync(a).size)[0];
+        assert.ok(microphone && camera, `a microphone and a camera file: ${files}`);
+        // At least about 2 of the 4 seconds (the last second's cluster may be lost or torn).
+        const audio = framesDecoded(microphone);
+        const video = framesDecoded(camera);
+        console.log(`after kill -9: ${audio} Opus frames in ${microphone}, ${video} VP8 frames in ${camera}`);
+        assert.ok(audio >= 100, `the microphone's first seconds play: ${audio} frames of 20 ms`);
+        assert.ok(video >= 40, `the camera's first seconds play: ${video} frames`);
+        const colours = quadrantColours(camera, 1);
+        for (const [quadrant, q] of Object.entries(QUADRANTS)) {
+          const far = colours[quadrant].some((c, i) => Math.abs(c - q.rgb[i]) > COLOUR_TOLERANCE);
+          assert.ok(!far, `${camera} at ${quadrant}: ${colours[quadrant]} is ${q.name}`);
+        }
+      },
+      { env: { MOOT_RECORDING_DIR: dir } },
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
