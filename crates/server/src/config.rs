@@ -44,6 +44,9 @@ pub struct RecordingConfig {
     pub max_minutes: u64,
     /// A recording stops by itself when the disk holding it has less free space than this.
     pub min_free_mb: u64,
+    /// Recordings older than this many days are deleted (checked at start and every hour);
+    /// 0 keeps them until the operator deletes them.
+    pub keep_days: u64,
 }
 
 impl Default for RecordingConfig {
@@ -52,6 +55,7 @@ impl Default for RecordingConfig {
             directory: None,
             max_minutes: 240,
             min_free_mb: 1024,
+            keep_days: 7,
         }
     }
 }

@@ -288,6 +288,13 @@ impl Bound {
         tokio::spawn(hub.clone().run_media_events(media_events));
         let rates = Arc::new(metrics::Rates::default());
         tokio::spawn(sample_rates(rates.clone(), media.clone(), stop_rx.clone()));
+        if let (Some(dir), keep @ 1..) = (
+            self.config.recording.directory.clone(),
+            self.config.recording.keep_days,
+        ) {
+            let keep = Duration::from_secs(keep.saturating_mul(86_400));
+            tokio::spawn(delete_old_recordings(dir, keep, stop_rx.clone()));
+        }
         tokio::spawn(hub.clone().run_ticks(stop_rx.clone()));
         let state = http::AppState {
             hub: hub.clone(),
@@ -366,6 +373,31 @@ async fn drain_on(
         );
     }
     let _ = stop.send(true);
+}
+
+/// Deletes recordings older than `keep` at start and every hour (`recording.keep_days`).
+async fn delete_old_recordings(
+    dir: std::path::PathBuf,
+    keep: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.wait_for(|stop| *stop) => return,
+        }
+        let (dir, now) = (dir.clone(), std::time::SystemTime::now());
+        let swept = tokio::task::spawn_blocking(move || media::delete_expired(&dir, now, keep));
+        match swept.await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => {
+                tracing::info!(deleted = n, "old recordings deleted (recording.keep_days)")
+            }
+            Ok(Err(e)) => tracing::warn!("deleting old recordings: {e}"),
+            Err(e) => tracing::warn!("deleting old recordings: {e}"),
+        }
+    }
 }
 
 async fn sample_rates(

@@ -30,12 +30,19 @@ pub fn page(config: &Config) -> Response {
             + &format!("{} hours.</li>", config.turn.ttl_seconds.div_ceil(3600))
     };
     let recording = if config.recording.directory.is_some() {
-        "Not stored, unless a moderator of your meeting starts a recording: then everyone in \
-         the meeting is told, for as long as it lasts, and this server keeps each person's \
-         audio and video as files its operator can read. An end-to-end encrypted meeting is \
-         never recorded by the server."
+        let kept = match config.recording.keep_days {
+            0 => "until the operator deletes them".to_owned(),
+            1 => "for 1 day, then deleted".to_owned(),
+            days => format!("for {days} days, then deleted"),
+        };
+        format!(
+            "Not stored, unless a moderator of your meeting starts a recording: then everyone \
+             in the meeting is told, for as long as it lasts, and this server keeps each \
+             person's audio and video as files its operator can read, {kept}. An end-to-end \
+             encrypted meeting is never recorded by the server."
+        )
     } else {
-        "Never recorded, never stored: this server does not record meetings."
+        "Never recorded, never stored: this server does not record meetings.".to_owned()
     };
     let body = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\

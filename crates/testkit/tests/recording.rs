@@ -219,3 +219,30 @@ async fn a_recording_stops_by_itself_when_the_disk_is_nearly_full_and_moderators
     ana.leave().await;
     ben.leave().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recordings_older_than_keep_days_are_deleted_when_the_server_starts() {
+    let scratch =
+        Scratch(std::env::temp_dir().join(format!("moot-rec-old-{}", std::process::id())));
+    let _ = std::fs::remove_dir_all(&scratch.0);
+    // A recording from 2001 and a folder that is not Moot's (recent recordings are kept: the
+    // unit test in media/recording.rs checks both sides of the age).
+    let old = scratch.0.join("20010101T000000Z-room4");
+    let other = scratch.0.join("notes");
+    for dir in [&old, &other] {
+        std::fs::create_dir_all(dir).expect("made");
+        std::fs::write(dir.join("1-microphone.webm"), b"x").expect("written");
+    }
+    let mut config = Config::default();
+    config.recording.directory = Some(scratch.0.clone());
+    config.recording.keep_days = 7;
+    let _server = spawn_server_with(config).await.expect("server");
+    let gone = tokio::time::timeout(WAIT, async {
+        while old.exists() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(gone.is_ok(), "the 2001 recording was deleted at start");
+    assert!(other.exists(), "what is not a recording is left alone");
+}

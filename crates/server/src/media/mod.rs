@@ -21,7 +21,7 @@ mod worker;
 
 pub use handle::{MediaHandle, WorkerPort};
 pub use messages::{ConnectionId, MediaCommand, MediaEvent};
-pub use recording::RecordingLimits;
+pub use recording::{delete_expired, RecordingLimits};
 
 use std::net::SocketAddr;
 

@@ -339,6 +339,70 @@ fn make_folder(folder: &Path) -> io::Result<()> {
         .create(folder)
 }
 
+/// Deletes the recordings in `dir` that started more than `keep` before `now`: only folders
+/// named as `recording_folder` names them; anything else there is left alone. Returns how
+/// many were deleted.
+pub fn delete_expired(dir: &Path, now: SystemTime, keep: Duration) -> io::Result<usize> {
+    let now = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let mut deleted = 0;
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(started) = name.to_str().and_then(folder_start) else {
+            continue;
+        };
+        if entry.file_type()?.is_dir() && now.saturating_sub(started) > keep.as_secs() {
+            std::fs::remove_dir_all(entry.path())?;
+            deleted += 1;
+        }
+    }
+    Ok(deleted)
+}
+
+/// When a recording folder's recording started (seconds since 1970), from its name
+/// `YYYYMMDDTHHMMSSZ-room<n>`; None for any other name.
+fn folder_start(name: &str) -> Option<u64> {
+    let (stamp, room) = name.split_once("-room")?;
+    if room.is_empty() || !room.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let b = stamp.as_bytes();
+    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
+        return None;
+    }
+    let num = |range: std::ops::Range<usize>| -> Option<i64> {
+        let digits = stamp.get(range)?;
+        digits
+            .bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| digits.parse().ok())?
+    };
+    let (year, month, day) = (num(0..4)?, num(4..6)?, num(6..8)?);
+    let (hour, minute, second) = (num(9..11)?, num(11..13)?, num(13..15)?);
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 59
+    {
+        return None;
+    }
+    // Days from the civil date (H. Hinnant's algorithm, the inverse of `utc_stamp`'s).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = if month > 2 { month - 3 } else { month + 9 };
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days * 86_400 + hour * 3600 + minute * 60 + second).ok()
+}
+
 /// `YYYYMMDDTHHMMSSZ` for seconds since 1970 (civil date from days: H. Hinnant's algorithm).
 fn utc_stamp(secs: u64) -> String {
     let days = (secs / 86_400) as i64;
@@ -425,6 +489,57 @@ mod tests {
             !dir.exists(),
             "nothing was recorded, so nothing was written"
         );
+    }
+
+    #[test]
+    fn old_recordings_are_deleted_and_nothing_else() {
+        let dir = scratch("expiry");
+        let now = SystemTime::now();
+        let day = Duration::from_secs(86_400);
+        let folder = |age: Duration| recording_folder(&dir, GroupId(1), now - age);
+        let (old, recent) = (folder(8 * day), folder(day));
+        for f in [&old, &recent] {
+            make_folder(f).expect("made");
+            std::fs::write(f.join("1-microphone.webm"), b"x").expect("written");
+        }
+        // Not Moot's: a folder of another name, and a file with a recording's name.
+        let other = dir.join("holiday-videos");
+        make_folder(&other).expect("made");
+        let file = dir
+            .join(old.file_name().expect("a name"))
+            .with_extension("txt");
+        std::fs::write(&file, b"notes").expect("written");
+        assert_eq!(delete_expired(&dir, now, 7 * day).expect("swept"), 1);
+        assert!(!old.exists(), "8 days old: deleted");
+        assert!(
+            recent.exists() && other.exists() && file.exists(),
+            "the rest is left alone"
+        );
+        assert_eq!(
+            delete_expired(&dir.join("missing"), now, day).expect("nothing"),
+            0
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn folder_names_read_back_as_their_start_and_nothing_else_does() {
+        for secs in [0, 951_782_400, 1_796_693_045, 4_102_444_799] {
+            assert_eq!(
+                folder_start(&format!("{}-room7", utc_stamp(secs))),
+                Some(secs)
+            );
+        }
+        for name in [
+            "20261208T012405Z-room",
+            "20261208T012405Z-roomx",
+            "20261308T012405Z-room1",
+            "2026120T8012405Z-room1",
+            "notes",
+            "20261208T012405Z",
+        ] {
+            assert_eq!(folder_start(name), None, "{name}");
+        }
     }
 
     #[test]
