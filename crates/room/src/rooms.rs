@@ -316,6 +316,13 @@ impl Rooms {
                 "the meeting ended before a moderator let you in".into(),
             );
         }
+        if room.settings().recording {
+            // Nobody is left to be recorded: the recording ends with the room.
+            self.outputs.push_back(Output::Recording {
+                instance: room.instance(),
+                enabled: false,
+            });
+        }
         self.outputs.push_back(Output::RoomDestroyed {
             instance: room.instance(),
             room: room.name().clone(),

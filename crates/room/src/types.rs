@@ -339,7 +339,7 @@ pub enum Output {
     /// Start or stop recording the room's media (a moderator said so, or, to stop, the
     /// meeting became end-to-end encrypted). Starting comes after everyone was told in
     /// `settings`; stopping before, so nothing is recorded that people were told is not.
-    /// A room destroyed while recording ends its recording too (`RoomDestroyed`).
+    /// A room that ends while recording stops it too (before `RoomDestroyed`).
     Recording {
         instance: RoomInstanceId,
         enabled: bool,

@@ -176,3 +176,31 @@ fn a_recording_the_server_stopped_tells_everyone_and_its_moderators_why() {
             enabled: true
         }));
 }
+
+#[test]
+fn a_recording_ends_with_its_room() {
+    let mut h = recording_server();
+    h.join(1, "alpha");
+    h.act(1, Action::SetRecording(true));
+    let out = h.leave(1);
+    let recording_off = out.iter().position(|o| {
+        *o == Output::Recording {
+            instance: INSTANCE,
+            enabled: false,
+        }
+    });
+    let destroyed = out
+        .iter()
+        .position(|o| matches!(o, Output::RoomDestroyed { .. }));
+    assert!(
+        recording_off.is_some() && recording_off < destroyed,
+        "stopped, then the room is gone: {out:?}"
+    );
+    // A room that was not recording ends without a word about recording.
+    h.join(2, "beta");
+    let out = h.leave(2);
+    assert!(
+        !out.iter().any(|o| matches!(o, Output::Recording { .. })),
+        "{out:?}"
+    );
+}

@@ -301,22 +301,15 @@ impl Hub {
             }
             Output::RoomDestroyed { instance, .. } => {
                 tracing::debug!(instance = instance.0, "room destroyed");
-                // A recording ends with its room (a no-op for a room that was not recorded).
-                let group = moot_sfu::GroupId(instance.0);
-                self.media.send(MediaCommand::Record {
-                    group,
-                    enabled: false,
-                    started_at: SystemTime::now(),
-                });
             }
             Output::Recording { instance, enabled } => {
                 tracing::info!(instance = instance.0, enabled, "recording");
                 let group = moot_sfu::GroupId(instance.0);
-                let started_at = SystemTime::now();
-                self.media.send(MediaCommand::Record {
-                    group,
-                    enabled,
-                    started_at,
+                self.media.send(if enabled {
+                    let started_at = SystemTime::now();
+                    MediaCommand::StartRecording { group, started_at }
+                } else {
+                    MediaCommand::StopRecording { group }
                 });
             }
         }

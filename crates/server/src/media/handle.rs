@@ -153,19 +153,10 @@ impl MediaHandle {
                 }
                 removal.worker
             }
-            MediaCommand::Record {
-                group,
-                enabled,
-                started_at,
-            } => {
+            MediaCommand::StartRecording { .. } | MediaCommand::StopRecording { .. } => {
                 // Every worker: each records what its own peers of the group publish.
                 for worker in 0..self.worker_count() {
-                    let command = MediaCommand::Record {
-                        group: *group,
-                        enabled: *enabled,
-                        started_at: *started_at,
-                    };
-                    self.to_worker(worker, WorkerInput::Command(command));
+                    self.to_worker(worker, WorkerInput::Command(command.clone()));
                 }
                 return;
             }

@@ -33,7 +33,7 @@ pub enum MediaEvent {
     RecordingStopped { group: GroupId, reason: String },
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum MediaCommand {
     AddPeer {
         id: ParticipantId,
@@ -46,14 +46,17 @@ pub enum MediaCommand {
     RemovePeer {
         id: ParticipantId,
     },
-    /// Start or stop recording `group` (a room instance). Every worker hears it: each
-    /// records the tracks its own peers publish, those of peers it gets later included.
-    Record {
+    /// Start recording `group` (a room instance). Every worker hears it: each records the
+    /// tracks its own peers publish, those of peers it gets later included.
+    StartRecording {
         group: GroupId,
-        enabled: bool,
         /// When the recording started (wall clock): its folder's name, the same on every
         /// worker.
         started_at: std::time::SystemTime,
+    },
+    /// Stop recording `group`, on every worker.
+    StopRecording {
+        group: GroupId,
     },
     Offer {
         id: ParticipantId,
@@ -93,7 +96,7 @@ impl MediaCommand {
             | Self::SetPermissions { id, .. }
             | Self::SetQuality { id, .. }
             | Self::ViewSizes { id, .. } => Some(*id),
-            Self::Record { .. } => None,
+            Self::StartRecording { .. } | Self::StopRecording { .. } => None,
         }
     }
 }

@@ -232,17 +232,16 @@ impl Recordings {
         if recording.files.is_empty() {
             return; // nothing was recorded here
         }
-        let mut entries = Vec::new();
+        let mut tracks = Vec::new();
         for (_, file) in recording.files {
             let path = recording.folder.join(&file.name);
             match file.recorder.finish() {
-                Ok((_, true)) => entries.push(format!(
-                    "{{\"file\":\"{}\",\"participant\":{},\"source\":\"{}\",\"starts_ms\":{}}}",
-                    file.name,
-                    file.track.peer.0,
-                    source_name(file.source),
-                    file.starts_ms
-                )),
+                Ok((_, true)) => tracks.push(serde_json::json!({
+                    "file": file.name,
+                    "participant": file.track.peer.0,
+                    "source": source_name(file.source),
+                    "starts_ms": file.starts_ms,
+                })),
                 // A video track that never got a keyframe: nothing in it.
                 Ok((_, false)) => {
                     let _ = std::fs::remove_file(&path);
@@ -250,8 +249,8 @@ impl Recordings {
                 Err(e) => tracing::warn!(group = group.0, "finishing a recording file: {e}"),
             }
         }
-        entries.sort();
-        let sidecar = format!("{{\"tracks\":[{}]}}\n", entries.join(","));
+        tracks.sort_by(|a, b| a["file"].as_str().cmp(&b["file"].as_str()));
+        let sidecar = format!("{}\n", serde_json::json!({ "tracks": tracks }));
         // Each worker of a spread room writes its own; the first keeps the name.
         let name = (0..)
             .map(|i| match i {

@@ -335,19 +335,15 @@ impl Worker {
                 sfu.remove_peer(now, peer(id));
                 None
             }
-            MediaCommand::Record {
-                group,
-                enabled,
-                started_at,
-            } => {
-                if enabled {
-                    let tracks = sfu.published_here(group);
-                    self.recordings.start(now, group, started_at, tracks);
-                    sfu.set_recorded(now, group, true);
-                } else {
-                    sfu.set_recorded(now, group, false);
-                    self.recordings.stop(group);
-                }
+            MediaCommand::StartRecording { group, started_at } => {
+                let tracks = sfu.published_here(group);
+                self.recordings.start(now, group, started_at, tracks);
+                sfu.set_recorded(now, group, true);
+                None
+            }
+            MediaCommand::StopRecording { group } => {
+                sfu.set_recorded(now, group, false);
+                self.recordings.stop(group);
                 None
             }
             MediaCommand::SetPermissions { id, audio, video } => {
