@@ -101,7 +101,7 @@ impl<W: Write + Seek> TrackRecorder<W> {
     /// while the track is silent.
     pub fn poll(&mut self, now: Instant) -> io::Result<()> {
         while let Some((_, (arrived, rtp_time, marker, payload), gap)) = self.reorder.pop(now) {
-            self.packet(arrived, gap, rtp_time, marker, &payload)?;
+            self.packet(arrived, gap, rtp_time, marker, payload)?;
         }
         Ok(())
     }
@@ -130,7 +130,7 @@ impl<W: Write + Seek> TrackRecorder<W> {
     /// keyframe has no header and nothing in it).
     pub fn finish(mut self) -> io::Result<(W, bool)> {
         for (_, (arrived, rtp_time, marker, payload), gap) in self.reorder.drain() {
-            self.packet(arrived, gap, rtp_time, marker, &payload)?;
+            self.packet(arrived, gap, rtp_time, marker, payload)?;
         }
         match (self.writer, self.out) {
             (Some(writer), _) => Ok((writer.finish()?, true)),
@@ -145,16 +145,17 @@ impl<W: Write + Seek> TrackRecorder<W> {
         gap: bool,
         rtp_time: u32,
         marker: bool,
-        payload: &[u8],
+        payload: Vec<u8>,
     ) -> io::Result<()> {
         let (frame_time, frame) = match self.kind {
-            TrackKind::Audio => (rtp_time, payload.to_vec()),
+            // An Opus packet is a frame: the copy made on arrival is written as it is.
+            TrackKind::Audio => (rtp_time, payload),
             TrackKind::Video => {
                 if gap && !self.need_keyframe {
                     self.need_keyframe = true;
                     self.keyframe_request = true;
                 }
-                match self.frames.push(gap, rtp_time, marker, payload) {
+                match self.frames.push(gap, rtp_time, marker, &payload) {
                     Some(frame) => frame,
                     None => return Ok(()),
                 }
